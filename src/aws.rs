@@ -1,0 +1,436 @@
+//! The AWS edge: IAM and STS calls signed with a given key pair, and a classification of their
+//! errors that the rotation can act on.
+//!
+//! Region, endpoint (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`/`_STS`, `endpoint_url` in the
+//! profile), timeouts and retries come from the usual aws-config chain for the profile. Region
+//! falls back to us-east-1 rather than asking the EC2 metadata service, which a laptop does not
+//! have. Every HTTP attempt is counted so the user can see what a rotation cost.
+//!
+//! This module never logs or formats a secret: key pairs arrive as `SecretString` and go straight
+//! into the SDK's `Credentials`, whose `Debug` redacts them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_iam::config::{Intercept, RuntimeComponents};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::StatusType;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::config_bag::ConfigBag;
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+
+use crate::rotation::KeyInfo;
+
+/// The IAM actions keyrot-agent needs, as a policy a user can attach to themselves.
+pub const SELF_SERVICE_POLICY: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "RotateOwnAccessKeys",
+      "Effect": "Allow",
+      "Action": [
+        "iam:ListAccessKeys",
+        "iam:CreateAccessKey",
+        "iam:UpdateAccessKey",
+        "iam:DeleteAccessKey",
+        "iam:GetAccessKeyLastUsed"
+      ],
+      "Resource": "arn:aws:iam::*:user/${aws:username}"
+    }
+  ]
+}"#;
+
+/// A key pair to sign with.
+#[derive(Clone)]
+pub struct KeyPair {
+    pub id: String,
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPair")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyPair {
+    fn credentials(&self) -> Credentials {
+        Credentials::new(
+            self.id.clone(),
+            self.secret.expose_secret().to_string(),
+            None,
+            None,
+            "keyrot-agent",
+        )
+    }
+}
+
+/// Who a key belongs to, from STS GetCallerIdentity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub arn: String,
+    pub account: String,
+}
+
+/// When and where a key was last used, from GetAccessKeyLastUsed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LastUsed {
+    pub date: Option<OffsetDateTime>,
+    pub service: Option<String>,
+    pub region: Option<String>,
+}
+
+/// What kind of failure an AWS call met, which decides whether to wait and retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request's key was not accepted: InvalidClientTokenId, SignatureDoesNotMatch, or an
+    /// unparsed 403. For a brand-new key this means "not propagated yet".
+    KeyRejected,
+    /// AccessDenied: the key works but lacks a permission.
+    AccessDenied,
+    /// Throttling after the SDK's own retries.
+    Throttled,
+    /// The endpoint could not be reached (DNS, connection refused, no network).
+    Unreachable,
+    /// A 5xx, a timeout, or a dropped connection.
+    Transient,
+    /// IAM's per-user key limit.
+    LimitExceeded,
+    /// The key or user does not exist (anymore).
+    NoSuchEntity,
+    Other,
+}
+
+/// A failed AWS call: which operation, its class, and AWS's own code and message (which never
+/// contain secrets).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} failed: {}", self.detail())]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub class: ErrorClass,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub status: Option<u16>,
+}
+
+impl AwsError {
+    pub fn detail(&self) -> String {
+        match (&self.code, &self.message, self.status) {
+            (Some(c), Some(m), _) => format!("{c}: {m}"),
+            (Some(c), None, _) => c.clone(),
+            (None, Some(m), _) => m.clone(),
+            (None, None, Some(s)) => format!("HTTP {s}"),
+            (None, None, None) => match self.class {
+                ErrorClass::Unreachable => "could not connect to the endpoint".into(),
+                ErrorClass::Transient => "timed out or the connection dropped".into(),
+                _ => "unknown error".into(),
+            },
+        }
+    }
+
+    /// Whether waiting and trying again may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.class, ErrorClass::Transient | ErrorClass::Throttled)
+    }
+}
+
+fn classify<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_smithy_runtime_api::client::result::SdkError as S;
+    let status = match err {
+        S::ResponseError(e) => Some(e.raw().status().as_u16()),
+        S::ServiceError(e) => Some(e.raw().status().as_u16()),
+        _ => None,
+    };
+    let (code, message) = match err {
+        S::ServiceError(e) => (
+            e.err().code().map(String::from),
+            e.err().message().map(String::from),
+        ),
+        _ => (None, None),
+    };
+    let class = match err {
+        S::DispatchFailure(d) => {
+            if d.is_timeout() {
+                ErrorClass::Transient
+            } else if d.is_io() {
+                ErrorClass::Unreachable
+            } else {
+                ErrorClass::Transient
+            }
+        }
+        S::TimeoutError(_) => ErrorClass::Transient,
+        _ => match code.as_deref() {
+            Some(
+                "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException",
+            ) => ErrorClass::KeyRejected,
+            Some("AccessDenied" | "AccessDeniedException") => ErrorClass::AccessDenied,
+            Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded") => {
+                ErrorClass::Throttled
+            }
+            Some("LimitExceeded") => ErrorClass::LimitExceeded,
+            Some("NoSuchEntity") => ErrorClass::NoSuchEntity,
+            Some("ServiceUnavailable" | "InternalFailure" | "ServiceFailure") => {
+                ErrorClass::Transient
+            }
+            _ => match status {
+                Some(403) => ErrorClass::KeyRejected,
+                Some(429) => ErrorClass::Throttled,
+                Some(s) if s >= 500 => ErrorClass::Transient,
+                _ => ErrorClass::Other,
+            },
+        },
+    };
+    let e = AwsError {
+        operation,
+        class,
+        code,
+        message,
+        status,
+    };
+    tracing::debug!(operation, class = ?e.class, detail = %e.detail(), "AWS call failed");
+    e
+}
+
+/// Counts HTTP attempts (including the SDK's own retries).
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<AtomicUsize>);
+
+impl RequestCounter {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "keyrot-agent request counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The AWS settings of one profile (region, endpoints, timeouts), to which key pairs are added
+/// per call.
+#[derive(Clone)]
+pub struct Aws {
+    config: SdkConfig,
+    counter: RequestCounter,
+}
+
+impl Aws {
+    /// Loads the profile's AWS settings without credentials.
+    pub async fn load(profile: &str, counter: RequestCounter) -> Aws {
+        let region = RegionProviderChain::first_try(
+            aws_config::environment::region::EnvironmentVariableRegionProvider::new(),
+        )
+        .or_else(
+            aws_config::profile::ProfileFileRegionProvider::builder()
+                .profile_name(profile)
+                .build(),
+        )
+        .or_else(aws_config::Region::new("us-east-1"));
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .profile_name(profile)
+            .region(region)
+            .no_credentials()
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(15))
+                    .build(),
+            )
+            .load()
+            .await;
+        Aws { config, counter }
+    }
+
+    pub fn requests(&self) -> usize {
+        self.counter.get()
+    }
+
+    fn iam(&self, key: &KeyPair) -> aws_sdk_iam::Client {
+        let conf = aws_sdk_iam::config::Builder::from(&self.config)
+            .credentials_provider(key.credentials())
+            .interceptor(self.counter.clone())
+            .build();
+        aws_sdk_iam::Client::from_conf(conf)
+    }
+
+    fn sts(&self, credentials: Credentials) -> aws_sdk_sts::Client {
+        let conf = aws_sdk_sts::config::Builder::from(&self.config)
+            .credentials_provider(credentials)
+            .interceptor(self.counter.clone())
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    }
+
+    /// STS GetCallerIdentity signed with `key`.
+    pub async fn identity(&self, key: &KeyPair) -> Result<Identity, AwsError> {
+        self.identity_with(key.credentials()).await
+    }
+
+    async fn identity_with(&self, credentials: Credentials) -> Result<Identity, AwsError> {
+        let out = self
+            .sts(credentials)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| classify("sts:GetCallerIdentity", &e))?;
+        Ok(Identity {
+            arn: out.arn().unwrap_or_default().to_string(),
+            account: out.account().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Reads the profile through aws-config's own profile credentials provider, as any SDK
+    /// would, and returns the key id it found and the identity that key answers as.
+    pub async fn identity_from_disk(
+        &self,
+        profile: &str,
+    ) -> Result<(String, Identity), DiskReadError> {
+        let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .build();
+        let credentials = provider.provide_credentials().await.map_err(|e| {
+            DiskReadError::Provider(
+                aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+            )
+        })?;
+        let id = credentials.access_key_id().to_string();
+        let identity = self
+            .identity_with(credentials)
+            .await
+            .map_err(DiskReadError::Aws)?;
+        Ok((id, identity))
+    }
+
+    /// The caller's own access keys (ListAccessKeys without UserName).
+    pub async fn list_keys(&self, key: &KeyPair) -> Result<Vec<KeyInfo>, AwsError> {
+        let out = self
+            .iam(key)
+            .list_access_keys()
+            .send()
+            .await
+            .map_err(|e| classify("iam:ListAccessKeys", &e))?;
+        Ok(out
+            .access_key_metadata()
+            .iter()
+            .map(|m| KeyInfo {
+                id: m.access_key_id().unwrap_or_default().to_string(),
+                active: m.status() == Some(&StatusType::Active),
+                created: m
+                    .create_date()
+                    .and_then(|d| OffsetDateTime::from_unix_timestamp(d.secs()).ok()),
+            })
+            .collect())
+    }
+
+    /// Creates a new key for the caller. The secret is registered for redaction at once.
+    pub async fn create_key(&self, key: &KeyPair) -> Result<KeyPair, AwsError> {
+        let out = self
+            .iam(key)
+            .create_access_key()
+            .send()
+            .await
+            .map_err(|e| classify("iam:CreateAccessKey", &e))?;
+        let Some(k) = out.access_key() else {
+            return Err(AwsError {
+                operation: "iam:CreateAccessKey",
+                class: ErrorClass::Other,
+                code: None,
+                message: Some("the response held no access key".into()),
+                status: None,
+            });
+        };
+        crate::redact::register(k.secret_access_key());
+        Ok(KeyPair {
+            id: k.access_key_id().to_string(),
+            secret: SecretString::from(k.secret_access_key().to_string()),
+        })
+    }
+
+    /// Sets `target` Inactive (or Active), signed with `key`.
+    pub async fn set_key_active(
+        &self,
+        key: &KeyPair,
+        target: &str,
+        active: bool,
+    ) -> Result<(), AwsError> {
+        let status = if active {
+            StatusType::Active
+        } else {
+            StatusType::Inactive
+        };
+        self.iam(key)
+            .update_access_key()
+            .access_key_id(target)
+            .status(status)
+            .send()
+            .await
+            .map_err(|e| classify("iam:UpdateAccessKey", &e))?;
+        Ok(())
+    }
+
+    /// Deletes `target`, signed with `key`.
+    pub async fn delete_key(&self, key: &KeyPair, target: &str) -> Result<(), AwsError> {
+        self.iam(key)
+            .delete_access_key()
+            .access_key_id(target)
+            .send()
+            .await
+            .map_err(|e| classify("iam:DeleteAccessKey", &e))?;
+        Ok(())
+    }
+
+    /// When `target` was last used.
+    pub async fn last_used(&self, key: &KeyPair, target: &str) -> Result<LastUsed, AwsError> {
+        let out = self
+            .iam(key)
+            .get_access_key_last_used()
+            .access_key_id(target)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetAccessKeyLastUsed", &e))?;
+        let Some(u) = out.access_key_last_used() else {
+            return Ok(LastUsed::default());
+        };
+        let known = |s: &str| (!s.is_empty() && s != "N/A").then(|| s.to_string());
+        Ok(LastUsed {
+            date: u
+                .last_used_date()
+                .and_then(|d| OffsetDateTime::from_unix_timestamp(d.secs()).ok()),
+            service: known(u.service_name()),
+            region: known(u.region()),
+        })
+    }
+}
+
+/// Why reading the profile back from disk through the SDK failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DiskReadError {
+    #[error("the AWS SDK could not read the profile: {0}")]
+    Provider(String),
+    #[error(transparent)]
+    Aws(AwsError),
+}

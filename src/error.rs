@@ -1,0 +1,370 @@
+//! The errors a user can meet, each with one clear sentence, what to do, and a documented exit
+//! code (the table in README.md). Messages name key ids and profiles, never secrets.
+
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use crate::aws::{AwsError, ErrorClass, LastUsed, SELF_SERVICE_POLICY};
+use crate::credentials::Problem;
+use crate::paths::PathsError;
+use crate::rotation::{KeyInfo, SelectError};
+use crate::store::StoreError;
+
+/// Exit codes, documented in README.md.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const INTERNAL: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const INVALID_FILE: i32 = 3;
+    pub const NOTHING_TO_ROTATE: i32 = 4;
+    pub const ACCESS_DENIED: i32 = 5;
+    pub const UNREACHABLE: i32 = 6;
+    pub const THROTTLED: i32 = 7;
+    pub const KEY_LIMIT: i32 = 8;
+    pub const NOT_VERIFIED: i32 = 9;
+    pub const CHANGED_MEANWHILE: i32 = 10;
+    pub const BUSY: i32 = 11;
+    pub const OLD_KEY_NOT_RETIRED: i32 = 12;
+    pub const KEY_REJECTED: i32 = 13;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", invalid_file(path, problems))]
+    InvalidFile {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+
+    #[error(
+        "no credentials file at {path}; create one with 'aws configure', or set AWS_SHARED_CREDENTIALS_FILE"
+    )]
+    NoCredentialsFile { path: PathBuf },
+
+    #[error(transparent)]
+    Paths(#[from] PathsError),
+
+    #[error(transparent)]
+    Store(StoreError),
+
+    #[error("{}", select_errors(.0))]
+    Select(Vec<SelectError>),
+
+    #[error(
+        "profile {profile}: {arn} is the account's root user; rotating root keys is refused unless you pass --allow-root (better: delete root access keys and use an IAM user)"
+    )]
+    RootKey { profile: String, arn: String },
+
+    #[error(
+        "profile {profile}: AWS does not accept the key {key_id} ({detail}); it may have been deleted, deactivated, or mistyped. Put a working key in the profile (aws configure --profile {profile}) and run again"
+    )]
+    KeyRejected {
+        profile: String,
+        key_id: String,
+        detail: String,
+    },
+
+    #[error(
+        "profile {profile}: access denied for {action}; {arn} needs permission to manage its own access keys. Attach this policy to the user (or ask your administrator to):\n{policy}",
+        policy = SELF_SERVICE_POLICY
+    )]
+    AccessDenied {
+        profile: String,
+        action: &'static str,
+        arn: String,
+    },
+
+    #[error(
+        "profile {profile}: cannot reach AWS ({detail}); check your network connection, proxy, and AWS_ENDPOINT_URL, then run again. Nothing was changed{}",
+        after_create_note(.new_key_deleted)
+    )]
+    Unreachable {
+        profile: String,
+        detail: String,
+        new_key_deleted: Option<bool>,
+    },
+
+    #[error(
+        "profile {profile}: AWS kept throttling or failing {operation} after retries ({detail}); wait a few minutes and run again"
+    )]
+    Throttled {
+        profile: String,
+        operation: &'static str,
+        detail: String,
+    },
+
+    #[error("{}", other_key_active(profile, arn, key, last_used, used_by))]
+    OtherKeyActive {
+        profile: String,
+        arn: String,
+        key: KeyInfo,
+        last_used: Option<LastUsed>,
+        used_by: Vec<String>,
+    },
+
+    #[error(
+        "profile {profile}: IAM refused a new key because {arn} already has two (LimitExceeded); delete the key you no longer use and run again"
+    )]
+    LimitExceeded { profile: String, arn: String },
+
+    #[error(
+        "profile {profile}: ListAccessKeys for {arn} does not list the key {key_id}; keyrot-agent rotates only the caller's own keys"
+    )]
+    KeyNotListed {
+        profile: String,
+        arn: String,
+        key_id: String,
+    },
+
+    #[error(
+        "profile {profile}: the key {key_id} is Inactive in IAM; reactivate it (aws iam update-access-key --access-key-id {key_id} --status Active) or put a working key in the profile"
+    )]
+    OldKeyInactive { profile: String, key_id: String },
+
+    #[error(
+        "profile {profile}: the new key {new_key_id} did not work within {timeout_s} s ({detail}). The old key is still in place and working; {}",
+        cleanup(new_key_id, *new_key_deleted)
+    )]
+    NotVerified {
+        profile: String,
+        new_key_id: String,
+        timeout_s: u64,
+        detail: String,
+        new_key_deleted: bool,
+    },
+
+    #[error(
+        "profile {profile}: the AWS SDK could not use the new key {new_key_id} read back from {path} ({detail}); {} and {}",
+        if *restored { "the old key was put back in the file" } else { "the old key could NOT be put back: restore the file from the backup" },
+        cleanup(new_key_id, *new_key_deleted)
+    )]
+    NotVerifiedOnDisk {
+        profile: String,
+        path: PathBuf,
+        new_key_id: String,
+        detail: String,
+        restored: bool,
+        new_key_deleted: bool,
+    },
+
+    #[error(
+        "profile {profile}: {path} was changed by another program during the rotation, so keyrot-agent did not write it; {} Run again to rotate",
+        cleanup(new_key_id, *new_key_deleted)
+    )]
+    ChangedMeanwhile {
+        profile: String,
+        path: PathBuf,
+        new_key_id: String,
+        new_key_deleted: bool,
+    },
+
+    #[error(
+        "profile {profile}: the new key {new_key_id} is in place and works, but the old key {old_key_id} could not be {what} ({detail}); delete it yourself: aws iam delete-access-key --access-key-id {old_key_id}"
+    )]
+    OldKeyNotRetired {
+        profile: String,
+        new_key_id: String,
+        old_key_id: String,
+        what: &'static str,
+        detail: String,
+    },
+
+    #[error("profile {profile}: {source}")]
+    Aws { profile: String, source: AwsError },
+
+    #[error("profile {profile}: {what}")]
+    Internal { profile: String, what: String },
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { path } => Error::NoCredentialsFile { path },
+            other => Error::Store(other),
+        }
+    }
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        use exit::*;
+        match self {
+            Error::InvalidFile { .. } | Error::Paths(_) => INVALID_FILE,
+            Error::NoCredentialsFile { .. } | Error::Select(_) | Error::RootKey { .. } => {
+                NOTHING_TO_ROTATE
+            }
+            Error::Store(StoreError::Busy { .. }) => BUSY,
+            Error::Store(StoreError::ChangedMeanwhile { .. }) | Error::ChangedMeanwhile { .. } => {
+                CHANGED_MEANWHILE
+            }
+            Error::Store(_) => INTERNAL,
+            Error::KeyRejected { .. }
+            | Error::KeyNotListed { .. }
+            | Error::OldKeyInactive { .. } => KEY_REJECTED,
+            Error::AccessDenied { .. } => ACCESS_DENIED,
+            Error::Unreachable { .. } => UNREACHABLE,
+            Error::Throttled { .. } => THROTTLED,
+            Error::OtherKeyActive { .. } | Error::LimitExceeded { .. } => KEY_LIMIT,
+            Error::NotVerified { .. } | Error::NotVerifiedOnDisk { .. } => NOT_VERIFIED,
+            Error::OldKeyNotRetired { .. } => OLD_KEY_NOT_RETIRED,
+            Error::Aws { .. } | Error::Internal { .. } => INTERNAL,
+        }
+    }
+
+    /// A short machine-readable name for `--json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidFile { .. } => "invalid_file",
+            Error::NoCredentialsFile { .. } => "no_credentials_file",
+            Error::Paths(_) => "no_home",
+            Error::Store(StoreError::Busy { .. }) => "busy",
+            Error::Store(_) => "store",
+            Error::Select(_) => "selection",
+            Error::RootKey { .. } => "root_key",
+            Error::KeyRejected { .. } => "key_rejected",
+            Error::AccessDenied { .. } => "access_denied",
+            Error::Unreachable { .. } => "unreachable",
+            Error::Throttled { .. } => "throttled",
+            Error::OtherKeyActive { .. } => "other_key_active",
+            Error::LimitExceeded { .. } => "limit_exceeded",
+            Error::KeyNotListed { .. } => "key_not_listed",
+            Error::OldKeyInactive { .. } => "old_key_inactive",
+            Error::NotVerified { .. } => "not_verified",
+            Error::NotVerifiedOnDisk { .. } => "not_verified_on_disk",
+            Error::ChangedMeanwhile { .. } => "changed_meanwhile",
+            Error::OldKeyNotRetired { .. } => "old_key_not_retired",
+            Error::Aws { .. } => "aws",
+            Error::Internal { .. } => "internal",
+        }
+    }
+
+    /// Maps a failed AWS call made with a working key to the error a user should see.
+    pub fn from_aws(profile: &str, arn: &str, e: AwsError) -> Error {
+        let profile = profile.to_string();
+        match e.class {
+            // With a key that has just answered STS, a 403 on IAM is a missing permission.
+            ErrorClass::AccessDenied | ErrorClass::KeyRejected => Error::AccessDenied {
+                profile,
+                action: e.operation,
+                arn: arn.to_string(),
+            },
+            ErrorClass::Unreachable => Error::Unreachable {
+                profile,
+                detail: e.detail(),
+                new_key_deleted: None,
+            },
+            ErrorClass::Throttled | ErrorClass::Transient => Error::Throttled {
+                profile,
+                operation: e.operation,
+                detail: e.detail(),
+            },
+            ErrorClass::LimitExceeded => Error::LimitExceeded {
+                profile,
+                arn: arn.to_string(),
+            },
+            _ => Error::Aws { profile, source: e },
+        }
+    }
+}
+
+fn invalid_file(path: &std::path::Path, problems: &[Problem]) -> String {
+    let mut out = format!(
+        "{} cannot be used safely: the AWS CLI and the AWS SDKs would reject it or read it differently. Nothing was changed.",
+        path.display()
+    );
+    for p in problems.iter().take(20) {
+        out.push_str(&format!(
+            "\n  {}:{}: {}; {}",
+            path.display(),
+            p.line,
+            p.kind.what(),
+            p.kind.fix()
+        ));
+    }
+    if problems.len() > 20 {
+        out.push_str(&format!("\n  … and {} more", problems.len() - 20));
+    }
+    out
+}
+
+fn select_errors(errors: &[SelectError]) -> String {
+    errors
+        .iter()
+        .map(|e| match e {
+            SelectError::NotFound { profile, known } => format!(
+                "profile {profile} not found in the credentials or config file (profiles there: {}); check the name or AWS_PROFILE",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ),
+            SelectError::NotRotatable { profile, reason } => {
+                format!("profile {profile} has no key to rotate: it {reason}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn after_create_note(deleted: &Option<bool>) -> &'static str {
+    match deleted {
+        None => "",
+        Some(true) => " (the new key was deleted again)",
+        Some(false) => {
+            " (a new key was created and could not be deleted: see keyrot-agent's output for its id)"
+        }
+    }
+}
+
+fn cleanup(new_key_id: &str, deleted: bool) -> String {
+    if deleted {
+        format!("the new key {new_key_id} was deleted.")
+    } else {
+        format!(
+            "the new key {new_key_id} could not be deleted: delete it yourself with 'aws iam delete-access-key --access-key-id {new_key_id}'."
+        )
+    }
+}
+
+pub fn format_date(d: Option<OffsetDateTime>) -> String {
+    d.map(|d| {
+        let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+        d.to_offset(time::UtcOffset::UTC)
+            .format(&f)
+            .unwrap_or_default()
+    })
+    .unwrap_or_else(|| "unknown".into())
+}
+
+fn other_key_active(
+    profile: &str,
+    arn: &str,
+    key: &KeyInfo,
+    last_used: &Option<LastUsed>,
+    used_by: &[String],
+) -> String {
+    let mut s = format!(
+        "profile {profile}: {arn} already has two active keys, so a new one cannot be created without deleting one, and keyrot-agent will not delete a key that may be in use. Nothing was changed.\n  other key: {} (created {})",
+        key.id,
+        format_date(key.created)
+    );
+    match last_used {
+        Some(u) if u.date.is_some() => s.push_str(&format!(
+            ", last used {} by {} in {}",
+            format_date(u.date),
+            u.service.as_deref().unwrap_or("an unknown service"),
+            u.region.as_deref().unwrap_or("an unknown region")
+        )),
+        Some(_) => s.push_str(", never used"),
+        None => {}
+    }
+    if !used_by.is_empty() {
+        s.push_str(&format!(
+            "; it is the key of local profile(s) {}",
+            used_by.join(", ")
+        ));
+    }
+    s.push_str(&format!(
+        "\n  if it is unused: aws iam update-access-key --access-key-id {0} --status Inactive (keyrot-agent then deletes it on the next run), or aws iam delete-access-key --access-key-id {0}",
+        key.id
+    ));
+    s
+}

@@ -1,0 +1,17 @@
+//! keyrot-agent keeps the AWS IAM access keys in `~/.aws/credentials` fresh.
+//!
+//! The library holds everything; the binary (`main.rs`) only parses the command line, sets up
+//! logging, and turns results into output and exit codes. See ARCHITECTURE.md for the map.
+
+pub mod aws;
+pub mod cli;
+pub mod credentials;
+pub mod error;
+pub mod logging;
+pub mod now;
+pub mod paths;
+pub mod profiles;
+pub mod redact;
+pub mod report;
+pub mod rotation;
+pub mod store;

@@ -1,0 +1,155 @@
+//! Where things live: the shared AWS files, the default profile, and keyrot-agent's state.
+//!
+//! The shared files are found exactly as the AWS SDKs and the AWS CLI find them:
+//! `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE` (with a leading `~` expanded), else
+//! `~/.aws/credentials` and `~/.aws/config`, where `~` is `$HOME`. The profile is `AWS_PROFILE`,
+//! else `default`. keyrot-agent's own files (the lock, the backup) live in the platform's state
+//! directory from `directories`, never in `~/.aws`.
+//!
+//! This module reads the environment it is given and nothing else; it creates no directories.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Resolved locations for one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub credentials: PathBuf,
+    pub config: PathBuf,
+    /// keyrot-agent's state directory (lock file, backup).
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PathsError {
+    #[error(
+        "cannot find your home directory: HOME is not set; set HOME, or point AWS_SHARED_CREDENTIALS_FILE at your credentials file"
+    )]
+    NoHome,
+}
+
+impl Paths {
+    /// The lock file that serializes keyrot-agent processes. It is never renamed or replaced.
+    pub fn lock_file(&self) -> PathBuf {
+        self.state_dir.join("lock")
+    }
+
+    /// The one backup of the credentials file as it was before keyrot-agent last wrote it.
+    pub fn backup_file(&self) -> PathBuf {
+        self.state_dir.join("credentials.backup")
+    }
+
+    /// Resolves the paths from an environment lookup (the process environment in production,
+    /// a map in tests).
+    pub fn resolve(env: impl Fn(&str) -> Option<OsString>) -> Result<Paths, PathsError> {
+        let home = env("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        let file = |var: &str, default: &str| -> Result<PathBuf, PathsError> {
+            match env(var).filter(|v| !v.is_empty()) {
+                Some(v) => expand_tilde(PathBuf::from(v), home.as_ref()),
+                None => Ok(home
+                    .as_ref()
+                    .ok_or(PathsError::NoHome)?
+                    .join(".aws")
+                    .join(default)),
+            }
+        };
+        let credentials = file("AWS_SHARED_CREDENTIALS_FILE", "credentials")?;
+        let config = file("AWS_CONFIG_FILE", "config")?;
+        let state_dir = state_dir(&env, home.as_ref())?;
+        Ok(Paths {
+            credentials,
+            config,
+            state_dir,
+        })
+    }
+}
+
+fn expand_tilde(path: PathBuf, home: Option<&PathBuf>) -> Result<PathBuf, PathsError> {
+    match path.strip_prefix("~") {
+        Ok(rest) => Ok(home.ok_or(PathsError::NoHome)?.join(rest)),
+        Err(_) => Ok(path),
+    }
+}
+
+/// The state directory: `$XDG_STATE_HOME/keyrot-agent` (default `~/.local/state/keyrot-agent`) on
+/// Linux, the application-support directory on macOS.
+fn state_dir(
+    env: &impl Fn(&str) -> Option<OsString>,
+    home: Option<&PathBuf>,
+) -> Result<PathBuf, PathsError> {
+    if cfg!(target_os = "linux") {
+        // Resolved here rather than by `directories` so that the given environment is used.
+        let base = match env("XDG_STATE_HOME").map(PathBuf::from) {
+            Some(p) if p.is_absolute() => p,
+            _ => home.ok_or(PathsError::NoHome)?.join(".local").join("state"),
+        };
+        return Ok(base.join("keyrot-agent"));
+    }
+    directories::ProjectDirs::from("", "", "keyrot-agent")
+        .map(|d| {
+            d.state_dir()
+                .unwrap_or_else(|| d.data_local_dir())
+                .to_path_buf()
+        })
+        .ok_or(PathsError::NoHome)
+}
+
+/// The profile a bare `keyrot-agent now` rotates: `AWS_PROFILE`, else `default`.
+pub fn default_profile(env: impl Fn(&str) -> Option<OsString>) -> String {
+    env("AWS_PROFILE")
+        .and_then(|p| p.into_string().ok())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).map(OsString::from)
+    }
+
+    #[test]
+    fn defaults_follow_home() {
+        let p = Paths::resolve(env(&[("HOME", "/h")])).unwrap();
+        assert_eq!(p.credentials, PathBuf::from("/h/.aws/credentials"));
+        assert_eq!(p.config, PathBuf::from("/h/.aws/config"));
+        if cfg!(target_os = "linux") {
+            assert_eq!(p.state_dir, PathBuf::from("/h/.local/state/keyrot-agent"));
+        }
+    }
+
+    #[test]
+    fn env_overrides_and_tilde() {
+        let p = Paths::resolve(env(&[
+            ("HOME", "/h"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "~/creds"),
+            ("AWS_CONFIG_FILE", "/etc/aws-config"),
+            ("XDG_STATE_HOME", "/s"),
+        ]))
+        .unwrap();
+        assert_eq!(p.credentials, PathBuf::from("/h/creds"));
+        assert_eq!(p.config, PathBuf::from("/etc/aws-config"));
+        if cfg!(target_os = "linux") {
+            assert_eq!(p.state_dir, PathBuf::from("/s/keyrot-agent"));
+            assert_eq!(p.lock_file(), PathBuf::from("/s/keyrot-agent/lock"));
+        }
+    }
+
+    #[test]
+    fn no_home_is_a_clear_error() {
+        assert!(matches!(Paths::resolve(env(&[])), Err(PathsError::NoHome)));
+    }
+
+    #[test]
+    fn profile_default() {
+        assert_eq!(default_profile(env(&[])), "default");
+        assert_eq!(default_profile(env(&[("AWS_PROFILE", "work")])), "work");
+    }
+}

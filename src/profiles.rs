@@ -1,0 +1,312 @@
+//! Which profiles hold a long-term access key that keyrot-agent can rotate, and why the others
+//! are skipped.
+//!
+//! A profile is what the AWS clients see after merging `[name]` from the credentials file over
+//! `[profile name]` from the config file. keyrot-agent rotates only profiles whose credentials are
+//! a static `AKIA…` key pair in the credentials file and nothing else: both the AWS CLI and the
+//! SDKs then use exactly that pair. Pure: works on parsed files, never on disk or network.
+
+use std::fmt;
+
+use secrecy::SecretString;
+
+use crate::credentials::{ACCESS_KEY_ID, FileKind, ParsedFile, SECRET_ACCESS_KEY, SESSION_TOKEN};
+
+/// A profile whose long-term key can be rotated.
+pub struct Rotatable {
+    pub access_key_id: String,
+    pub secret: SecretString,
+    /// Line of `aws_access_key_id` in the credentials file.
+    pub line: usize,
+}
+
+/// Why a profile is not rotated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    TemporaryCredentials,
+    AssumesRole,
+    WebIdentity,
+    Sso,
+    LoginSession,
+    CredentialProcess,
+    KeysAndCredentialProcess,
+    IncompleteKeyPair { missing: &'static str },
+    KeysInConfigFile { line: usize },
+    NotAnIamUserKey,
+    NoCredentials,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TemporaryCredentials => write!(
+                f,
+                "temporary credentials (ASIA… key or a session token) expire by themselves"
+            ),
+            Self::AssumesRole => write!(
+                f,
+                "assumes a role (role_arn / credential_source); rotate its source profile instead"
+            ),
+            Self::WebIdentity => write!(f, "uses a web identity token, not an access key"),
+            Self::Sso => write!(f, "uses IAM Identity Center (SSO), not an access key"),
+            Self::LoginSession => write!(f, "uses a console login session, not an access key"),
+            Self::CredentialProcess => write!(f, "gets its credentials from credential_process"),
+            Self::KeysAndCredentialProcess => write!(
+                f,
+                "has both static keys and credential_process: the AWS CLI uses the keys but the SDKs run the process; remove one of them"
+            ),
+            Self::IncompleteKeyPair { missing } => {
+                write!(f, "has no {missing}, so its key cannot be used or rotated")
+            }
+            Self::KeysInConfigFile { line } => write!(
+                f,
+                "its key is in the config file (line {line}); keyrot-agent rewrites only the credentials file, so move the two key lines there"
+            ),
+            Self::NotAnIamUserKey => write!(
+                f,
+                "its key id does not look like an IAM user's long-term key (AKIA…)"
+            ),
+            Self::NoCredentials => write!(f, "holds no access key"),
+        }
+    }
+}
+
+/// One profile and what keyrot-agent makes of it.
+pub struct Profile {
+    pub name: String,
+    pub status: Result<Rotatable, SkipReason>,
+}
+
+/// The profile name a config-file section stands for, if it is a profile.
+fn config_profile_name(section: &str) -> Option<&str> {
+    if section == "default" {
+        return Some("default");
+    }
+    let rest = section.strip_prefix("profile")?;
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    Some(rest.trim_matches([' ', '\t']))
+}
+
+/// Every profile named in either file, in credentials-file order, then config-only profiles.
+pub fn classify(credentials: &ParsedFile, config: Option<&ParsedFile>) -> Vec<Profile> {
+    debug_assert_eq!(credentials.kind(), FileKind::Credentials);
+    let mut names: Vec<String> = credentials
+        .sections()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    if let Some(config) = config {
+        for s in config.sections() {
+            if let Some(name) = config_profile_name(&s.name)
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let status = classify_one(&name, credentials, config);
+            Profile { name, status }
+        })
+        .collect()
+}
+
+fn classify_one(
+    name: &str,
+    credentials: &ParsedFile,
+    config: Option<&ParsedFile>,
+) -> Result<Rotatable, SkipReason> {
+    let config_section = config.and_then(|c| {
+        c.sections()
+            .iter()
+            .find(|s| config_profile_name(&s.name) == Some(name))
+            .map(|s| (c, s))
+    });
+    // The merged view: the credentials file wins over the config file, as in both clients.
+    let get = |key: &str| -> Option<&str> {
+        credentials
+            .get(name, key)
+            .or_else(|| config_section.and_then(|(c, s)| s.property(key).map(|p| c.value(p))))
+            .filter(|v| !v.is_empty())
+    };
+    if get("role_arn").is_some() && get("web_identity_token_file").is_none() {
+        return Err(SkipReason::AssumesRole);
+    }
+    if get("credential_source").is_some() {
+        return Err(SkipReason::AssumesRole);
+    }
+    if get("web_identity_token_file").is_some() {
+        return Err(SkipReason::WebIdentity);
+    }
+    if [
+        "sso_session",
+        "sso_start_url",
+        "sso_account_id",
+        "sso_role_name",
+    ]
+    .iter()
+    .any(|k| get(k).is_some())
+    {
+        return Err(SkipReason::Sso);
+    }
+    if get("login_session").is_some() {
+        return Err(SkipReason::LoginSession);
+    }
+    let id = credentials
+        .get(name, ACCESS_KEY_ID)
+        .filter(|v| !v.is_empty());
+    let secret = credentials
+        .get(name, SECRET_ACCESS_KEY)
+        .filter(|v| !v.is_empty());
+    if get("credential_process").is_some() {
+        return Err(if id.is_some() || secret.is_some() {
+            SkipReason::KeysAndCredentialProcess
+        } else {
+            SkipReason::CredentialProcess
+        });
+    }
+    let token = credentials
+        .get(name, SESSION_TOKEN)
+        .filter(|v| !v.is_empty());
+    match (id, secret) {
+        (None, None) => {
+            if let Some((_, section)) = config_section
+                && let Some(p) = section.property(ACCESS_KEY_ID)
+            {
+                return Err(SkipReason::KeysInConfigFile { line: p.line });
+            }
+            Err(SkipReason::NoCredentials)
+        }
+        (Some(_), None) => Err(SkipReason::IncompleteKeyPair {
+            missing: SECRET_ACCESS_KEY,
+        }),
+        (None, Some(_)) => Err(SkipReason::IncompleteKeyPair {
+            missing: ACCESS_KEY_ID,
+        }),
+        (Some(id), Some(secret)) => {
+            if token.is_some() || id.starts_with("ASIA") {
+                return Err(SkipReason::TemporaryCredentials);
+            }
+            if !id.starts_with("AKIA") {
+                return Err(SkipReason::NotAnIamUserKey);
+            }
+            let line = credentials
+                .section(name)
+                .and_then(|s| s.property(ACCESS_KEY_ID))
+                .map(|p| p.line)
+                .unwrap_or(0);
+            crate::redact::register(secret);
+            Ok(Rotatable {
+                access_key_id: id.to_string(),
+                secret: SecretString::from(secret.to_string()),
+                line,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::parse;
+
+    fn statuses(creds: &str, config: &str) -> Vec<(String, Result<String, SkipReason>)> {
+        let c = parse(creds.as_bytes(), FileKind::Credentials).unwrap();
+        let k = parse(config.as_bytes(), FileKind::Config).unwrap();
+        classify(&c, Some(&k))
+            .into_iter()
+            .map(|p| (p.name, p.status.map(|r| r.access_key_id)))
+            .collect()
+    }
+
+    fn check(creds: &str, config: &str, expect: &[(&str, Result<&str, SkipReason>)]) {
+        let got = statuses(creds, config);
+        let want: Vec<(String, Result<String, SkipReason>)> = expect
+            .iter()
+            .map(|(n, r)| (n.to_string(), r.clone().map(str::to_string)))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    const KEYS: &str = "aws_access_key_id = AKIA0001\naws_secret_access_key = secret0001xx\n";
+
+    #[test]
+    fn plain_static_key() {
+        check(
+            &format!("[default]\n{KEYS}"),
+            "",
+            &[("default", Ok("AKIA0001"))],
+        );
+    }
+
+    #[test]
+    fn skip_reasons() {
+        use SkipReason::*;
+        check(
+            "[t]\naws_access_key_id = ASIA1\naws_secret_access_key = s\n",
+            "",
+            &[("t", Err(TemporaryCredentials))],
+        );
+        check(
+            &format!("[t]\n{KEYS}aws_session_token = tok\n"),
+            "",
+            &[("t", Err(TemporaryCredentials))],
+        );
+        check(
+            "[p]\ncredential_process = /bin/x\n",
+            "",
+            &[("p", Err(CredentialProcess))],
+        );
+        check(
+            &format!("[p]\n{KEYS}"),
+            "[profile p]\ncredential_process = /bin/x\n",
+            &[("p", Err(KeysAndCredentialProcess))],
+        );
+        check(
+            &format!("[r]\n{KEYS}"),
+            "[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = b\n",
+            &[("r", Err(AssumesRole))],
+        );
+        check("", "[profile s]\nsso_session = corp\n", &[("s", Err(Sso))]);
+        check(
+            "",
+            "[default]\nsso_start_url = https://x\n",
+            &[("default", Err(Sso))],
+        );
+        check(
+            "[i]\naws_access_key_id = AKIA1\n",
+            "",
+            &[(
+                "i",
+                Err(IncompleteKeyPair {
+                    missing: SECRET_ACCESS_KEY,
+                }),
+            )],
+        );
+        check("[o]\nregion = x\n", "", &[("o", Err(NoCredentials))]);
+        check(
+            "",
+            &format!("[profile c]\n{KEYS}"),
+            &[("c", Err(KeysInConfigFile { line: 2 }))],
+        );
+        check(
+            "[x]\naws_access_key_id = XYZ1\naws_secret_access_key = s\n",
+            "",
+            &[("x", Err(NotAnIamUserKey))],
+        );
+    }
+
+    #[test]
+    fn config_only_profiles_follow_credentials_ones() {
+        let got = statuses(
+            &format!("[b]\n{KEYS}"),
+            "[profile a]\nregion = x\n[sso-session corp]\nsso_region = x\n",
+        );
+        let names: Vec<_> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["b", "a"]);
+    }
+}

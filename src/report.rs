@@ -1,0 +1,140 @@
+//! How a `now` run is shown: a short human summary, or one JSON object for scripts.
+//!
+//! Both show key ids, ARNs, profiles and timings, never secrets: the data they are made from
+//! holds no secret to begin with.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::now::{KeyReport, Report};
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+fn human_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// The human summary: one block per key, then skipped profiles.
+pub fn human(report: &Report) -> String {
+    let mut out = String::new();
+    for k in &report.keys {
+        out.push_str(&human_key(k));
+    }
+    for (profile, reason) in &report.skipped {
+        out.push_str(&format!("skipped   {profile}: {reason}\n"));
+    }
+    if report.keys.is_empty() && report.skipped.is_empty() {
+        out.push_str("nothing to rotate: no profile holds a long-term access key\n");
+    }
+    out
+}
+
+fn human_key(k: &KeyReport) -> String {
+    let mut out = String::new();
+    let profiles = k.profiles.join(", ");
+    let arn = k.user_arn.as_deref().unwrap_or("(identity unknown)");
+    let head = match k.outcome() {
+        "rotated" => "rotated",
+        "planned" => "would rotate",
+        "skipped" => "skipped",
+        "rotated_old_key_remains" => "rotated*",
+        "refused" => "refused",
+        "rolled_back" => "rolled back",
+        _ => "stopped",
+    };
+    out.push_str(&format!("{head:<9} {profiles}  {arn}\n"));
+    match (&k.new_key_id, k.dry_run) {
+        (_, true) => {
+            if k.error.is_none() {
+                out.push_str(&format!(
+                    "          {} → (new key); would create, verify, write {}, then deactivate and delete {}\n",
+                    k.old_key_id,
+                    if k.profiles.len() == 1 { "the profile".to_string() } else { format!("{} profiles", k.profiles.len()) },
+                    k.old_key_id
+                ));
+            }
+        }
+        (Some(new), false) => out.push_str(&format!("          {} → {new}\n", k.old_key_id)),
+        (None, false) => out.push_str(&format!("          {}\n", k.old_key_id)),
+    }
+    if let Some(id) = &k.deleted_inactive_key_id {
+        let verb = if k.dry_run { "would delete" } else { "deleted" };
+        out.push_str(&format!(
+            "          {verb} the user's Inactive key {id} to make room\n"
+        ));
+    }
+    if !k.timings.is_empty() {
+        let steps: Vec<String> = k
+            .timings
+            .iter()
+            .map(|(name, d)| {
+                if *name == "verify" && k.verify_attempts > 1 {
+                    format!(
+                        "{name} {} ({} attempts)",
+                        human_duration(*d),
+                        k.verify_attempts
+                    )
+                } else {
+                    format!("{name} {}", human_duration(*d))
+                }
+            })
+            .collect();
+        let total: Duration = k.timings.iter().map(|(_, d)| *d).sum();
+        out.push_str(&format!(
+            "          {} · total {} · {} AWS request{}\n",
+            steps.join(" · "),
+            human_duration(total),
+            k.requests,
+            if k.requests == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
+
+/// The `--json` object.
+pub fn json(report: &Report, exit_code: i32) -> Value {
+    json!({
+        "version": 1,
+        "dry_run": report.dry_run,
+        "credentials_file": report.credentials_file.display().to_string(),
+        "keys": report.keys.iter().map(json_key).collect::<Vec<_>>(),
+        "skipped": report.skipped.iter().map(|(p, r)| json!({"profile": p, "reason": r.to_string()})).collect::<Vec<_>>(),
+        "requests": report.requests,
+        "exit_code": exit_code,
+    })
+}
+
+fn json_key(k: &KeyReport) -> Value {
+    let phases: serde_json::Map<String, Value> = k
+        .timings
+        .iter()
+        .map(|(n, d)| (n.to_string(), json!(ms(*d))))
+        .collect();
+    json!({
+        "profiles": k.profiles,
+        "user_arn": k.user_arn,
+        "old_key_id": k.old_key_id,
+        "new_key_id": k.new_key_id,
+        "outcome": k.outcome(),
+        "phase": k.phase.map(|p| p.name()),
+        "deleted_inactive_key_id": k.deleted_inactive_key_id,
+        "phases_ms": phases,
+        "total_ms": ms(k.timings.iter().map(|(_, d)| *d).sum()),
+        "verify_attempts": k.verify_attempts,
+        "requests": k.requests,
+        "error": k.error.as_ref().map(json_error),
+    })
+}
+
+/// An error as JSON: its kind, exit code and message.
+pub fn json_error(e: &Error) -> Value {
+    json!({"kind": e.kind(), "exit_code": e.exit_code(), "message": e.to_string()})
+}

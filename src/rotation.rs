@@ -1,0 +1,375 @@
+//! The rotation's rules as plain functions over data: which profiles move together, what to do
+//! about IAM's two-keys limit, the phases a rotation passes through, and how long to wait between
+//! attempts while IAM propagates a new key.
+//!
+//! Nothing here performs I/O or reads the clock; `now` (the command) performs the effects in the
+//! order these functions decide. Nothing here formats a secret.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::profiles::{Profile, SkipReason};
+
+/// One access key as ListAccessKeys reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub id: String,
+    pub active: bool,
+    pub created: Option<OffsetDateTime>,
+}
+
+/// The phases of one rotation, in order. A rotation is exactly as far as its phase says; the
+/// step from each phase to the next is one step of the `now` driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// The old key's identity and the user's keys are known; nothing has changed yet.
+    Planned,
+    /// CreateAccessKey answered; the new key exists in IAM and its secret is held in memory.
+    Created,
+    /// The new key answered STS GetCallerIdentity as the same user.
+    Verified,
+    /// The credentials file holds the new key in every profile that shared the old one.
+    Written,
+    /// An SDK read the new key back from disk and it answered STS again.
+    VerifiedOnDisk,
+    /// The old key is Inactive.
+    OldDeactivated,
+    /// The old key is deleted: the rotation is complete.
+    OldDeleted,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Planned => "planned",
+            Phase::Created => "created",
+            Phase::Verified => "verified",
+            Phase::Written => "written",
+            Phase::VerifiedOnDisk => "verified-on-disk",
+            Phase::OldDeactivated => "old-deactivated",
+            Phase::OldDeleted => "old-deleted",
+        }
+    }
+}
+
+/// A set of profiles that hold the same key and therefore rotate together in one write.
+pub struct Target {
+    pub access_key_id: String,
+    pub secret: SecretString,
+    /// Every profile in the credentials file holding this key, in file order.
+    pub profiles: Vec<String>,
+}
+
+/// Which profiles the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// `--all`: every profile that holds a long-term key.
+    All,
+    /// `--profile` (repeatable), or `AWS_PROFILE`/`default` when none is given.
+    Named(Vec<String>),
+}
+
+/// A request that cannot be carried out as asked. Nothing is changed when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectError {
+    NotFound { profile: String, known: Vec<String> },
+    NotRotatable { profile: String, reason: SkipReason },
+}
+
+/// What a selection comes to.
+pub struct Selected {
+    pub targets: Vec<Target>,
+    /// Profiles passed over (with `--all`), and why.
+    pub skipped: Vec<(String, SkipReason)>,
+}
+
+/// Turns the classified profiles and the user's selection into rotation targets: one per distinct
+/// key, each carrying every profile that shares that key.
+pub fn select(profiles: Vec<Profile>, selection: &Selection) -> Result<Selected, Vec<SelectError>> {
+    let known: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
+    let wanted: Vec<String> = match selection {
+        Selection::All => known.clone(),
+        Selection::Named(names) => {
+            let mut errors = Vec::new();
+            for name in names {
+                match profiles.iter().find(|p| &p.name == name) {
+                    None => errors.push(SelectError::NotFound {
+                        profile: name.clone(),
+                        known: known.clone(),
+                    }),
+                    Some(Profile {
+                        status: Err(reason),
+                        ..
+                    }) => errors.push(SelectError::NotRotatable {
+                        profile: name.clone(),
+                        reason: reason.clone(),
+                    }),
+                    Some(_) => {}
+                }
+            }
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+            names.clone()
+        }
+    };
+    let mut targets: Vec<Target> = Vec::new();
+    let mut skipped = Vec::new();
+    // Every profile sharing a wanted key moves with it, wanted or not.
+    let mut wanted_keys: Vec<String> = Vec::new();
+    for p in &profiles {
+        if !wanted.contains(&p.name) {
+            continue;
+        }
+        match &p.status {
+            Ok(r) => {
+                if !wanted_keys.contains(&r.access_key_id) {
+                    wanted_keys.push(r.access_key_id.clone());
+                }
+            }
+            Err(reason) => skipped.push((p.name.clone(), reason.clone())),
+        }
+    }
+    for key in wanted_keys {
+        let mut holders = profiles.iter().filter_map(|p| match &p.status {
+            Ok(r) if r.access_key_id == key => Some((p.name.clone(), r)),
+            _ => None,
+        });
+        let Some((first_name, first)) = holders.next() else {
+            continue;
+        };
+        let mut names = vec![first_name];
+        names.extend(holders.map(|(n, _)| n));
+        targets.push(Target {
+            access_key_id: key,
+            secret: first.secret.clone(),
+            profiles: names,
+        });
+    }
+    Ok(Selected { targets, skipped })
+}
+
+/// How to make room for the new key under IAM's limit of two keys per user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotPlan {
+    /// There is a free slot.
+    Free,
+    /// The other key is Inactive; delete it first.
+    DeleteInactive { key_id: String },
+}
+
+/// Why the rotation cannot start. Nothing has been changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotRefusal {
+    /// The user's other key is Active: deleting it could break whatever uses it.
+    OtherKeyActive { key: KeyInfo },
+    /// ListAccessKeys does not show the profile's key (it belongs to someone else?).
+    KeyNotListed,
+    /// The profile's key is Inactive in IAM.
+    OldKeyInactive,
+}
+
+/// Decides what to do about the two-keys limit, given the user's keys and the key being rotated.
+pub fn plan_slots(old_key_id: &str, keys: &[KeyInfo]) -> Result<SlotPlan, SlotRefusal> {
+    let Some(old) = keys.iter().find(|k| k.id == old_key_id) else {
+        return Err(SlotRefusal::KeyNotListed);
+    };
+    if !old.active {
+        return Err(SlotRefusal::OldKeyInactive);
+    }
+    let others: Vec<&KeyInfo> = keys.iter().filter(|k| k.id != old_key_id).collect();
+    match others.as_slice() {
+        [] => Ok(SlotPlan::Free),
+        [other] if !other.active => Ok(SlotPlan::DeleteInactive {
+            key_id: other.id.clone(),
+        }),
+        [other, ..] => Err(SlotRefusal::OtherKeyActive {
+            key: (*other).clone(),
+        }),
+    }
+}
+
+/// Whether an identity ARN is an account's root user.
+pub fn is_root_arn(arn: &str) -> bool {
+    arn.ends_with(":root")
+}
+
+/// The waits between attempts while IAM propagates a key.
+///
+/// Delays grow by a factor of 1.2 from `initial` up to `cap`, less up to 20% of jitter. A growth
+/// factor of 1.2 keeps every wait at about a fifth of the time already spent (plus `initial`), so
+/// the agent notices a key that starts working within ~20% of the propagation delay, while a key
+/// that takes the whole deadline costs about 50 requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub cap: Duration,
+    pub deadline: Duration,
+}
+
+impl Backoff {
+    pub const GROWTH: f64 = 1.2;
+
+    pub fn with_deadline(deadline: Duration) -> Self {
+        Backoff {
+            initial: Duration::from_millis(150),
+            cap: Duration::from_secs(2),
+            deadline,
+        }
+    }
+
+    /// The wait after failed attempt number `attempt` (0-based), given `jitter` in `[0, 1)`.
+    pub fn delay(&self, attempt: u32, jitter: f64) -> Duration {
+        let grown = self.initial.as_secs_f64() * Self::GROWTH.powi(attempt.min(64) as i32);
+        let base = grown.min(self.cap.as_secs_f64());
+        Duration::from_secs_f64(base * (1.0 - 0.2 * jitter.clamp(0.0, 1.0)))
+    }
+
+    /// The wait before the next attempt, or `None` when it would end past the deadline.
+    pub fn next(&self, attempt: u32, elapsed: Duration, jitter: f64) -> Option<Duration> {
+        let d = self.delay(attempt, jitter);
+        (elapsed + d <= self.deadline).then_some(d)
+    }
+}
+
+/// A small deterministic jitter source (xorshift), seeded by the caller.
+pub struct Jitter(u64);
+
+impl Jitter {
+    pub fn new(seed: u64) -> Self {
+        Jitter(seed | 1)
+    }
+
+    pub fn next(&mut self) -> f64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::{FileKind, parse};
+    use crate::profiles::classify;
+
+    fn key(id: &str, active: bool) -> KeyInfo {
+        KeyInfo {
+            id: id.into(),
+            active,
+            created: None,
+        }
+    }
+
+    #[test]
+    fn slots() {
+        assert_eq!(plan_slots("A", &[key("A", true)]), Ok(SlotPlan::Free));
+        assert_eq!(
+            plan_slots("A", &[key("B", false), key("A", true)]),
+            Ok(SlotPlan::DeleteInactive { key_id: "B".into() })
+        );
+        assert_eq!(
+            plan_slots("A", &[key("A", true), key("B", true)]),
+            Err(SlotRefusal::OtherKeyActive {
+                key: key("B", true)
+            })
+        );
+        assert_eq!(
+            plan_slots("A", &[key("B", true)]),
+            Err(SlotRefusal::KeyNotListed)
+        );
+        assert_eq!(
+            plan_slots("A", &[key("A", false)]),
+            Err(SlotRefusal::OldKeyInactive)
+        );
+    }
+
+    #[test]
+    fn root() {
+        assert!(is_root_arn("arn:aws:iam::123456789012:root"));
+        assert!(!is_root_arn("arn:aws:iam::123456789012:user/root"));
+    }
+
+    #[test]
+    fn backoff_grows_to_cap_and_respects_deadline() {
+        let b = Backoff::with_deadline(Duration::from_secs(60));
+        assert_eq!(b.delay(0, 0.0), Duration::from_millis(150));
+        assert!(b.delay(1, 0.0) > b.delay(0, 0.0));
+        assert_eq!(b.delay(40, 0.0), Duration::from_secs(2));
+        assert!(b.delay(40, 0.99) >= Duration::from_millis(1600));
+        assert_eq!(b.next(3, Duration::from_secs(60), 0.0), None);
+        // The whole deadline costs a bounded number of attempts.
+        let (mut elapsed, mut attempts) = (Duration::ZERO, 0);
+        while let Some(d) = b.next(attempts, elapsed, 0.5) {
+            elapsed += d;
+            attempts += 1;
+        }
+        assert!((40..70).contains(&attempts), "{attempts}");
+    }
+
+    #[test]
+    fn backoff_wait_stays_near_a_fifth_of_elapsed() {
+        let b = Backoff::with_deadline(Duration::from_secs(60));
+        let mut elapsed = Duration::ZERO;
+        for attempt in 0..30 {
+            let d = b.delay(attempt, 0.0);
+            assert!(d <= elapsed / 5 + b.initial + Duration::from_millis(1) || d == b.cap);
+            elapsed += d;
+        }
+    }
+
+    #[test]
+    fn jitter_is_in_range() {
+        let mut j = Jitter::new(42);
+        for _ in 0..1000 {
+            let x = j.next();
+            assert!((0.0..1.0).contains(&x));
+        }
+    }
+
+    fn profiles(text: &str) -> Vec<Profile> {
+        classify(
+            &parse(text.as_bytes(), FileKind::Credentials).unwrap(),
+            None,
+        )
+    }
+
+    const FILE: &str = "[default]\naws_access_key_id = AKIA1\naws_secret_access_key = s1xxxxxxxx\n\
+        [ci]\naws_access_key_id = AKIA1\naws_secret_access_key = s1xxxxxxxx\n\
+        [work]\naws_access_key_id = AKIA2\naws_secret_access_key = s2xxxxxxxx\n\
+        [sso]\nsso_session = x\n";
+
+    #[test]
+    fn shared_keys_move_together() {
+        let s = select(profiles(FILE), &Selection::Named(vec!["ci".into()])).unwrap();
+        assert_eq!(s.targets.len(), 1);
+        assert_eq!(s.targets[0].profiles, ["default", "ci"]);
+        let s = select(profiles(FILE), &Selection::All).unwrap();
+        let keys: Vec<_> = s.targets.iter().map(|t| t.access_key_id.as_str()).collect();
+        assert_eq!(keys, ["AKIA1", "AKIA2"]);
+        assert_eq!(s.skipped, vec![("sso".to_string(), SkipReason::Sso)]);
+    }
+
+    #[test]
+    fn named_selection_errors() {
+        let err = select(
+            profiles(FILE),
+            &Selection::Named(vec!["nope".into(), "sso".into()]),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(&err[0], SelectError::NotFound { profile, .. } if profile == "nope"));
+        assert!(matches!(
+            &err[1],
+            SelectError::NotRotatable {
+                reason: SkipReason::Sso,
+                ..
+            }
+        ));
+    }
+}
