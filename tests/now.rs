@@ -1,0 +1,577 @@
+//! `keyrot-agent now` end to end: the real binary against moto (SigV4 enforced), checked with the
+//! real AWS CLI, in an isolated HOME per test.
+
+mod support;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::Duration;
+
+use support::proxy::{Failure, Proxy};
+use support::{TestEnv, User, moto, profile};
+
+/// The new key pair of `profile` in the file as it is now.
+fn key_in_file(env: &TestEnv, profile: &str) -> (String, String) {
+    let text = env.credentials_text();
+    let parsed = keyrot_agent::credentials::parse(
+        text.as_bytes(),
+        keyrot_agent::credentials::FileKind::Credentials,
+    )
+    .unwrap();
+    (
+        parsed
+            .get(profile, "aws_access_key_id")
+            .unwrap()
+            .to_string(),
+        parsed
+            .get(profile, "aws_secret_access_key")
+            .unwrap()
+            .to_string(),
+    )
+}
+
+/// Everything a successful rotation must leave behind.
+#[track_caller]
+fn assert_rotated(env: &TestEnv, user: &User, profile: &str, original: &str) -> (String, String) {
+    let (new_id, new_secret) = key_in_file(env, profile);
+    assert_ne!(new_id, user.key_id);
+    // Only the two values changed, in every profile that held the key.
+    let expected = original
+        .replace(&user.key_id, &new_id)
+        .replace(&user.secret, &new_secret);
+    assert_eq!(env.credentials_text(), expected);
+    // Real clients read what was written.
+    assert_eq!(env.cli_identity(profile), user.arn);
+    // IAM holds exactly the new key; the old one no longer authenticates.
+    assert_eq!(moto().keys(user), vec![(new_id.clone(), true)]);
+    assert_eq!(moto().whoami(&user.key_id, &user.secret), None);
+    assert_eq!(
+        moto().whoami(&new_id, &new_secret).as_deref(),
+        Some(user.arn.as_str())
+    );
+    (new_id, new_secret)
+}
+
+#[test]
+fn rotates_the_default_profile_losslessly() {
+    let user = moto().user("alice");
+    let env = TestEnv::new();
+    let original = format!(
+        "# my keys\r\n[default]\r\nAWS_Access_Key_ID\t=  {}  \r\naws_secret_access_key={}\r\nregion = us-east-1\r\ns3 =\r\n  max_concurrent_requests = 20\r\n\r\n; other\r\n[other]\r\nregion = eu-west-1",
+        user.key_id, user.secret
+    );
+    env.write_credentials(&original);
+    std::fs::set_permissions(
+        env.credentials_path(),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+
+    let mut cmd = env.command();
+    cmd.env("RUST_LOG", "trace").arg("now");
+    let out = cmd.output().unwrap();
+    let run = support::Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    };
+    run.success();
+    let (new_id, new_secret) = assert_rotated(&env, &user, "default", &original);
+    run.assert_no_secret(&[&user.secret, &new_secret]);
+    assert!(
+        run.stderr.contains("TRACE") || run.stderr.contains("DEBUG"),
+        "trace logging was on"
+    );
+    assert!(
+        run.stdout.contains(&format!("{} → {new_id}", user.key_id)),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&user.arn));
+    assert!(run.stdout.contains("7 AWS requests"), "{}", run.stdout);
+
+    // Mode kept; the backup is 0600, in the state dir, and nothing else appeared in ~/.aws.
+    let meta = std::fs::metadata(env.credentials_path()).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o640);
+    let backup = env.state_dir().join("credentials.backup");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
+    assert_eq!(std::fs::metadata(&backup).unwrap().mode() & 0o777, 0o600);
+    let in_aws: Vec<_> = std::fs::read_dir(env.home.join(".aws"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(in_aws, ["credentials"]);
+}
+
+#[test]
+fn json_reports_seven_requests_and_every_phase() {
+    let user = moto().user("json");
+    let env = TestEnv::new();
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now", "--json"]);
+    run.success();
+    let v = run.json();
+    let k = &v["keys"][0];
+    assert_eq!(k["outcome"], "rotated");
+    assert_eq!(k["requests"], 7);
+    assert_eq!(v["requests"], 7);
+    assert_eq!(k["user_arn"], user.arn.as_str());
+    assert_eq!(k["old_key_id"], user.key_id.as_str());
+    assert_eq!(k["phase"], "old-deleted");
+    for phase in [
+        "identify",
+        "create",
+        "verify",
+        "write",
+        "verify on disk",
+        "deactivate old",
+        "delete old",
+    ] {
+        assert!(k["phases_ms"][phase].is_u64(), "{phase} missing in {k}");
+    }
+    let (new_id, _) = assert_rotated(&env, &user, "default", &original);
+    assert_eq!(k["new_key_id"], new_id.as_str());
+}
+
+#[test]
+fn profiles_sharing_the_key_move_together() {
+    let user = moto().user("shared");
+    let other = moto().user("other");
+    let env = TestEnv::new();
+    let original = format!(
+        "{}\n{}\n{}",
+        profile("default", &user),
+        profile("ci", &user),
+        profile("work", &other)
+    );
+    env.write_credentials(&original);
+    env.run(&["now", "--profile", "ci"]).success();
+    let (new_id, _) = assert_rotated(&env, &user, "ci", &original);
+    assert_eq!(key_in_file(&env, "default").0, new_id);
+    assert_eq!(env.cli_identity("default"), user.arn);
+    // The other user's key was not touched.
+    assert_eq!(key_in_file(&env, "work").0, other.key_id);
+    assert_eq!(moto().keys(&other), vec![(other.key_id.clone(), true)]);
+}
+
+#[test]
+fn aws_profile_picks_the_profile() {
+    let user = moto().user("envprof");
+    let env = TestEnv::new();
+    let original = profile("work", &user);
+    env.write_credentials(&original);
+    let mut cmd = env.command();
+    let out = cmd.env("AWS_PROFILE", "work").arg("now").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_rotated(&env, &user, "work", &original);
+}
+
+#[test]
+fn all_rotates_every_long_term_key_and_says_why_others_are_skipped() {
+    let a = moto().user("all-a");
+    let b = moto().user("all-b");
+    let env = TestEnv::new();
+    let original = format!(
+        "{}{}{}[temp]\naws_access_key_id = ASIAEXAMPLETEMPORARY\naws_secret_access_key = x\naws_session_token = y\n\
+         [proc]\ncredential_process = /bin/false\n[regiononly]\nregion = eu-west-1\n",
+        profile("default", &a),
+        profile("b", &b),
+        profile("a-again", &a)
+    );
+    env.write_credentials(&original);
+    env.write_config("[profile sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n[sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://x\n");
+    let run = env.run(&["now", "--all", "--json"]);
+    run.success();
+    let v = run.json();
+    assert_eq!(v["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["keys"][0]["profiles"],
+        serde_json::json!(["default", "a-again"])
+    );
+    assert_eq!(v["requests"], 14);
+    let skipped: Vec<String> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["profile"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(skipped, ["temp", "proc", "regiononly", "sso"]);
+    assert!(
+        v["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("temporary")
+    );
+    assert!(v["skipped"][3]["reason"].as_str().unwrap().contains("SSO"));
+    let (new_a, _) = key_in_file(&env, "default");
+    let (new_b, _) = key_in_file(&env, "b");
+    assert_eq!(moto().keys(&a), vec![(new_a, true)]);
+    assert_eq!(moto().keys(&b), vec![(new_b, true)]);
+    assert_eq!(env.cli_identity("a-again"), a.arn);
+    assert_eq!(env.cli_identity("b"), b.arn);
+}
+
+#[test]
+fn dry_run_changes_nothing_and_makes_only_read_only_calls() {
+    let user = moto().user("dry");
+    let proxy = Proxy::start(&moto().url);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now", "--dry-run", "--json"]);
+    run.success();
+    let v = run.json();
+    assert_eq!(v["keys"][0]["outcome"], "planned");
+    assert_eq!(v["requests"], 2);
+    let actions: Vec<String> = proxy.seen().into_iter().map(|s| s.action).collect();
+    assert_eq!(actions, ["GetCallerIdentity", "ListAccessKeys"]);
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+    let human = env.run(&["now", "--dry-run"]);
+    human.success();
+    assert!(human.stdout.contains("would rotate"), "{}", human.stdout);
+}
+
+#[test]
+fn an_inactive_second_key_is_deleted_to_make_room() {
+    let user = moto().user("inactive");
+    let (spare, _) = moto().add_key(&user);
+    moto().set_active(&user, &spare, false);
+    let env = TestEnv::new();
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains(&format!("deleted the user's Inactive key {spare}")),
+        "{}",
+        run.stdout
+    );
+    assert_rotated(&env, &user, "default", &original);
+}
+
+#[test]
+fn an_active_second_key_is_refused_and_nothing_changes() {
+    let user = moto().user("twoactive");
+    let (spare, _) = moto().add_key(&user);
+    let env = TestEnv::new();
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let before = moto().keys(&user);
+    let run = env.run(&["now"]);
+    run.failure(8);
+    assert!(run.stderr.contains(&spare), "{}", run.stderr);
+    assert!(run.stderr.contains("two active keys"), "{}", run.stderr);
+    assert!(run.stderr.contains("never used"), "{}", run.stderr);
+    assert!(run.stderr.contains("created 20"), "{}", run.stderr);
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user), before);
+}
+
+#[test]
+fn a_new_key_that_propagates_slowly_is_waited_for() {
+    let user = moto().user("slow");
+    let proxy = Proxy::start(&moto().url);
+    proxy.delay_new_keys(Duration::from_millis(1500));
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now", "--json"]);
+    run.success();
+    let v = run.json();
+    assert!(v["keys"][0]["verify_attempts"].as_u64().unwrap() > 1, "{v}");
+    assert!(
+        v["keys"][0]["phases_ms"]["verify"].as_u64().unwrap() >= 1500,
+        "{v}"
+    );
+    // The file never held the new key before it answered STS: it was written after verify.
+    let (new_id, _) = assert_rotated(&env, &user, "default", &original);
+    let seen = proxy.seen();
+    let first_ok = seen
+        .iter()
+        .position(|s| s.key_id == new_id && s.action == "GetCallerIdentity" && s.status == 200)
+        .unwrap();
+    assert!(
+        seen[..first_ok]
+            .iter()
+            .any(|s| s.key_id == new_id && s.status == 403)
+    );
+    // The old key was retired with the new key's signature.
+    for action in ["UpdateAccessKey", "DeleteAccessKey"] {
+        let s = seen.iter().find(|s| s.action == action).unwrap();
+        assert_eq!(s.key_id, new_id, "{action} must be signed with the new key");
+    }
+}
+
+#[test]
+fn a_new_key_that_never_works_is_rolled_back() {
+    let user = moto().user("never");
+    let proxy = Proxy::start(&moto().url);
+    proxy.delay_new_keys(Duration::from_secs(3600));
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now", "--verify-timeout", "2s"]);
+    run.failure(9);
+    assert!(
+        run.stderr.contains("did not work within 2 s"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("was deleted"), "{}", run.stderr);
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+    assert_eq!(env.cli_identity("default"), user.arn);
+}
+
+#[test]
+fn a_key_that_fails_when_read_back_from_disk_restores_the_old_key() {
+    let user = moto().user("flap");
+    let proxy = Proxy::start(&moto().url);
+    // The new key answers once (in memory), then never again (when read from disk).
+    proxy.new_keys_work_times(1);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = format!("# keep me\n{}", profile("default", &user));
+    env.write_credentials(&original);
+    let run = env.run(&["now", "--verify-timeout", "2s"]);
+    run.failure(9);
+    assert!(
+        run.stderr.contains("the old key was put back"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+}
+
+#[test]
+fn a_profile_changed_during_rotation_is_not_overwritten_and_the_new_key_is_deleted() {
+    let user = moto().user("race");
+    let proxy = Proxy::start(&moto().url);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let path = env.credentials_path();
+    let edited = original.replace(&user.key_id, "AKIAEDITEDMEANWHILE0");
+    let edited_clone = edited.clone();
+    proxy.after_create(move || std::fs::write(&path, &edited_clone).unwrap());
+    let run = env.run(&["now"]);
+    run.failure(10);
+    assert!(
+        run.stderr.contains("changed by another program"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), edited);
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+}
+
+#[test]
+fn root_keys_are_skipped_unless_allowed() {
+    let user = moto().user("root");
+    let proxy = Proxy::start(&moto().url);
+    proxy.root_identity();
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now"]);
+    run.failure(4);
+    assert!(
+        run.stderr.contains("root user") && run.stderr.contains("--allow-root"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user).len(), 1);
+    // With --allow-root it goes ahead (the proxy says root; the rotation itself is the user's).
+    env.run(&["now", "--allow-root"]).success();
+    assert_ne!(key_in_file(&env, "default").0, user.key_id);
+}
+
+#[test]
+fn access_denied_names_the_action_and_prints_the_policy() {
+    // A user whose policy lacks iam:CreateAccessKey (moto answers with an unparsed 403).
+    let policy = support::self_service_policy().replace("\"iam:CreateAccessKey\",", "");
+    let user = moto().user_with_policy("denied", &policy);
+    let env = TestEnv::new();
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now"]);
+    run.failure(5);
+    assert!(run.stderr.contains("iam:CreateAccessKey"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("\"iam:ListAccessKeys\""),
+        "policy printed: {}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user).len(), 1);
+
+    // The same with a real IAM AccessDenied body.
+    let user = moto().user("denied-real");
+    let proxy = Proxy::start(&moto().url);
+    proxy.fail("ListAccessKeys", Failure::access_denied("ListAccessKeys"));
+    let env = TestEnv::with_endpoint(&proxy.url);
+    env.write_credentials(profile("default", &user));
+    let run = env.run(&["now"]);
+    run.failure(5);
+    assert!(
+        run.stderr.contains("access denied for iam:ListAccessKeys"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn unreachable_endpoint_is_one_clear_sentence() {
+    let user = moto().user("offline");
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = TestEnv::with_endpoint(&format!("http://127.0.0.1:{port}"));
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now"]);
+    run.failure(6);
+    assert!(run.stderr.contains("cannot reach AWS"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert_eq!(env.credentials_text(), original);
+}
+
+#[test]
+fn throttling_after_retries_and_limit_exceeded_have_their_codes() {
+    let user = moto().user("throttle");
+    let proxy = Proxy::start(&moto().url);
+    proxy.fail("ListAccessKeys", Failure::throttling());
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now", "--verify-timeout", "1s"]);
+    run.failure(7);
+    assert!(run.stderr.contains("throttling"), "{}", run.stderr);
+    assert_eq!(env.credentials_text(), original);
+
+    let user = moto().user("limit");
+    let proxy = Proxy::start(&moto().url);
+    proxy.fail("CreateAccessKey", Failure::limit_exceeded());
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now"]);
+    run.failure(8);
+    assert!(run.stderr.contains("LimitExceeded"), "{}", run.stderr);
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user).len(), 1);
+}
+
+#[test]
+fn a_rejected_old_key_is_reported() {
+    let user = moto().user("badkey");
+    let env = TestEnv::new();
+    let original = format!(
+        "[default]\naws_access_key_id = {}\naws_secret_access_key = {}x\n",
+        user.key_id, user.secret
+    );
+    env.write_credentials(&original);
+    let run = env.run(&["now"]);
+    run.failure(13);
+    assert!(
+        run.stderr.contains("does not accept the key"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user).len(), 1);
+}
+
+#[test]
+fn missing_profile_and_missing_file() {
+    let env = TestEnv::new();
+    let run = env.run(&["now"]);
+    run.failure(4);
+    assert!(
+        run.stderr.contains("no credentials file at"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("aws configure"), "{}", run.stderr);
+
+    let user = moto().user("missing");
+    env.write_credentials(profile("default", &user));
+    let run = env.run(&["now", "--profile", "wrok"]);
+    run.failure(4);
+    assert!(
+        run.stderr.contains("profile wrok not found") && run.stderr.contains("default"),
+        "{}",
+        run.stderr
+    );
+
+    env.write_config("[profile sso]\nsso_session = corp\n");
+    let run = env.run(&["now", "--profile", "sso", "--json"]);
+    run.failure(4);
+    assert_eq!(run.json()["error"]["kind"], "selection");
+    assert_eq!(moto().keys(&user).len(), 1);
+}
+
+#[test]
+fn a_second_keyrot_agent_is_told_one_is_running() {
+    let user = moto().user("busy");
+    let env = TestEnv::new();
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    std::fs::create_dir_all(env.state_dir()).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(env.state_dir().join("lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let run = env.run(&["now"]);
+    run.failure(11);
+    assert!(
+        run.stderr.contains("another keyrot-agent"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    drop(lock);
+    env.run(&["now"]).success();
+}
+
+#[test]
+fn a_symlinked_credentials_file_keeps_its_link_and_owner() {
+    let user = moto().user("symlink");
+    let env = TestEnv::new();
+    let real = env.dir.path().join("dotfiles-credentials");
+    let original = profile("default", &user);
+    std::fs::write(&real, &original).unwrap();
+    std::os::unix::fs::symlink(&real, env.credentials_path()).unwrap();
+    // As root, give the file to another owner to see it kept.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    if as_root {
+        std::os::unix::fs::chown(&real, Some(4242), Some(4343)).unwrap();
+    }
+    env.run(&["now"]).success();
+    let link = std::fs::symlink_metadata(env.credentials_path()).unwrap();
+    assert!(link.file_type().is_symlink());
+    assert_rotated(&env, &user, "default", &original);
+    if as_root {
+        let meta = std::fs::metadata(&real).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (4242, 4343));
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("keyrot-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

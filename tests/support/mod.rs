@@ -1,0 +1,432 @@
+//! Test harness: a shared moto_server with SigV4 enforced, per-test IAM users, an isolated
+//! HOME/XDG environment per test, the real `keyrot-agent` binary, and the real AWS CLI.
+//!
+//! The README's test command starts moto once and passes it in `KEYROT_TEST_MOTO_URL` (with the
+//! admin key); a plain `cargo test` starts one per test binary that stops when the binary exits.
+
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_credential_types::Credentials;
+use aws_sdk_iam::types::StatusType;
+
+pub const REGION: &str = "us-east-1";
+
+/// The self-service policy keyrot-agent documents, with `Resource: "*"` because moto matches
+/// policies only against `*`.
+pub fn self_service_policy() -> String {
+    keyrot_agent::aws::SELF_SERVICE_POLICY.replace("arn:aws:iam::*:user/${aws:username}", "*")
+}
+
+/// A policy document as compact JSON: moto re-encodes form bodies the way Python does before
+/// checking signatures, and differs from the Rust SDK's encoding for spaces and newlines.
+fn compact(policy: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(policy)
+        .unwrap()
+        .to_string()
+}
+
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+pub struct Moto {
+    pub url: String,
+    admin: Credentials,
+}
+
+/// The shared moto server.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let (url, id, secret) = match std::env::var("KEYROT_TEST_MOTO_URL") {
+            Ok(url) => (
+                url,
+                std::env::var("KEYROT_TEST_ADMIN_KEY_ID").expect("KEYROT_TEST_ADMIN_KEY_ID"),
+                std::env::var("KEYROT_TEST_ADMIN_SECRET").expect("KEYROT_TEST_ADMIN_SECRET"),
+            ),
+            Err(_) => start_moto(),
+        };
+        Moto {
+            url,
+            admin: Credentials::new(id, secret, None, None, "test-admin"),
+        }
+    })
+}
+
+fn start_moto() -> (String, String, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/start_moto.sh");
+    let log = std::env::temp_dir().join(format!("keyrot-test-moto-{}.log", std::process::id()));
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&log)
+        .arg(std::process::id().to_string())
+        .output()
+        .expect("run tests/support/start_moto.sh");
+    assert!(
+        out.status.success(),
+        "could not start moto_server (install the test requirements: python3 -m pip install -r tests/requirements.txt): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let vars: HashMap<&str, &str> = text
+        .trim()
+        .trim_start_matches("export ")
+        .split(' ')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    (
+        vars["KEYROT_TEST_MOTO_URL"].to_string(),
+        vars["KEYROT_TEST_ADMIN_KEY_ID"].to_string(),
+        vars["KEYROT_TEST_ADMIN_SECRET"].to_string(),
+    )
+}
+
+/// An IAM user made for one test, with one access key.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    pub arn: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+impl Moto {
+    fn iam_with(&self, creds: Credentials) -> aws_sdk_iam::Client {
+        let conf = aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new(REGION))
+            .endpoint_url(&self.url)
+            .credentials_provider(creds)
+            .build();
+        aws_sdk_iam::Client::from_conf(conf)
+    }
+
+    fn iam(&self) -> aws_sdk_iam::Client {
+        self.iam_with(self.admin.clone())
+    }
+
+    /// A user with the documented self-service policy and one key.
+    pub fn user(&self, prefix: &str) -> User {
+        self.user_with_policy(prefix, &self_service_policy())
+    }
+
+    pub fn user_with_policy(&self, prefix: &str, policy: &str) -> User {
+        let name = unique(prefix);
+        block_on(async {
+            let iam = self.iam();
+            let u = iam.create_user().user_name(&name).send().await.unwrap();
+            iam.put_user_policy()
+                .user_name(&name)
+                .policy_name("self-service")
+                .policy_document(compact(policy))
+                .send()
+                .await
+                .unwrap();
+            let k = iam
+                .create_access_key()
+                .user_name(&name)
+                .send()
+                .await
+                .unwrap();
+            let k = k.access_key().unwrap();
+            User {
+                arn: u.user().unwrap().arn().to_string(),
+                name: name.clone(),
+                key_id: k.access_key_id().to_string(),
+                secret: k.secret_access_key().to_string(),
+            }
+        })
+    }
+
+    /// Another key for `user`: (id, secret).
+    pub fn add_key(&self, user: &User) -> (String, String) {
+        block_on(async {
+            let k = self
+                .iam()
+                .create_access_key()
+                .user_name(&user.name)
+                .send()
+                .await
+                .unwrap();
+            let k = k.access_key().unwrap();
+            (
+                k.access_key_id().to_string(),
+                k.secret_access_key().to_string(),
+            )
+        })
+    }
+
+    pub fn set_active(&self, user: &User, key_id: &str, active: bool) {
+        block_on(async {
+            self.iam()
+                .update_access_key()
+                .user_name(&user.name)
+                .access_key_id(key_id)
+                .status(if active {
+                    StatusType::Active
+                } else {
+                    StatusType::Inactive
+                })
+                .send()
+                .await
+                .unwrap();
+        })
+    }
+
+    /// The user's keys as (id, active), sorted by id.
+    pub fn keys(&self, user: &User) -> Vec<(String, bool)> {
+        block_on(async {
+            let out = self
+                .iam()
+                .list_access_keys()
+                .user_name(&user.name)
+                .send()
+                .await
+                .unwrap();
+            let mut keys: Vec<(String, bool)> = out
+                .access_key_metadata()
+                .iter()
+                .map(|m| {
+                    (
+                        m.access_key_id().unwrap().to_string(),
+                        m.status() == Some(&StatusType::Active),
+                    )
+                })
+                .collect();
+            keys.sort();
+            keys
+        })
+    }
+
+    /// Whether a key pair authenticates (STS GetCallerIdentity), and as whom.
+    pub fn whoami(&self, key_id: &str, secret: &str) -> Option<String> {
+        block_on(async {
+            let conf = aws_sdk_sts::Config::builder()
+                .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+                .region(aws_sdk_sts::config::Region::new(REGION))
+                .endpoint_url(&self.url)
+                .credentials_provider(Credentials::new(key_id, secret, None, None, "test"))
+                .build();
+            aws_sdk_sts::Client::from_conf(conf)
+                .get_caller_identity()
+                .send()
+                .await
+                .ok()
+                .and_then(|o| o.arn().map(String::from))
+        })
+    }
+}
+
+/// The interpreter that has botocore and the AWS CLI installed, resolved once from the
+/// caller's environment (the pyenv shim needs the real HOME, the tests do not keep it).
+pub fn python() -> &'static Path {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 on PATH");
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+}
+
+/// What a command printed and how it ended.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Run {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+
+    /// Asserts that none of `secrets` appears in anything the command printed.
+    #[track_caller]
+    pub fn assert_no_secret(&self, secrets: &[&str]) {
+        for s in secrets {
+            assert!(!s.is_empty());
+            assert!(
+                !self.stdout.contains(s),
+                "secret in stdout:\n{}",
+                self.stdout
+            );
+            assert!(!self.stderr.contains(s), "secret in stderr");
+        }
+    }
+}
+
+/// A fresh HOME and XDG tree for one test, pointed at moto (or at a proxy in front of it).
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub endpoint: String,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        Self::with_endpoint(&moto().url)
+    }
+
+    pub fn with_endpoint(endpoint: &str) -> TestEnv {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join(".aws")).unwrap();
+        TestEnv {
+            dir,
+            home,
+            endpoint: endpoint.to_string(),
+            extra_env: Vec::new(),
+        }
+    }
+
+    pub fn credentials_path(&self) -> PathBuf {
+        self.home.join(".aws/credentials")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state/keyrot-agent")
+    }
+
+    pub fn write_credentials(&self, text: impl AsRef<[u8]>) {
+        std::fs::write(self.credentials_path(), text).unwrap();
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.home.join(".aws/config"), text).unwrap();
+    }
+
+    pub fn credentials(&self) -> Vec<u8> {
+        std::fs::read(self.credentials_path()).unwrap()
+    }
+
+    pub fn credentials_text(&self) -> String {
+        String::from_utf8(self.credentials()).unwrap()
+    }
+
+    pub fn env(&self) -> Vec<(String, OsString)> {
+        let d = self.dir.path();
+        let mut env: Vec<(String, OsString)> = vec![
+            ("PATH".into(), std::env::var_os("PATH").unwrap_or_default()),
+            ("HOME".into(), self.home.clone().into()),
+            ("XDG_STATE_HOME".into(), d.join("state").into()),
+            ("XDG_CONFIG_HOME".into(), d.join("config").into()),
+            ("XDG_DATA_HOME".into(), d.join("data").into()),
+            ("XDG_CACHE_HOME".into(), d.join("cache").into()),
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone().into()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_DEFAULT_REGION".into(), REGION.into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+            ("NO_COLOR".into(), "1".into()),
+        ];
+        for (k, v) in &self.extra_env {
+            env.push((k.clone(), v.into()));
+        }
+        env
+    }
+
+    /// The real binary in this environment.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyrot-agent"));
+        cmd.env_clear()
+            .envs(self.env())
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command().args(args).output().unwrap())
+    }
+
+    /// The real AWS CLI (botocore) in this environment.
+    pub fn aws(&self, args: &[&str]) -> Run {
+        let out = Command::new(python())
+            .arg("-m")
+            .arg("awscli")
+            .args(args)
+            .env_clear()
+            .envs(self.env())
+            .output()
+            .unwrap();
+        Run::from(out)
+    }
+
+    /// The ARN the real AWS CLI gets for `profile` from the files as they are now.
+    pub fn cli_identity(&self, profile: &str) -> String {
+        let r = self.aws(&[
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            profile,
+            "--output",
+            "json",
+        ]);
+        r.success();
+        r.json()["Arn"].as_str().unwrap().to_string()
+    }
+}
+
+/// A credentials file for one profile holding `user`'s key.
+pub fn profile(name: &str, user: &User) -> String {
+    format!(
+        "[{name}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        user.key_id, user.secret
+    )
+}

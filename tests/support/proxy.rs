@@ -1,0 +1,375 @@
+//! A small HTTP proxy between keyrot-agent and moto that makes moto behave like real IAM/STS
+//! where moto does not: new keys that take time to propagate, keys that stop working, and
+//! failures answered with real AWS error bodies. Loopback only, one request per connection.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A failure to answer instead of forwarding.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn access_denied(action: &str) -> Failure {
+        Failure {
+            status: 403,
+            code: "AccessDenied",
+            message: format!(
+                "User: arn:aws:iam::123456789012:user/test is not authorized to perform: iam:{action} on resource: user test because no identity-based policy allows the iam:{action} action"
+            ),
+        }
+    }
+    pub fn throttling() -> Failure {
+        Failure {
+            status: 400,
+            code: "Throttling",
+            message: "Rate exceeded".into(),
+        }
+    }
+    pub fn limit_exceeded() -> Failure {
+        Failure {
+            status: 409,
+            code: "LimitExceeded",
+            message: "Cannot exceed quota for AccessKeysPerUser: 2".into(),
+        }
+    }
+    fn invalid_token() -> Failure {
+        Failure {
+            status: 403,
+            code: "InvalidClientTokenId",
+            message: "The security token included in the request is invalid.".into(),
+        }
+    }
+}
+
+/// One request as the proxy saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub action: String,
+    pub key_id: String,
+    pub status: u16,
+}
+
+type Hook = Box<dyn Fn() + Send + Sync>;
+
+#[derive(Default)]
+struct Rules {
+    /// New keys are rejected for this long after CreateAccessKey answers.
+    propagation: Option<Duration>,
+    /// New keys are accepted this many times, then rejected forever.
+    new_keys_work_times: Option<usize>,
+    /// Keys rejected until the given instant (None: forever), with their use count.
+    rejected_until: HashMap<String, Option<Instant>>,
+    new_key_uses: HashMap<String, usize>,
+    failures: HashMap<String, Failure>,
+    root_identity: bool,
+    after_create: Option<Hook>,
+    seen: Vec<Seen>,
+}
+
+pub struct Proxy {
+    pub url: String,
+    rules: Arc<Mutex<Rules>>,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+impl Proxy {
+    /// Starts a proxy in front of `upstream` (`http://127.0.0.1:PORT`).
+    pub fn start(upstream: &str) -> Proxy {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().unwrap().port();
+        let rules = Arc::new(Mutex::new(Rules::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let rules = rules.clone();
+            let stop = stop.clone();
+            thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let rules = rules.clone();
+                    let upstream = upstream.clone();
+                    thread::spawn(move || {
+                        let _ = handle(conn, &upstream, &rules);
+                    });
+                }
+            });
+        }
+        Proxy {
+            url: format!("http://127.0.0.1:{port}"),
+            rules,
+            stop,
+            port,
+        }
+    }
+
+    /// Newly created keys answer InvalidClientTokenId for `d` (IAM's propagation delay).
+    pub fn delay_new_keys(&self, d: Duration) {
+        self.rules.lock().unwrap().propagation = Some(d);
+    }
+
+    /// Newly created keys work `n` times, then are rejected forever.
+    pub fn new_keys_work_times(&self, n: usize) {
+        self.rules.lock().unwrap().new_keys_work_times = Some(n);
+    }
+
+    /// Requests signed with `key_id` are rejected from now on (as real IAM does for Inactive keys).
+    pub fn reject_key(&self, key_id: &str) {
+        self.rules
+            .lock()
+            .unwrap()
+            .rejected_until
+            .insert(key_id.to_string(), None);
+    }
+
+    /// Every request for `action` (e.g. "CreateAccessKey") fails with `failure`.
+    pub fn fail(&self, action: &str, failure: Failure) {
+        self.rules
+            .lock()
+            .unwrap()
+            .failures
+            .insert(action.to_string(), failure);
+    }
+
+    /// GetCallerIdentity answers as the account's root user.
+    pub fn root_identity(&self) {
+        self.rules.lock().unwrap().root_identity = true;
+    }
+
+    /// Runs `hook` right after a CreateAccessKey answer has been passed on.
+    pub fn after_create(&self, hook: impl Fn() + Send + Sync + 'static) {
+        self.rules.lock().unwrap().after_create = Some(Box::new(hook));
+    }
+
+    /// Every request seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.rules.lock().unwrap().seen.clone()
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Reads one HTTP/1.1 message with a Content-Length body. Returns (head, body).
+fn read_message(conn: &mut TcpStream, until_eof: bool) -> std::io::Result<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i;
+        }
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut body = buf[head_end + 4..].to_vec();
+    match header(&head, "content-length").and_then(|v| v.parse::<usize>().ok()) {
+        Some(len) => {
+            while body.len() < len {
+                let n = conn.read(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        }
+        None if until_eof => {
+            conn.read_to_end(&mut body)?;
+        }
+        None => {}
+    }
+    Ok((head, body))
+}
+
+fn param(body: &str, name: &str) -> Option<String> {
+    body.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+fn xml_value(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{tag}>"))? + start;
+    Some(body[start..end].to_string())
+}
+
+fn respond(
+    conn: &mut TcpStream,
+    status: u16,
+    body: &[u8],
+    content_type: &str,
+) -> std::io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        409 => "Conflict",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: 00000000-0000-0000-0000-000000000000\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(body)?;
+    conn.flush()
+}
+
+fn aws_error(service: &str, f: &Failure) -> Vec<u8> {
+    let ns = if service == "sts" {
+        "https://sts.amazonaws.com/doc/2011-06-15/"
+    } else {
+        "https://iam.amazonaws.com/doc/2010-05-08/"
+    };
+    format!(
+        "<ErrorResponse xmlns=\"{ns}\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>00000000-0000-0000-0000-000000000000</RequestId>\n</ErrorResponse>\n",
+        f.code, f.message
+    )
+    .into_bytes()
+}
+
+fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let (head, body) = read_message(&mut conn, false)?;
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let action = param(&text, "Action").unwrap_or_default();
+    let auth = header(&head, "authorization")
+        .unwrap_or_default()
+        .to_string();
+    let scope = auth.split("Credential=").nth(1).unwrap_or_default();
+    let mut parts = scope.split('/');
+    let key_id = parts.next().unwrap_or_default().to_string();
+    let service = parts.nth(2).unwrap_or_default().to_string();
+
+    // Decide whether to answer ourselves.
+    let failure = {
+        let mut r = rules.lock().unwrap();
+        let mut failure = r.failures.get(&action).cloned();
+        if failure.is_none() {
+            let now = Instant::now();
+            if let Some(until) = r.rejected_until.get(&key_id) {
+                if until.is_none_or(|u| now < u) {
+                    failure = Some(Failure::invalid_token());
+                }
+            }
+            if failure.is_none()
+                && let Some(limit) = r.new_keys_work_times
+                && let Some(uses) = r.new_key_uses.get_mut(&key_id)
+            {
+                *uses += 1;
+                if *uses > limit {
+                    failure = Some(Failure::invalid_token());
+                }
+            }
+        }
+        let status = failure.as_ref().map(|f| f.status).unwrap_or(0);
+        r.seen.push(Seen {
+            action: action.clone(),
+            key_id: key_id.clone(),
+            status,
+        });
+        failure
+    };
+    if let Some(f) = failure {
+        return respond(&mut conn, f.status, &aws_error(&service, &f), "text/xml");
+    }
+
+    // Forward, one request per upstream connection.
+    let mut up = TcpStream::connect(upstream)?;
+    let mut new_head = String::new();
+    for (i, line) in head.split("\r\n").enumerate() {
+        if i > 0 && line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        new_head.push_str(line);
+        new_head.push_str("\r\n");
+    }
+    new_head.push_str("Connection: close\r\n\r\n");
+    up.write_all(new_head.as_bytes())?;
+    up.write_all(&body)?;
+    up.flush()?;
+    let (resp_head, mut resp_body) = read_message(&mut up, true)?;
+    let _ = up.shutdown(Shutdown::Both);
+    let status: u16 = resp_head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(502);
+    let content_type = header(&resp_head, "content-type")
+        .unwrap_or("text/xml")
+        .to_string();
+    let resp_text = String::from_utf8_lossy(&resp_body).into_owned();
+
+    let hook = {
+        let mut r = rules.lock().unwrap();
+        if let Some(last) = r.seen.last_mut() {
+            last.status = status;
+        }
+        if action == "GetCallerIdentity" && r.root_identity && status == 200 {
+            if let (Some(arn), Some(account)) = (
+                xml_value(&resp_text, "Arn"),
+                xml_value(&resp_text, "Account"),
+            ) {
+                resp_body = resp_text
+                    .replace(&arn, &format!("arn:aws:iam::{account}:root"))
+                    .into_bytes();
+            }
+        }
+        if action == "CreateAccessKey" && status == 200 {
+            if let Some(new_id) = xml_value(&resp_text, "AccessKeyId") {
+                if let Some(d) = r.propagation {
+                    r.rejected_until
+                        .insert(new_id.clone(), Some(Instant::now() + d));
+                }
+                if r.new_keys_work_times.is_some() {
+                    r.new_key_uses.insert(new_id, 0);
+                }
+            }
+            r.after_create.take()
+        } else {
+            None
+        }
+    };
+    // The hook runs before the answer goes out, so the agent sees its effect.
+    if let Some(hook) = hook {
+        hook();
+    }
+    respond(&mut conn, status, &resp_body, &content_type)
+}
