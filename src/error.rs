@@ -29,6 +29,15 @@ pub mod exit {
     pub const KEY_REJECTED: i32 = 13;
 }
 
+/// The user's other, Active key that blocks a rotation, and what is known about its use.
+#[derive(Debug)]
+pub struct OtherKey {
+    pub key: KeyInfo,
+    pub last_used: Option<LastUsed>,
+    /// Local profiles that hold it.
+    pub used_by: Vec<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{}", invalid_file(path, problems))]
@@ -94,13 +103,11 @@ pub enum Error {
         detail: String,
     },
 
-    #[error("{}", other_key_active(profile, arn, key, last_used, used_by))]
+    #[error("{}", other_key_active(profile, arn, other))]
     OtherKeyActive {
         profile: String,
         arn: String,
-        key: KeyInfo,
-        last_used: Option<LastUsed>,
-        used_by: Vec<String>,
+        other: Box<OtherKey>,
     },
 
     #[error(
@@ -334,13 +341,12 @@ pub fn format_date(d: Option<OffsetDateTime>) -> String {
     .unwrap_or_else(|| "unknown".into())
 }
 
-fn other_key_active(
-    profile: &str,
-    arn: &str,
-    key: &KeyInfo,
-    last_used: &Option<LastUsed>,
-    used_by: &[String],
-) -> String {
+fn other_key_active(profile: &str, arn: &str, other: &OtherKey) -> String {
+    let OtherKey {
+        key,
+        last_used,
+        used_by,
+    } = other;
     let mut s = format!(
         "profile {profile}: {arn} already has two active keys, so a new one cannot be created without deleting one, and keyrot-agent will not delete a key that may be in use. Nothing was changed.\n  other key: {} (created {})",
         key.id,

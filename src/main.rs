@@ -38,7 +38,7 @@ fn run_now(args: NowArgs) -> i32 {
         progress: !args.json && !args.no_progress && std::io::stderr().is_terminal(),
     };
     let result = match Paths::resolve(env) {
-        Ok(paths) => runtime().and_then(|rt| Ok(rt.block_on(now::run(&paths, &options)))),
+        Ok(paths) => runtime().map(|rt| rt.block_on(now::run(&paths, &options))),
         Err(e) => Ok(Err(e.into())),
     };
     let result = match result {

@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 
 use crate::aws::{Aws, AwsError, ErrorClass, KeyPair, RequestCounter};
 use crate::credentials::{self, FileKind, NewKey, ParsedFile};
-use crate::error::Error;
+use crate::error::{Error, OtherKey};
 use crate::paths::Paths;
 use crate::profiles;
 use crate::rotation::{self, Backoff, Jitter, Phase, Selection, SlotPlan, SlotRefusal, Target};
@@ -242,7 +242,7 @@ impl<'a> Driver<'a> {
             match op(attempt).await {
                 Ok(v) => return Ok(v),
                 Err(e) if retry(&e) => {
-                    let Some(wait) = backoff.next(attempt, start.elapsed(), self.jitter.next())
+                    let Some(wait) = backoff.next(attempt, start.elapsed(), self.jitter.sample())
                     else {
                         return Err(e);
                     };
@@ -314,9 +314,11 @@ impl<'a> Driver<'a> {
                 return Err(Error::OtherKeyActive {
                     profile,
                     arn: identity.arn,
-                    key,
-                    last_used,
-                    used_by,
+                    other: Box::new(OtherKey {
+                        key,
+                        last_used,
+                        used_by,
+                    }),
                 });
             }
             Err(SlotRefusal::KeyNotListed) => {
@@ -537,7 +539,7 @@ impl<'a> Driver<'a> {
                 Ok((_, identity)) => format!("it answered as {}", identity.arn),
                 Err(e) => e.to_string(),
             };
-            match backoff.next(attempt, start.elapsed(), self.jitter.next()) {
+            match backoff.next(attempt, start.elapsed(), self.jitter.sample()) {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => break failure,
             }

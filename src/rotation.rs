@@ -242,7 +242,7 @@ impl Jitter {
         Jitter(seed | 1)
     }
 
-    pub fn next(&mut self) -> f64 {
+    pub fn sample(&mut self) -> f64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -327,7 +327,7 @@ mod tests {
     fn jitter_is_in_range() {
         let mut j = Jitter::new(42);
         for _ in 0..1000 {
-            let x = j.next();
+            let x = j.sample();
             assert!((0.0..1.0).contains(&x));
         }
     }

@@ -575,3 +575,78 @@ fn a_symlinked_credentials_file_keeps_its_link_and_owner() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn files_real_clients_would_misread_are_refused_with_file_and_line() {
+    let user = moto().user("refuse");
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/credentials");
+    let mut refused = 0;
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "ini") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let Err(problems) = keyrot_agent::credentials::parse(
+            &bytes,
+            keyrot_agent::credentials::FileKind::Credentials,
+        ) else {
+            continue;
+        };
+        refused += 1;
+        // Put a real, working key into the broken file: it must still not be touched.
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let fake = text
+            .match_indices("AKIAFIXTURE")
+            .map(|(i, _)| &text[i..(i + 20).min(text.len())])
+            .find(|id| id.len() == 20 && id[11..].bytes().all(|b| b.is_ascii_digit()));
+        let real = match fake {
+            Some(fake) if std::str::from_utf8(&bytes).is_ok() => {
+                text.replace(fake, &user.key_id).into_bytes()
+            }
+            _ => bytes.clone(),
+        };
+        let still_refused = keyrot_agent::credentials::parse(
+            &real,
+            keyrot_agent::credentials::FileKind::Credentials,
+        );
+        assert!(still_refused.is_err(), "{}", path.display());
+        let env = TestEnv::new();
+        env.write_credentials(&real);
+        let run = env.run(&["now", "--all"]);
+        run.failure(3);
+        let location = format!("{}:{}:", env.credentials_path().display(), problems[0].line);
+        assert!(
+            run.stderr.contains(&location),
+            "{}: {}",
+            path.display(),
+            run.stderr
+        );
+        assert!(run.stderr.contains("Nothing was changed"), "{}", run.stderr);
+        run.assert_no_secret(&[&user.secret]);
+        assert_eq!(env.credentials(), real, "{} was modified", path.display());
+        assert!(!env.state_dir().join("credentials.backup").exists());
+    }
+    assert!(refused >= 20, "{refused}");
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+}
+
+#[test]
+fn a_broken_config_file_is_refused_too() {
+    let user = moto().user("badconfig");
+    let env = TestEnv::new();
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    env.write_config("[default]\nregion = us-east-1\n[default]\noutput = json\n");
+    let run = env.run(&["now"]);
+    run.failure(3);
+    assert!(
+        run.stderr
+            .contains(&format!("{}:3:", env.home.join(".aws/config").display())),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user).len(), 1);
+}

@@ -279,15 +279,15 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
     let service = parts.nth(2).unwrap_or_default().to_string();
 
     // Decide whether to answer ourselves.
-    let failure = {
+    let (failure, seen_index) = {
         let mut r = rules.lock().unwrap();
         let mut failure = r.failures.get(&action).cloned();
         if failure.is_none() {
             let now = Instant::now();
-            if let Some(until) = r.rejected_until.get(&key_id) {
-                if until.is_none_or(|u| now < u) {
-                    failure = Some(Failure::invalid_token());
-                }
+            if let Some(until) = r.rejected_until.get(&key_id)
+                && until.is_none_or(|u| now < u)
+            {
+                failure = Some(Failure::invalid_token());
             }
             if failure.is_none()
                 && let Some(limit) = r.new_keys_work_times
@@ -305,7 +305,7 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
             key_id: key_id.clone(),
             status,
         });
-        failure
+        (failure, r.seen.len() - 1)
     };
     if let Some(f) = failure {
         return respond(&mut conn, f.status, &aws_error(&service, &f), "text/xml");
@@ -339,18 +339,18 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
 
     let hook = {
         let mut r = rules.lock().unwrap();
-        if let Some(last) = r.seen.last_mut() {
-            last.status = status;
-        }
-        if action == "GetCallerIdentity" && r.root_identity && status == 200 {
-            if let (Some(arn), Some(account)) = (
+        r.seen[seen_index].status = status;
+        if action == "GetCallerIdentity"
+            && r.root_identity
+            && status == 200
+            && let (Some(arn), Some(account)) = (
                 xml_value(&resp_text, "Arn"),
                 xml_value(&resp_text, "Account"),
-            ) {
-                resp_body = resp_text
-                    .replace(&arn, &format!("arn:aws:iam::{account}:root"))
-                    .into_bytes();
-            }
+            )
+        {
+            resp_body = resp_text
+                .replace(&arn, &format!("arn:aws:iam::{account}:root"))
+                .into_bytes();
         }
         if action == "CreateAccessKey" && status == 200 {
             if let Some(new_id) = xml_value(&resp_text, "AccessKeyId") {
