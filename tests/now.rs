@@ -281,8 +281,24 @@ fn a_new_key_that_propagates_slowly_is_waited_for() {
     let env = TestEnv::with_endpoint(&proxy.url);
     let original = profile("default", &user);
     env.write_credentials(&original);
+    // Whenever IAM still rejects a key, that key must not be in the file.
+    let path = env.credentials_path();
+    let violations = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let v = violations.clone();
+    proxy.on_reject(move |seen| {
+        if std::fs::read_to_string(&path)
+            .unwrap()
+            .contains(&seen.key_id)
+        {
+            v.lock().unwrap().push(seen.key_id.clone());
+        }
+    });
     let run = env.run(&["now", "--json"]);
     run.success();
+    assert!(
+        violations.lock().unwrap().is_empty(),
+        "the file held a key IAM rejected"
+    );
     let v = run.json();
     assert!(v["keys"][0]["verify_attempts"].as_u64().unwrap() > 1, "{v}");
     assert!(
@@ -649,4 +665,81 @@ fn a_broken_config_file_is_refused_too() {
     );
     assert_eq!(env.credentials_text(), original);
     assert_eq!(moto().keys(&user).len(), 1);
+}
+
+#[test]
+fn a_terminal_sees_progress_while_iam_propagates() {
+    let user = moto().user("tty");
+    let proxy = Proxy::start(&moto().url);
+    proxy.delay_new_keys(Duration::from_millis(1200));
+    let env = TestEnv::with_endpoint(&proxy.url);
+    env.write_credentials(profile("default", &user));
+    // `script` gives the binary a real pseudo-terminal.
+    let command = format!("{} now", env!("CARGO_BIN_EXE_keyrot-agent"));
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .envs(env.env())
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("waiting for IAM to accept the new key"),
+        "{text}"
+    );
+    assert!(!text.contains(&user.secret));
+    // Without a terminal there is no spinner.
+    let plain = env.run(&["now"]);
+    plain.success();
+    assert!(
+        !plain.stderr.contains("waiting for IAM"),
+        "{}",
+        plain.stderr
+    );
+}
+
+#[test]
+fn files_and_endpoints_are_found_as_the_sdks_find_them() {
+    let user = moto().user("paths");
+    // AWS_ENDPOINT_URL points nowhere; the service-specific variables win, as in the SDKs.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut env = TestEnv::with_endpoint(&format!("http://127.0.0.1:{dead}"));
+    env.extra_env
+        .push(("AWS_ENDPOINT_URL_IAM".into(), moto().url.clone()));
+    env.extra_env
+        .push(("AWS_ENDPOINT_URL_STS".into(), moto().url.clone()));
+    // The credentials file lives elsewhere, named by AWS_SHARED_CREDENTIALS_FILE.
+    let elsewhere = env.dir.path().join("elsewhere-credentials");
+    env.extra_env.push((
+        "AWS_SHARED_CREDENTIALS_FILE".into(),
+        elsewhere.display().to_string(),
+    ));
+    let original = profile("default", &user);
+    std::fs::write(&elsewhere, &original).unwrap();
+    let run = env.run(&["now"]);
+    run.success();
+    let text = std::fs::read_to_string(&elsewhere).unwrap();
+    assert_ne!(text, original);
+    assert!(
+        !env.credentials_path().exists(),
+        "~/.aws/credentials must not be created"
+    );
+    let (new_id, _) = {
+        let p = keyrot_agent::credentials::parse(
+            text.as_bytes(),
+            keyrot_agent::credentials::FileKind::Credentials,
+        )
+        .unwrap();
+        (
+            p.get("default", "aws_access_key_id").unwrap().to_string(),
+            (),
+        )
+    };
+    assert_eq!(moto().keys(&user), vec![(new_id, true)]);
 }

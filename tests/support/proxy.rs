@@ -60,6 +60,7 @@ pub struct Seen {
 }
 
 type Hook = Box<dyn Fn() + Send + Sync>;
+type RejectHook = Box<dyn Fn(&Seen) + Send + Sync>;
 
 #[derive(Default)]
 struct Rules {
@@ -73,6 +74,7 @@ struct Rules {
     failures: HashMap<String, Failure>,
     root_identity: bool,
     after_create: Option<Hook>,
+    on_reject: Option<RejectHook>,
     seen: Vec<Seen>,
 }
 
@@ -162,6 +164,11 @@ impl Proxy {
     /// Runs `hook` right after a CreateAccessKey answer has been passed on.
     pub fn after_create(&self, hook: impl Fn() + Send + Sync + 'static) {
         self.rules.lock().unwrap().after_create = Some(Box::new(hook));
+    }
+
+    /// Runs `hook` for every request the proxy rejects for a key, before it answers.
+    pub fn on_reject(&self, hook: impl Fn(&Seen) + Send + Sync + 'static) {
+        self.rules.lock().unwrap().on_reject = Some(Box::new(hook));
     }
 
     /// Every request seen so far.
@@ -305,6 +312,11 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
             key_id: key_id.clone(),
             status,
         });
+        if failure.is_some()
+            && let Some(hook) = &r.on_reject
+        {
+            hook(r.seen.last().unwrap());
+        }
         (failure, r.seen.len() - 1)
     };
     if let Some(f) = failure {
