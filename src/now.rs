@@ -73,6 +73,8 @@ impl KeyReport {
 #[derive(Debug)]
 pub struct Report {
     pub credentials_file: PathBuf,
+    /// `--all`: root keys are then skipped like other unrotatable profiles, not failures.
+    pub all: bool,
     pub dry_run: bool,
     pub keys: Vec<KeyReport>,
     pub skipped: Vec<(String, profiles::SkipReason)>,
@@ -84,7 +86,9 @@ impl Report {
     pub fn exit_code(&self) -> i32 {
         self.keys
             .iter()
-            .find_map(|k| k.error.as_ref().map(Error::exit_code))
+            .filter_map(|k| k.error.as_ref())
+            .find(|e| !(self.all && matches!(e, Error::RootKey { .. })))
+            .map(Error::exit_code)
             .unwrap_or(crate::error::exit::OK)
     }
 }
@@ -94,6 +98,18 @@ fn parse_file(path: &std::path::Path, bytes: &[u8], kind: FileKind) -> Result<Pa
         path: path.to_path_buf(),
         problems,
     })
+}
+
+/// Registers every secret and session token in the file with the output scrubber, whether or
+/// not its profile is rotated.
+fn register_secrets(file: &ParsedFile) {
+    for section in file.sections() {
+        for key in [credentials::SECRET_ACCESS_KEY, credentials::SESSION_TOKEN] {
+            if let Some(value) = file.get(&section.name, key) {
+                crate::redact::register(value);
+            }
+        }
+    }
 }
 
 /// Runs `now`. Errors that stop everything (a bad file, a busy lock, an unknown profile) come
@@ -106,12 +122,19 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         Some(b) => Some(parse_file(&paths.config, &b, FileKind::Config)?),
         None => None,
     };
+    register_secrets(&creds);
     let classified = profiles::classify(&creds, config.as_ref());
-    let selected = rotation::select(classified, &options.selection).map_err(Error::Select)?;
-    let all_profiles: Vec<(String, String)> = profiles::classify(&creds, config.as_ref())
-        .into_iter()
-        .filter_map(|p| p.status.ok().map(|r| (p.name, r.access_key_id)))
+    // Which local profiles hold which key, to say who uses "the other key" in a refusal.
+    let all_profiles: Vec<(String, String)> = classified
+        .iter()
+        .filter_map(|p| {
+            p.status
+                .as_ref()
+                .ok()
+                .map(|r| (p.name.clone(), r.access_key_id.clone()))
+        })
         .collect();
+    let selected = rotation::select(classified, &options.selection).map_err(Error::Select)?;
     let counter = RequestCounter::default();
     let mut keys = Vec::new();
     for target in selected.targets {
@@ -125,6 +148,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
     }
     Ok(Report {
         credentials_file: paths.credentials.clone(),
+        all: options.selection == Selection::All,
         dry_run: options.dry_run,
         keys,
         skipped: selected.skipped,

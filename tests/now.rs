@@ -404,6 +404,11 @@ fn root_keys_are_skipped_unless_allowed() {
     );
     assert_eq!(env.credentials_text(), original);
     assert_eq!(moto().keys(&user).len(), 1);
+    // With --all, a root key is skipped like any profile that cannot be rotated.
+    let run = env.run(&["now", "--all", "--json"]);
+    run.success();
+    assert_eq!(run.json()["keys"][0]["outcome"], "skipped");
+    assert_eq!(env.credentials_text(), original);
     // With --allow-root it goes ahead (the proxy says root; the rotation itself is the user's).
     env.run(&["now", "--allow-root"]).success();
     assert_ne!(key_in_file(&env, "default").0, user.key_id);
