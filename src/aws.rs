@@ -348,9 +348,16 @@ impl Aws {
 
     /// Creates a new key for the caller. The secret is registered for redaction at once.
     pub async fn create_key(&self, key: &KeyPair) -> Result<KeyPair, AwsError> {
+        // Never retried by the SDK: if an answer is lost after IAM created a key, a retry would
+        // create a second one. The caller cleans up instead.
         let out = self
             .iam(key)
             .create_access_key()
+            .customize()
+            .config_override(
+                aws_sdk_iam::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| classify("iam:CreateAccessKey", &e))?;

@@ -67,6 +67,8 @@ pub enum ProblemKind {
     SubPropertyWithoutEquals,
     MultiLineCredential { key: String },
     KeysInSectionSdksIgnore { section: String },
+    SameProfileTwice { first_line: usize },
+    SharedKeyWithoutSecret { section: String },
 }
 
 impl ProblemKind {
@@ -98,6 +100,8 @@ impl ProblemKind {
             Self::SubPropertyWithoutEquals => "a line in a nested block that is not 'key = value'; both the AWS CLI and the SDKs reject the file".into(),
             Self::MultiLineCredential { key } => format!("'{key}' continues on an indented line; a key split over lines cannot be used or rotated"),
             Self::KeysInSectionSdksIgnore { section } => format!("the section [{section}] holds keys, and the AWS CLI reads them but the AWS SDKs ignore the section (profile names in the credentials file may use only letters, digits and _-/.%@:+, and no 'profile ' prefix)"),
+            Self::SameProfileTwice { first_line } => format!("this section names the same profile as the section on line {first_line} (as [default] and [profile default] do): the AWS CLI and the AWS SDKs pick or merge them differently"),
+            Self::SharedKeyWithoutSecret { section } => format!("[{section}] holds the access key id being rotated but no aws_secret_access_key, so it cannot be moved to the new key"),
         }
     }
 
@@ -139,6 +143,10 @@ impl ProblemKind {
             Self::MultiLineCredential { .. } => "put the whole value on one line",
             Self::KeysInSectionSdksIgnore { .. } => {
                 "rename the section so that the AWS CLI and the SDKs read the same profile"
+            }
+            Self::SameProfileTwice { .. } => "merge the two sections into one",
+            Self::SharedKeyWithoutSecret { .. } => {
+                "add the key's aws_secret_access_key to it, or remove its aws_access_key_id"
             }
         }
     }
@@ -221,12 +229,13 @@ fn split_lines<'a>(text: &'a str, problems: &mut Vec<Problem>) -> Vec<RawLine<'a
     let mut number = 1;
     while start < text.len() {
         let rest = &text[start..];
-        let (len, next) = match rest.find('\n') {
-            Some(i) => (i, start + i + 1),
-            None => (rest.len(), text.len()),
+        let (len, next, terminated) = match rest.find('\n') {
+            Some(i) => (i, start + i + 1, true),
+            None => (rest.len(), text.len(), false),
         };
         let mut content = &rest[..len];
-        if let Some(stripped) = content.strip_suffix('\r') {
+        // Only "\r\n" ends a line for both readers; a final "\r" without "\n" is kept by aws-config.
+        if terminated && let Some(stripped) = content.strip_suffix('\r') {
             content = stripped;
         }
         if content.contains('\r') {
@@ -547,7 +556,11 @@ pub enum EditError {
     #[error("no profile holds the access key {0}")]
     KeyNotFound(String),
     #[error("profile [{profile}] holds the access key {key_id} but no aws_secret_access_key")]
-    MissingSecret { profile: String, key_id: String },
+    MissingSecret {
+        profile: String,
+        key_id: String,
+        line: usize,
+    },
     #[error("the replacement {0} contains characters that cannot be stored in the file")]
     UnsafeValue(&'static str),
 }
@@ -613,6 +626,7 @@ impl ParsedFile {
                 return Err(EditError::MissingSecret {
                     profile: section.name.clone(),
                     key_id: old_key_id.to_string(),
+                    line: section.line,
                 });
             };
             edits.push((id.value.clone(), new.access_key_id));
@@ -743,6 +757,18 @@ mod tests {
                 section: "profile work".into(),
             },
         );
+    }
+
+    #[test]
+    fn a_final_carriage_return_without_newline_is_refused() {
+        // aws-config's `str::lines()` keeps it in the value; botocore strips it.
+        check_refused(
+            "[default]\naws_secret_access_key = s\r",
+            2,
+            ProblemKind::LoneCarriageReturn,
+        );
+        check_refused("[default]\r", 1, ProblemKind::LoneCarriageReturn);
+        ok("[default]\r\nregion = x\r\n");
     }
 
     #[test]

@@ -122,6 +122,15 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         Some(b) => Some(parse_file(&paths.config, &b, FileKind::Config)?),
         None => None,
     };
+    if let Some(config) = &config {
+        let problems = profiles::config_problems(config);
+        if !problems.is_empty() {
+            return Err(Error::InvalidFile {
+                path: paths.config.clone(),
+                problems,
+            });
+        }
+    }
     register_secrets(&creds);
     let classified = profiles::classify(&creds, config.as_ref());
     // Which local profiles hold which key, to say who uses "the other key" in a refusal.
@@ -134,12 +143,45 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
                 .map(|r| (p.name.clone(), r.access_key_id.clone()))
         })
         .collect();
-    let selected = rotation::select(classified, &options.selection).map_err(Error::Select)?;
+    let mut selected = rotation::select(classified, &options.selection).map_err(Error::Select)?;
+    // Every profile that holds a key moves with it. Try each edit now, before any AWS call, so
+    // that a file that cannot take the new key is refused while nothing has changed.
+    for target in &mut selected.targets {
+        let probe = NewKey {
+            access_key_id: "AKIAPROBEPROBEPROBE0",
+            secret_access_key: "probe",
+        };
+        match creds.replace_key(&target.access_key_id, &probe) {
+            Ok((_, changed)) => target.profiles = changed,
+            Err(credentials::EditError::MissingSecret { profile, line, .. }) => {
+                return Err(Error::InvalidFile {
+                    path: paths.credentials.clone(),
+                    problems: vec![credentials::Problem {
+                        line,
+                        kind: credentials::ProblemKind::SharedKeyWithoutSecret { section: profile },
+                    }],
+                });
+            }
+            Err(e) => {
+                return Err(Error::Internal {
+                    profile: target.primary.clone(),
+                    what: e.to_string(),
+                });
+            }
+        }
+    }
+    let removed = store::remove_stale_temps(&paths.credentials);
+    if removed > 0 {
+        tracing::warn!(
+            removed,
+            "removed temp files left by an interrupted keyrot-agent"
+        );
+    }
     let counter = RequestCounter::default();
     let mut keys = Vec::new();
     for target in selected.targets {
         let before = counter.get();
-        let aws = Aws::load(&target.profiles[0], counter.clone()).await;
+        let aws = Aws::load(&target.primary, counter.clone()).await;
         let mut driver = Driver::new(paths, options, &aws, &target, &all_profiles);
         driver.run().await;
         let mut report = driver.report;
@@ -170,6 +212,8 @@ struct Driver<'a> {
     jitter: Jitter,
     /// Attempts made by the last `retry`.
     attempts: u32,
+    /// The user's keys before CreateAccessKey, to recognise a key created by a lost answer.
+    keys_before: Vec<String>,
     report: KeyReport,
 }
 
@@ -190,7 +234,7 @@ impl<'a> Driver<'a> {
             paths,
             options,
             aws,
-            profile: target.profiles[0].clone(),
+            profile: target.primary.clone(),
             old: KeyPair {
                 id: target.access_key_id.clone(),
                 secret: target.secret.clone(),
@@ -200,6 +244,7 @@ impl<'a> Driver<'a> {
             local_keys,
             jitter: Jitter::new(seed),
             attempts: 0,
+            keys_before: Vec::new(),
             report: KeyReport {
                 profiles: target.profiles.clone(),
                 user_arn: None,
@@ -307,25 +352,12 @@ impl<'a> Driver<'a> {
             .retry(AwsError::is_transient, async |_| aws.list_keys(&old).await)
             .await
             .map_err(|e| Error::from_aws(&profile, &identity.arn, e))?;
+        self.keys_before = keys.iter().map(|k| k.id.clone()).collect();
         match rotation::plan_slots(&old.id, &keys) {
             Ok(SlotPlan::Free) => {}
             Ok(SlotPlan::DeleteInactive { key_id }) => {
-                self.report.deleted_inactive_key_id = Some(key_id.clone());
-                if !self.options.dry_run {
-                    self.retry(AwsError::is_transient, async |_| {
-                        aws.delete_key(&old, &key_id).await
-                    })
-                    .await
-                    .or_else(|e| {
-                        if e.class == ErrorClass::NoSuchEntity {
-                            Ok(())
-                        } else {
-                            Err(e)
-                        }
-                    })
-                    .map_err(|e| Error::from_aws(&profile, &identity.arn, e))?;
-                    tracing::info!(key = %key_id, "deleted the user's Inactive key to make room");
-                }
+                // Deleted in the create step, after every local check has passed.
+                self.report.deleted_inactive_key_id = Some(key_id);
             }
             Err(SlotRefusal::OtherKeyActive { key }) => {
                 let last_used = aws.last_used(&old, &key.id).await.ok();
@@ -362,16 +394,90 @@ impl<'a> Driver<'a> {
         Ok(Phase::Planned)
     }
 
+    /// Makes room (deletes the user's Inactive key, if any) and creates the new key.
     async fn create(&mut self) -> Result<Phase, Error> {
-        // CreateAccessKey is not retried by us: a lost answer would leave a key we never saw.
-        let new = self
-            .aws
-            .create_key(&self.old)
+        let old = self.old.clone();
+        let aws = self.aws;
+        let profile = self.profile.clone();
+        let arn = self.arn.clone();
+        if let Some(inactive) = self.report.deleted_inactive_key_id.clone() {
+            self.retry(AwsError::is_transient, async |_| {
+                aws.delete_key(&old, &inactive).await
+            })
             .await
-            .map_err(|e| Error::from_aws(&self.profile, &self.arn, e))?;
-        self.report.new_key_id = Some(new.id.clone());
-        self.new = Some(new);
-        Ok(Phase::Created)
+            .or_else(|e| {
+                if e.class == ErrorClass::NoSuchEntity {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| Error::from_aws(&profile, &arn, e))?;
+            tracing::info!(key = %inactive, "deleted the user's Inactive key to make room");
+        }
+        // Sent once (no SDK retries): a retried CreateAccessKey whose first answer was lost would
+        // leave a key whose secret nobody has.
+        match aws.create_key(&old).await {
+            Ok(new) => {
+                self.report.new_key_id = Some(new.id.clone());
+                self.new = Some(new);
+                Ok(Phase::Created)
+            }
+            Err(e)
+                if matches!(
+                    e.class,
+                    ErrorClass::Unreachable | ErrorClass::Transient | ErrorClass::Other
+                ) =>
+            {
+                // The answer may have been lost after IAM created a key: find and delete it.
+                let deleted = self.delete_unseen_keys().await;
+                // No answer at all (refused, dropped, timed out) is a network problem.
+                match e.class {
+                    ErrorClass::Unreachable | ErrorClass::Transient if e.status.is_none() => {
+                        Err(Error::Unreachable {
+                            profile,
+                            detail: e.detail(),
+                            new_key_deleted: Some(deleted),
+                        })
+                    }
+                    _ => Err(Error::from_aws(&profile, &arn, e)),
+                }
+            }
+            Err(e) => Err(Error::from_aws(&profile, &arn, e)),
+        }
+    }
+
+    /// Deletes keys of the user that did not exist before CreateAccessKey. Returns whether none
+    /// is left (or none was made).
+    async fn delete_unseen_keys(&mut self) -> bool {
+        let old = self.old.clone();
+        let aws = self.aws;
+        let Ok(keys) = self
+            .retry(
+                |e| e.is_transient() || e.class == ErrorClass::Unreachable,
+                async |_| aws.list_keys(&old).await,
+            )
+            .await
+        else {
+            return false;
+        };
+        let mut all_gone = true;
+        let unseen: Vec<_> = keys
+            .into_iter()
+            .filter(|k| !self.keys_before.contains(&k.id))
+            .collect();
+        for key in unseen {
+            tracing::warn!(key = %key.id, "deleting a key whose creation answer was lost");
+            let id = key.id.clone();
+            let gone = self
+                .retry(AwsError::is_transient, async |_| {
+                    aws.delete_key(&old, &id).await
+                })
+                .await
+                .is_ok();
+            all_gone &= gone;
+        }
+        all_gone
     }
 
     fn new_key(&self) -> KeyPair {
@@ -537,6 +643,14 @@ impl<'a> Driver<'a> {
         })
     }
 
+    /// Whether the credentials file on disk holds `key_id` in this rotation's primary profile.
+    fn file_holds(&self, key_id: &str) -> bool {
+        store::read(&self.paths.credentials)
+            .ok()
+            .and_then(|b| credentials::parse(&b, FileKind::Credentials).ok())
+            .is_some_and(|f| f.get(&self.profile, credentials::ACCESS_KEY_ID) == Some(key_id))
+    }
+
     /// Reads the profile back through aws-config and checks the new key answers again.
     async fn verify_on_disk(&mut self) -> Result<Phase, Error> {
         let new = self.new_key();
@@ -552,13 +666,22 @@ impl<'a> Driver<'a> {
                     return Ok(Phase::VerifiedOnDisk);
                 }
                 Ok((id, _)) if id != new.id => {
-                    // Someone else wrote the file after us: leave it alone.
-                    return Err(Error::ChangedMeanwhile {
-                        profile,
-                        path: self.paths.credentials.clone(),
-                        new_key_id: new.id,
-                        new_key_deleted: false,
-                    });
+                    if !self.file_holds(&new.id) {
+                        // Someone else wrote the file after us: leave it alone. The new key is
+                        // in no file, so it goes.
+                        let deleted = self.delete_new_key().await;
+                        return Err(Error::ChangedMeanwhile {
+                            profile,
+                            path: self.paths.credentials.clone(),
+                            new_key_id: new.id,
+                            new_key_deleted: deleted,
+                        });
+                    }
+                    // The file holds the new key but the SDK reads another one for the profile
+                    // (something overrides the file): roll back below.
+                    format!(
+                        "the AWS SDK reads the key {id} for this profile, not the one in the file"
+                    )
                 }
                 Ok((_, identity)) => format!("it answered as {}", identity.arn),
                 Err(e) => e.to_string(),

@@ -10,7 +10,9 @@ use std::fmt;
 
 use secrecy::SecretString;
 
-use crate::credentials::{ACCESS_KEY_ID, FileKind, ParsedFile, SECRET_ACCESS_KEY, SESSION_TOKEN};
+use crate::credentials::{
+    ACCESS_KEY_ID, FileKind, ParsedFile, Problem, ProblemKind, SECRET_ACCESS_KEY, SESSION_TOKEN,
+};
 
 /// A profile whose long-term key can be rotated.
 pub struct Rotatable {
@@ -87,6 +89,28 @@ fn config_profile_name(section: &str) -> Option<&str> {
         return None;
     }
     Some(rest.trim_matches([' ', '\t']))
+}
+
+/// Config-file sections that name the same profile (`[default]` and `[profile default]`, or
+/// `[profile a]` and `[profile  a]`): the AWS CLI keeps one, the SDKs prefer or merge another.
+pub fn config_problems(config: &ParsedFile) -> Vec<Problem> {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    let mut problems = Vec::new();
+    for s in config.sections() {
+        let Some(name) = config_profile_name(&s.name) else {
+            continue;
+        };
+        match seen.iter().find(|(n, _)| *n == name) {
+            Some((_, first_line)) => problems.push(Problem {
+                line: s.line,
+                kind: ProblemKind::SameProfileTwice {
+                    first_line: *first_line,
+                },
+            }),
+            None => seen.push((name, s.line)),
+        }
+    }
+    problems
 }
 
 /// Every profile named in either file, in credentials-file order, then config-only profiles.
@@ -298,6 +322,13 @@ mod tests {
             "",
             &[("x", Err(NotAnIamUserKey))],
         );
+    }
+
+    #[test]
+    fn config_sections_naming_one_profile_twice_are_problems() {
+        let k = parse(b"[default]\nregion = x\n[profile default]\ncredential_process = /bin/x\n[profile a]\n[profile  a]\n[sso-session a]\n", FileKind::Config).unwrap();
+        let lines: Vec<usize> = config_problems(&k).iter().map(|p| p.line).collect();
+        assert_eq!(lines, [3, 6]);
     }
 
     #[test]

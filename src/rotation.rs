@@ -58,6 +58,9 @@ impl Phase {
 pub struct Target {
     pub access_key_id: String,
     pub secret: SecretString,
+    /// The first rotatable profile holding the key: its settings (region, endpoint) are used,
+    /// and it is the one read back through the SDK.
+    pub primary: String,
     /// Every profile in the credentials file holding this key, in file order.
     pub profiles: Vec<String>,
 }
@@ -145,6 +148,7 @@ pub fn select(profiles: Vec<Profile>, selection: &Selection) -> Result<Selected,
         targets.push(Target {
             access_key_id: key,
             secret: first.secret.clone(),
+            primary: names[0].clone(),
             profiles: names,
         });
     }

@@ -134,13 +134,41 @@ pub fn replace(path: &Path, expected: &[u8], new: &[u8], backup: &Path) -> Resul
             });
         }
         write_backup(backup, expected)?;
-        fs::rename(&temp, &target).map_err(io_err("replace", &target))?;
-        sync_dir(&target)
+        fs::rename(&temp, &target).map_err(io_err("replace", &target))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
+        return result;
     }
-    result
+    // The new file is in place: a failed directory fsync no longer undoes that, so it is
+    // reported but is not an error (the caller must not roll back a file that was written).
+    if let Err(e) = sync_dir(&target) {
+        tracing::warn!(error = %e, "the credentials file was replaced, but its directory could not be fsynced");
+    }
+    Ok(())
+}
+
+/// Removes temp files that an earlier keyrot-agent, killed between writing and renaming, left
+/// next to `target`. Call it only while holding the lock. Returns how many were removed.
+pub fn remove_stale_temps(target: &Path) -> usize {
+    let target = fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+    let Some(dir) = target.parent() else { return 0 };
+    let prefix = temp_prefix(&target);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix)
+            && name.ends_with(".tmp")
+            && fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Writes the backup atomically, mode 0600.
@@ -279,6 +307,17 @@ mod tests {
         assert!(matches!(err, StoreError::ChangedMeanwhile { .. }));
         assert_eq!(fs::read(&path).unwrap(), b"someone else's");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        fs::write(&path, b"x").unwrap();
+        fs::write(dir.path().join(".credentials.keyrot-1-2.tmp"), b"secret").unwrap();
+        fs::write(dir.path().join(".credentials.other.tmp"), b"keep").unwrap();
+        assert_eq!(remove_stale_temps(&path), 1);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
     #[test]

@@ -352,6 +352,9 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
             } else {
                 "\n"
             });
+        } else if rng.below(3) == 0 {
+            // A final carriage return without a newline.
+            out.push('\r');
         }
     }
     out.into_bytes()
@@ -368,7 +371,7 @@ fn generated_files_agree_or_are_refused() {
     let cases: usize = std::env::var("KEYROT_DIFF_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(400);
+        .unwrap_or(2000);
     let mut rng = Rng(seed | 1);
     let tmp = tempfile::tempdir().unwrap();
     let empty_config = tmp.path().join("config");

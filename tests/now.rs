@@ -748,3 +748,89 @@ fn files_and_endpoints_are_found_as_the_sdks_find_them() {
     };
     assert_eq!(moto().keys(&user), vec![(new_id, true)]);
 }
+
+#[test]
+fn a_profile_sharing_the_key_without_its_secret_is_refused_before_any_change() {
+    let user = moto().user("nosecret");
+    let (spare, _) = moto().add_key(&user);
+    moto().set_active(&user, &spare, false);
+    let env = TestEnv::new();
+    let original = format!(
+        "{}\n[half]\naws_access_key_id = {}\nregion = eu-west-1\n",
+        profile("default", &user),
+        user.key_id
+    );
+    env.write_credentials(&original);
+    let before = moto().keys(&user);
+    let run = env.run(&["now"]);
+    run.failure(3);
+    let location = format!("{}:5:", env.credentials_path().display());
+    assert!(
+        run.stderr.contains(&location) && run.stderr.contains("[half]"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    // Not even the Inactive key was deleted.
+    assert_eq!(moto().keys(&user), before);
+}
+
+#[test]
+fn a_config_naming_a_profile_twice_is_refused() {
+    let user = moto().user("twice");
+    let env = TestEnv::new();
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    env.write_config(
+        "[default]\nregion = us-east-1\n[profile default]\ncredential_process = /bin/false\n",
+    );
+    let run = env.run(&["now"]);
+    run.failure(3);
+    assert!(
+        run.stderr
+            .contains(&format!("{}:3:", env.home.join(".aws/config").display())),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user).len(), 1);
+}
+
+#[test]
+fn a_lost_create_answer_leaves_no_orphan_key() {
+    let user = moto().user("lost");
+    let proxy = Proxy::start(&moto().url);
+    proxy.drop_answer("CreateAccessKey");
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now"]);
+    run.failure(6);
+    assert!(
+        run.stderr.contains("the new key was deleted again"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    // IAM created a key, the agent never saw its secret, and deleted it.
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+    let creates = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.action == "CreateAccessKey")
+        .count();
+    assert_eq!(creates, 1, "CreateAccessKey must not be retried");
+}
+
+#[test]
+fn temp_files_left_by_a_killed_run_are_removed() {
+    let user = moto().user("stale");
+    let env = TestEnv::new();
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let stale = env.home.join(".aws/.credentials.keyrot-12345-678.tmp");
+    std::fs::write(&stale, "[default]\naws_access_key_id = AKIASTALE\n").unwrap();
+    env.run(&["now"]).success();
+    assert!(!stale.exists());
+    assert_rotated(&env, &user, "default", &original);
+}

@@ -73,6 +73,8 @@ struct Rules {
     new_key_uses: HashMap<String, usize>,
     failures: HashMap<String, Failure>,
     root_identity: bool,
+    /// Actions forwarded to moto whose answer is then dropped (connection closed, no reply).
+    drop_answer: Vec<String>,
     after_create: Option<Hook>,
     on_reject: Option<RejectHook>,
     seen: Vec<Seen>,
@@ -154,6 +156,16 @@ impl Proxy {
             .unwrap()
             .failures
             .insert(action.to_string(), failure);
+    }
+
+    /// Forwards `action` to moto, then closes the connection without answering: the request took
+    /// effect but the client never hears of it.
+    pub fn drop_answer(&self, action: &str) {
+        self.rules
+            .lock()
+            .unwrap()
+            .drop_answer
+            .push(action.to_string());
     }
 
     /// GetCallerIdentity answers as the account's root user.
@@ -379,6 +391,10 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
             None
         }
     };
+    if rules.lock().unwrap().drop_answer.contains(&action) {
+        let _ = conn.shutdown(Shutdown::Both);
+        return Ok(());
+    }
     // The hook runs before the answer goes out, so the agent sees its effect.
     if let Some(hook) = hook {
         hook();
