@@ -308,8 +308,20 @@ impl Aws {
     pub async fn identity_from_disk(
         &self,
         profile: &str,
+        credentials_file: &std::path::Path,
+        config_file: &std::path::Path,
     ) -> Result<(String, Identity), DiskReadError> {
+        use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+        // The same two files keyrot-agent resolved (as the SDKs resolve them), named explicitly so
+        // that a resumed rotation reads the file it wrote.
+        let mut files = EnvConfigFiles::builder().with_file(EnvConfigFileKind::Credentials, credentials_file);
+        // A named file must exist; the config file is optional, as it is for the SDKs.
+        if config_file.exists() {
+            files = files.with_file(EnvConfigFileKind::Config, config_file);
+        }
+        let files = files.build();
         let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_files(files)
             .profile_name(profile)
             .build();
         let credentials = provider.provide_credentials().await.map_err(|e| {

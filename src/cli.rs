@@ -18,6 +18,23 @@ pub struct Cli {
 pub enum Command {
     /// Rotate access keys now (the profile in AWS_PROFILE, else [default]).
     Now(NowArgs),
+    /// Finish or roll back a rotation that was interrupted (crash, kill, network loss).
+    Recover(RecoverArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Say what is in flight and what recovering would do; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print one JSON object describing what happened.
+    #[arg(long)]
+    pub json: bool,
+
+    /// How long to wait for IAM at each step before giving up for now.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub verify_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

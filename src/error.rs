@@ -9,6 +9,7 @@ use crate::aws::{AwsError, ErrorClass, LastUsed, SELF_SERVICE_POLICY};
 use crate::credentials::Problem;
 use crate::paths::PathsError;
 use crate::rotation::{KeyInfo, SelectError};
+use crate::rotator::RollbackNote;
 use crate::store::StoreError;
 
 /// Exit codes, documented in README.md.
@@ -129,42 +130,37 @@ pub enum Error {
     )]
     OldKeyInactive { profile: String, key_id: String },
 
-    #[error(
-        "profile {profile}: the new key {new_key_id} did not work within {timeout_s} s ({detail}). The old key is still in place and working; {}",
-        cleanup(new_key_id, *new_key_deleted)
-    )]
-    NotVerified {
-        profile: String,
-        new_key_id: String,
-        timeout_s: u64,
-        detail: String,
-        new_key_deleted: bool,
-    },
+    #[error("profile {profile}: the new key {new_key_id} did not work within {timeout_s} s ({detail})")]
+    NotVerified { profile: String, new_key_id: String, timeout_s: u64, detail: String },
 
     #[error(
-        "profile {profile}: the AWS SDK could not use the new key {new_key_id} read back from {path} ({detail}); {} and {}",
-        if *restored { "the old key was put back in the file" } else { "the old key could NOT be put back: restore the file from the backup" },
-        cleanup(new_key_id, *new_key_deleted)
+        "profile {profile}: the AWS SDK could not use the new key {new_key_id} read back from {path} ({detail})"
     )]
-    NotVerifiedOnDisk {
-        profile: String,
-        path: PathBuf,
-        new_key_id: String,
-        detail: String,
-        restored: bool,
-        new_key_deleted: bool,
-    },
+    NotVerifiedOnDisk { profile: String, path: PathBuf, new_key_id: String, detail: String },
 
     #[error(
-        "profile {profile}: {path} was changed by another program during the rotation, so keyrot-agent did not write it; {} Run again to rotate",
-        cleanup(new_key_id, *new_key_deleted)
+        "profile {profile}: {path} was changed by another program during the rotation, so keyrot-agent did not keep the new key {new_key_id} in it; run again to rotate"
     )]
-    ChangedMeanwhile {
-        profile: String,
-        path: PathBuf,
-        new_key_id: String,
-        new_key_deleted: bool,
-    },
+    ChangedMeanwhile { profile: String, path: PathBuf, new_key_id: String },
+
+    #[error("{cause}; {}", rollback_note(note))]
+    RolledBack { cause: Box<Error>, note: RollbackNote },
+
+    #[error("profile {profile}: finished rolling back the interrupted rotation to {new_key_id}; {}", rollback_note(note))]
+    RecoveredRollback { profile: String, new_key_id: String, note: RollbackNote },
+
+    #[error(
+        "profile {profile}: the rotation was interrupted during {operation} ({detail}). Your credentials file holds a working key. Run 'keyrot-agent recover' when AWS can be reached again (the next 'keyrot-agent now' does it too) to finish it"
+    )]
+    Interrupted { profile: String, operation: &'static str, detail: String },
+
+    #[error(
+        "profile {profile}: cannot write the rotation journal ({what}); nothing more is done without it. Check the permissions and free space of keyrot-agent's state directory"
+    )]
+    Journal { profile: String, what: String },
+
+    #[error("{0}")]
+    Recovery(String),
 
     #[error(
         "profile {profile}: the new key {new_key_id} is in place and works, but the old key {old_key_id} could not be {what} ({detail}); delete it yourself: aws iam delete-access-key --access-key-id {old_key_id}"
@@ -194,6 +190,11 @@ impl From<StoreError> for Error {
 }
 
 impl Error {
+    /// This error, with what the rollback that followed it achieved.
+    pub fn with_rollback(self, note: RollbackNote) -> Error {
+        Error::RolledBack { cause: Box::new(self), note }
+    }
+
     pub fn exit_code(&self) -> i32 {
         use exit::*;
         match self {
@@ -214,6 +215,10 @@ impl Error {
             Error::Throttled { .. } => THROTTLED,
             Error::OtherKeyActive { .. } | Error::LimitExceeded { .. } => KEY_LIMIT,
             Error::NotVerified { .. } | Error::NotVerifiedOnDisk { .. } => NOT_VERIFIED,
+            Error::RolledBack { cause, .. } => cause.exit_code(),
+            Error::RecoveredRollback { .. } => NOT_VERIFIED,
+            Error::Interrupted { .. } => UNREACHABLE,
+            Error::Journal { .. } | Error::Recovery(_) => INTERNAL,
             Error::OldKeyNotRetired { .. } => OLD_KEY_NOT_RETIRED,
             Error::Aws { .. } | Error::Internal { .. } => INTERNAL,
         }
@@ -238,6 +243,11 @@ impl Error {
             Error::KeyNotListed { .. } => "key_not_listed",
             Error::OldKeyInactive { .. } => "old_key_inactive",
             Error::NotVerified { .. } => "not_verified",
+            Error::RolledBack { cause, .. } => cause.kind(),
+            Error::RecoveredRollback { .. } => "recovered_rollback",
+            Error::Interrupted { .. } => "interrupted",
+            Error::Journal { .. } => "journal",
+            Error::Recovery(_) => "recovery",
             Error::NotVerifiedOnDisk { .. } => "not_verified_on_disk",
             Error::ChangedMeanwhile { .. } => "changed_meanwhile",
             Error::OldKeyNotRetired { .. } => "old_key_not_retired",
@@ -321,13 +331,11 @@ fn after_create_note(deleted: &Option<bool>) -> &'static str {
     }
 }
 
-fn cleanup(new_key_id: &str, deleted: bool) -> String {
-    if deleted {
-        format!("the new key {new_key_id} was deleted.")
-    } else {
-        format!(
-            "the new key {new_key_id} could not be deleted: delete it yourself with 'aws iam delete-access-key --access-key-id {new_key_id}'."
-        )
+fn rollback_note(note: &RollbackNote) -> String {
+    match (note.restored, note.new_key_deleted) {
+        (true, true) => "rolled back: the old key is in place and working, and the new key was deleted".into(),
+        (true, false) => "the old key is in place and working, but the new key could not be deleted yet: 'keyrot-agent recover' (or the next run) deletes it".into(),
+        (false, _) => "the old key could NOT be put back in the file: run 'keyrot-agent recover', or restore the file from keyrot-agent's backup".into(),
     }
 }
 

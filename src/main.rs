@@ -4,9 +4,10 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyrot_agent::cli::{Cli, Command, NowArgs};
+use keyrot_agent::cli::{Cli, Command, NowArgs, RecoverArgs};
 use keyrot_agent::error::exit;
 use keyrot_agent::now;
+use keyrot_agent::recover;
 use keyrot_agent::paths::{self, Paths};
 use keyrot_agent::redact::scrub;
 use keyrot_agent::report;
@@ -17,6 +18,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Now(args) => run_now(args),
+        Command::Recover(args) => run_recover(args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -37,21 +39,42 @@ fn run_now(args: NowArgs) -> i32 {
         verify_timeout: args.verify_timeout,
         progress: !args.json && !args.no_progress && std::io::stderr().is_terminal(),
     };
-    let result = match Paths::resolve(env) {
-        Ok(paths) => runtime().map(|rt| rt.block_on(now::run(&paths, &options))),
-        Err(e) => Ok(Err(e.into())),
+    execute(args.json, |paths| async move { now::run(&paths, &options).await })
+}
+
+fn run_recover(args: RecoverArgs) -> i32 {
+    let options = now::Options {
+        selection: Selection::All,
+        dry_run: args.dry_run,
+        allow_root: false,
+        verify_timeout: args.verify_timeout,
+        progress: !args.json && std::io::stderr().is_terminal(),
     };
-    let result = match result {
-        Ok(r) => r,
+    execute(args.json, |paths| async move { recover::run(&paths, &options).await })
+}
+
+/// Runs a command that produces a report, prints it (summary or JSON), and returns the exit code.
+fn execute<F, Fut>(json: bool, command: F) -> i32
+where
+    F: FnOnce(Paths) -> Fut,
+    Fut: std::future::Future<Output = Result<now::Report, keyrot_agent::error::Error>>,
+{
+    let env = |k: &str| std::env::var_os(k);
+    let paths = match Paths::resolve(env) {
+        Ok(p) => p,
+        Err(e) => return print_error(json, &e.into()),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
         Err(e) => {
             eprintln!("keyrot-agent: cannot start: {e:#}");
             return exit::INTERNAL;
         }
     };
-    match result {
+    match rt.block_on(command(paths)) {
         Ok(report) => {
             let code = report.exit_code();
-            if args.json {
+            if json {
                 println!("{}", scrub(&report::json(&report, code).to_string()));
             } else {
                 print!("{}", scrub(&report::human(&report)));
@@ -63,16 +86,18 @@ fn run_now(args: NowArgs) -> i32 {
             }
             code
         }
-        Err(e) => {
-            let code = e.exit_code();
-            if args.json {
-                let v = serde_json::json!({"version": 1, "error": report::json_error(&e), "exit_code": code});
-                println!("{}", scrub(&v.to_string()));
-            }
-            eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
-            code
-        }
+        Err(e) => print_error(json, &e),
     }
+}
+
+fn print_error(json: bool, e: &keyrot_agent::error::Error) -> i32 {
+    let code = e.exit_code();
+    if json {
+        let v = serde_json::json!({"version": 1, "error": report::json_error(e), "exit_code": code});
+        println!("{}", scrub(&v.to_string()));
+    }
+    eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
+    code
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

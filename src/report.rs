@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::now::{KeyReport, Report};
+use crate::now::Report;
+use crate::rotator::{KeyReport, Outcome};
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
@@ -25,13 +26,16 @@ fn human_duration(d: Duration) -> String {
 /// The human summary: one block per key, then skipped profiles.
 pub fn human(report: &Report) -> String {
     let mut out = String::new();
+    if let Some(text) = &report.in_flight {
+        out.push_str(&format!("in flight: {text}"));
+    }
     for k in &report.keys {
         out.push_str(&human_key(k));
     }
     for (profile, reason) in &report.skipped {
         out.push_str(&format!("skipped   {profile}: {reason}\n"));
     }
-    if report.keys.is_empty() && report.skipped.is_empty() {
+    if report.keys.is_empty() && report.skipped.is_empty() && report.in_flight.is_none() {
         out.push_str("nothing to rotate: no profile holds a long-term access key\n");
     }
     out
@@ -41,16 +45,27 @@ fn human_key(k: &KeyReport) -> String {
     let mut out = String::new();
     let profiles = k.profiles.join(", ");
     let arn = k.user_arn.as_deref().unwrap_or("(identity unknown)");
-    let head = match k.outcome() {
-        "rotated" => "rotated",
-        "planned" => "would rotate",
-        "skipped" => "skipped",
-        "rotated_old_key_remains" => "rotated*",
-        "refused" => "refused",
-        "rolled_back" => "rolled back",
-        _ => "stopped",
+    let head = match k.outcome {
+        Outcome::Rotated => "rotated",
+        Outcome::Planned => "would rotate",
+        Outcome::Skipped => "skipped",
+        Outcome::Refused => "refused",
+        Outcome::RolledBack => "rolled back",
+        Outcome::Interrupted => "interrupted",
+        Outcome::OrphanDeleted => "cleaned up",
     };
     out.push_str(&format!("{head:<9} {profiles}  {arn}\n"));
+    if let Some(phase) = k.resumed_from {
+        out.push_str(&format!(
+            "          (finishing a rotation interrupted after step '{}')\n",
+            phase.name()
+        ));
+    }
+    for id in &k.orphans_deleted {
+        out.push_str(&format!(
+            "          deleted {id}, a key an interrupted rotation created but never recorded\n"
+        ));
+    }
     match (&k.new_key_id, k.dry_run) {
         (_, true) => {
             if k.error.is_none() {
@@ -104,6 +119,7 @@ pub fn json(report: &Report, exit_code: i32) -> Value {
     json!({
         "version": 1,
         "dry_run": report.dry_run,
+        "in_flight": report.in_flight,
         "credentials_file": report.credentials_file.display().to_string(),
         "keys": report.keys.iter().map(json_key).collect::<Vec<_>>(),
         "skipped": report.skipped.iter().map(|(p, r)| json!({"profile": p, "reason": r.to_string()})).collect::<Vec<_>>(),
@@ -123,7 +139,9 @@ fn json_key(k: &KeyReport) -> Value {
         "user_arn": k.user_arn,
         "old_key_id": k.old_key_id,
         "new_key_id": k.new_key_id,
-        "outcome": k.outcome(),
+        "outcome": k.outcome.name(),
+        "resumed_from": k.resumed_from.map(|p| p.name()),
+        "orphans_deleted": k.orphans_deleted,
         "phase": k.phase.map(|p| p.name()),
         "deleted_inactive_key_id": k.deleted_inactive_key_id,
         "phases_ms": phases,

@@ -41,6 +41,20 @@ pub enum Phase {
 }
 
 impl Phase {
+    pub const ALL: [Phase; 7] = [
+        Phase::Planned,
+        Phase::Created,
+        Phase::Verified,
+        Phase::Written,
+        Phase::VerifiedOnDisk,
+        Phase::OldDeactivated,
+        Phase::OldDeleted,
+    ];
+
+    pub fn from_name(name: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Phase::Planned => "planned",
@@ -51,6 +65,26 @@ impl Phase {
             Phase::OldDeactivated => "old-deactivated",
             Phase::OldDeleted => "old-deleted",
         }
+    }
+}
+
+/// What is left to do after `phase`, in words (`{old}` and `{new}` stand for the key ids).
+pub fn remaining_steps(phase: Phase) -> &'static [&'static str] {
+    const STEPS: [&str; 6] = [
+        "wait until the new key {new} answers STS as the same user (or roll back)",
+        "write {new} into every profile that held {old}",
+        "read the profile back through the AWS SDK and check {new} with STS again (or roll back)",
+        "deactivate the old key {old}",
+        "delete the old key {old}",
+        "check that the file still holds {new}, and close the journal",
+    ];
+    match phase {
+        Phase::Planned | Phase::Created => &STEPS[0..],
+        Phase::Verified => &STEPS[1..],
+        Phase::Written => &STEPS[2..],
+        Phase::VerifiedOnDisk => &STEPS[3..],
+        Phase::OldDeactivated => &STEPS[4..],
+        Phase::OldDeleted => &STEPS[5..],
     }
 }
 

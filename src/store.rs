@@ -114,38 +114,148 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
     }
 }
 
-/// Replaces the file at `path` with `new`, atomically, provided it still holds `expected`.
-/// `expected` is first saved as the one backup at `backup`.
-pub fn replace(path: &Path, expected: &[u8], new: &[u8], backup: &Path) -> Result<(), StoreError> {
+/// Why [`replace_with`] wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplaceError<E: std::error::Error + 'static> {
+    /// The edit refused the file as it is now on disk.
+    #[error(transparent)]
+    Edit(E),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How many times [`replace_with`] redoes its edit when other programs keep writing the file.
+const MAX_ROUNDS: usize = 8;
+
+/// Replaces the file at `path` with `edit(current contents)`, atomically, and returns what it
+/// wrote. `edit` must be a pure function of the bytes it is given; it runs again whenever the
+/// file turns out to have changed, so other programs' writes are kept, not lost.
+///
+/// - The file is read, edited, and the result written to a temp file (0600 before any byte goes
+///   in, then the original's mode and owner), which is fsynced.
+/// - Right before the rename, the file is read again; if it changed, the round starts over.
+/// - The previous contents become the one backup, then the temp file is renamed over the target
+///   (a symlink's target; the link stays) and the directory is fsynced.
+/// - A program that writes in place (as `aws configure set` does) may have written into the old
+///   file between that last read and the rename. Its bytes then live only in the replaced inode,
+///   which is still open here: they are read back once they settle, and the edit is redone on
+///   top of them.
+///
+/// Once a rename has happened the function never reports failure for what follows: the new file
+/// is in place and the caller must not roll back a file that was written.
+pub fn replace_with<E: std::error::Error + 'static>(
+    path: &Path,
+    backup: &Path,
+    mut edit: impl FnMut(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, ReplaceError<E>> {
     // A symlink is kept; what it points at is replaced.
     let target = fs::canonicalize(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => StoreError::NotFound {
-            path: path.to_path_buf(),
-        },
+        io::ErrorKind::NotFound => StoreError::NotFound { path: path.to_path_buf() },
         _ => io_err("resolve", path)(e),
     })?;
-    let meta = fs::metadata(&target).map_err(io_err("inspect", &target))?;
-    let temp = write_temp(&target, new, Some(&meta))?;
-    let result = (|| {
-        let current = read(&target)?;
-        if current != expected {
-            return Err(StoreError::ChangedMeanwhile {
-                path: path.to_path_buf(),
-            });
+    let mut expected = read(&target)?;
+    let mut base = expected.clone();
+    let mut written: Option<Vec<u8>> = None;
+    for _ in 0..MAX_ROUNDS {
+        let new = match edit(&base) {
+            Ok(new) => new,
+            Err(e) if written.is_none() => return Err(ReplaceError::Edit(e)),
+            Err(_) => {
+                // Someone else's write can no longer take our edit. Ours stays in place; theirs
+                // is kept as the backup so that nothing is lost.
+                tracing::warn!(path = %target.display(), "another program wrote the file while keyrot-agent replaced it; its version is kept as the backup");
+                let _ = write_backup(backup, &base);
+                break;
+            }
+        };
+        if new == expected && written.is_some() {
+            break;
         }
-        write_backup(backup, expected)?;
-        fs::rename(&temp, &target).map_err(io_err("replace", &target))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-        return result;
+        let meta = fs::metadata(&target).map_err(io_err("inspect", &target))?;
+        let temp = write_temp(&target, &new, Some(&meta))?;
+        let result = (|| {
+            let mut old = File::open(&target).map_err(io_err("read", &target))?;
+            let mut current = Vec::new();
+            old.read_to_end(&mut current).map_err(io_err("read", &target))?;
+            if current != expected {
+                return Ok(Err(current));
+            }
+            write_backup(backup, &expected)?;
+            // A write by another program from here on lands in `old` and is merged below.
+            crate::failpoint::hit("before-rename");
+            fs::rename(&temp, &target).map_err(io_err("replace", &target))?;
+            Ok(Ok(old))
+        })();
+        let old = match result {
+            Ok(Ok(old)) => old,
+            Ok(Err(current)) => {
+                // Changed since we read it: start over from what is there now.
+                let _ = fs::remove_file(&temp);
+                expected = current.clone();
+                base = current;
+                continue;
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                match written {
+                    None => return Err(ReplaceError::Store(e)),
+                    Some(_) => {
+                        tracing::warn!(error = %e, "could not re-apply the edit after a concurrent write");
+                        break;
+                    }
+                }
+            }
+        };
+        crate::failpoint::hit("after-rename");
+        if let Err(e) = sync_dir(&target) {
+            tracing::warn!(error = %e, "the file was replaced, but its directory could not be fsynced");
+        }
+        written = Some(new.clone());
+        let theirs = settled_contents(old);
+        if theirs == expected {
+            break;
+        }
+        tracing::info!("another program wrote the file during the replacement; redoing the edit on top of its version");
+        base = theirs;
+        expected = new;
     }
-    // The new file is in place: a failed directory fsync no longer undoes that, so it is
-    // reported but is not an error (the caller must not roll back a file that was written).
-    if let Err(e) = sync_dir(&target) {
-        tracing::warn!(error = %e, "the credentials file was replaced, but its directory could not be fsynced");
+    Ok(written.unwrap_or(expected))
+}
+
+/// Reads a file that another program may be writing in place (truncate, then write) until two
+/// reads a moment apart agree.
+fn settled_contents(mut file: File) -> Vec<u8> {
+    use std::io::Seek;
+    let read_all = |file: &mut File| {
+        let mut buf = Vec::new();
+        let _ = file.seek(io::SeekFrom::Start(0));
+        let _ = file.read_to_end(&mut buf);
+        buf
+    };
+    let mut last = read_all(&mut file);
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let now = read_all(&mut file);
+        if now == last {
+            return now;
+        }
+        last = now;
     }
-    Ok(())
+    last
+}
+
+/// Writes `contents` to `path` atomically and durably, mode 0600, creating a private directory.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
+    write_backup(path, contents)
+}
+
+/// Removes `path` durably (the directory is fsynced). A missing file is fine.
+pub fn remove_durably(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("remove", path)(e)),
+    }
 }
 
 /// Removes temp files that an earlier keyrot-agent, killed between writing and renaming, left
@@ -268,7 +378,7 @@ mod tests {
         fs::write(&path, b"old").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
         let backup = dir.path().join("state/credentials.backup");
-        replace(&path, b"old", b"new", &backup).unwrap();
+        replace_with(&path, &backup, |_| Ok::<_, std::io::Error>(b"new".to_vec())).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
         assert_eq!(fs::read(&backup).unwrap(), b"old");
@@ -288,7 +398,8 @@ mod tests {
         let link = dir.path().join("credentials");
         fs::write(&real, b"old").unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        replace(&link, b"old", b"new", &dir.path().join("b")).unwrap();
+        replace_with(&link, &dir.path().join("b"), |_| Ok::<_, std::io::Error>(b"new".to_vec()))
+            .unwrap();
         assert!(
             fs::symlink_metadata(&link)
                 .unwrap()
@@ -299,14 +410,43 @@ mod tests {
     }
 
     #[test]
-    fn replace_refuses_when_changed_meanwhile() {
+    fn an_edit_that_refuses_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("credentials");
         fs::write(&path, b"someone else's").unwrap();
-        let err = replace(&path, b"old", b"new", &dir.path().join("b")).unwrap_err();
-        assert!(matches!(err, StoreError::ChangedMeanwhile { .. }));
+        let err = replace_with(&path, &dir.path().join("b"), |_| {
+            Err::<Vec<u8>, _>(std::io::Error::other("not mine"))
+        })
+        .unwrap_err();
+        assert!(matches!(err, ReplaceError::Edit(_)));
         assert_eq!(fs::read(&path).unwrap(), b"someone else's");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_write_into_the_replaced_file_is_merged_not_lost() {
+        // The edit appends a line; a concurrent in-place writer changes the first line while
+        // the edit runs (simulated inside the edit on its first call).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        fs::write(&path, b"region = a\n").unwrap();
+        let mut calls = 0;
+        let p = path.clone();
+        let written = replace_with(&path, &dir.path().join("b"), |base| {
+            calls += 1;
+            if calls == 1 {
+                // Another program rewrites the file in place after we read it.
+                fs::write(&p, b"region = b\n").unwrap();
+            }
+            let mut out = base.to_vec();
+            if !out.ends_with(b"key = new\n") {
+                out.extend_from_slice(b"key = new\n");
+            }
+            Ok::<_, std::io::Error>(out)
+        })
+        .unwrap();
+        assert_eq!(written, b"region = b\nkey = new\n");
+        assert_eq!(fs::read(&path).unwrap(), b"region = b\nkey = new\n");
     }
 
     #[test]

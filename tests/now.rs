@@ -357,7 +357,7 @@ fn a_key_that_fails_when_read_back_from_disk_restores_the_old_key() {
     let run = env.run(&["now", "--verify-timeout", "2s"]);
     run.failure(9);
     assert!(
-        run.stderr.contains("the old key was put back"),
+        run.stderr.contains("rolled back: the old key is in place"),
         "{}",
         run.stderr
     );

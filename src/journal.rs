@@ -1,0 +1,247 @@
+//! The write-ahead journal of the rotation in flight, and the history of finished ones.
+//!
+//! The secret of a new access key is shown exactly once, by CreateAccessKey. Before that call
+//! keyrot-agent writes an intent record (profiles, user, old key, the user's keys at that moment);
+//! the moment the call answers, it records the new key and its secret, durably, before doing
+//! anything else; after every further step it records the phase. A process killed at any point
+//! leaves a record that says exactly where to resume. The record is removed when the rotation is
+//! complete or rolled back, and a secret-free line is appended to the history.
+//!
+//! Both files live in the state directory (0700). The journal is 0600, written with the same
+//! temp-file, fsync, rename and directory fsync as the credentials file. It holds the old and new
+//! secrets only while a rotation is in flight: the same secrets the credentials file and its
+//! backup already hold, with the same protection.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::rotation::Phase;
+use crate::store::{self, StoreError};
+
+/// The journal of one rotation. Its `Debug` shows no secret.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub version: u32,
+    /// The credentials file being rotated (absolute, as resolved then).
+    pub credentials_file: PathBuf,
+    /// The profile whose settings are used and which is read back through the SDK.
+    pub primary: String,
+    /// Every profile that held the old key.
+    pub profiles: Vec<String>,
+    pub user_arn: String,
+    pub old_key_id: String,
+    #[serde(with = "secret")]
+    pub old_secret: SecretString,
+    /// The user's key ids when the intent was written: a key not among them, and in no local
+    /// profile, was made by this rotation.
+    pub keys_before: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "phase")]
+    pub phase: Phase,
+    pub new_key_id: Option<String>,
+    #[serde(with = "optional_secret")]
+    pub new_secret: Option<SecretString>,
+    /// Set once a rollback has begun: recovery then finishes the rollback.
+    pub rolling_back: bool,
+    /// How long each step took, in order, across resumptions.
+    pub durations_ms: Vec<(String, u64)>,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("primary", &self.primary)
+            .field("profiles", &self.profiles)
+            .field("user_arn", &self.user_arn)
+            .field("old_key_id", &self.old_key_id)
+            .field("phase", &self.phase)
+            .field("new_key_id", &self.new_key_id)
+            .field("rolling_back", &self.rolling_back)
+            .finish_non_exhaustive()
+    }
+}
+
+mod secret {
+    use super::*;
+    pub fn serialize<S: serde::Serializer>(s: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s.expose_secret())
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(de: D) -> Result<SecretString, D::Error> {
+        let s = String::deserialize(de)?;
+        crate::redact::register(&s);
+        Ok(SecretString::from(s))
+    }
+}
+
+mod optional_secret {
+    use super::*;
+    pub fn serialize<S: serde::Serializer>(s: &Option<SecretString>, ser: S) -> Result<S::Ok, S::Error> {
+        match s {
+            Some(s) => ser.serialize_some(s.expose_secret()),
+            None => ser.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<SecretString>, D::Error> {
+        let s = Option::<String>::deserialize(de)?;
+        Ok(s.map(|s| {
+            crate::redact::register(&s);
+            SecretString::from(s)
+        }))
+    }
+}
+
+mod phase {
+    use super::*;
+    pub fn serialize<S: serde::Serializer>(p: &Phase, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(p.name())
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Phase, D::Error> {
+        let s = String::deserialize(de)?;
+        Phase::from_name(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown phase {s}")))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "the rotation journal {path} is unreadable ({reason}); keyrot-agent will not guess. Check the keys in IAM and in your credentials file, then remove the journal"
+    )]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+/// The journal and history files of one state directory.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: PathBuf,
+    history: PathBuf,
+}
+
+impl Journal {
+    pub fn new(state_dir: &Path) -> Journal {
+        Journal { path: state_dir.join("rotation.journal"), history: state_dir.join("history.jsonl") }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn history_path(&self) -> &Path {
+        &self.history
+    }
+
+    /// The record of the rotation in flight, if any.
+    pub fn load(&self) -> Result<Option<Record>, JournalError> {
+        let Some(bytes) = store::read_optional(&self.path)? else { return Ok(None) };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| JournalError::Corrupt { path: self.path.clone(), reason: e.to_string() })
+    }
+
+    /// Writes `record` durably (temp, fsync, rename, directory fsync), mode 0600.
+    pub fn save(&self, record: &Record) -> Result<(), JournalError> {
+        let bytes = serde_json::to_vec_pretty(record).map_err(|e| JournalError::Corrupt {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        store::write_private(&self.path, &bytes)?;
+        Ok(())
+    }
+
+    /// Removes the record (durably).
+    pub fn remove(&self) -> Result<(), JournalError> {
+        store::remove_durably(&self.path)?;
+        Ok(())
+    }
+
+    /// Appends one secret-free line to the history.
+    pub fn append_history(&self, line: &serde_json::Value) -> Result<(), JournalError> {
+        if let Some(dir) = self.history.parent() {
+            store::ensure_private_dir(dir)?;
+        }
+        let mut text = line.to_string();
+        text.push('\n');
+        let io = |source| StoreError::Io { action: "append to", path: self.history.clone(), source };
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&self.history)
+            .map_err(io)?;
+        f.write_all(crate::redact::scrub(&text).as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> Record {
+        Record {
+            version: 1,
+            credentials_file: "/h/.aws/credentials".into(),
+            primary: "default".into(),
+            profiles: vec!["default".into(), "ci".into()],
+            user_arn: "arn:aws:iam::1:user/a".into(),
+            old_key_id: "AKIAOLD".into(),
+            old_secret: SecretString::from("old-secret-value-123".to_string()),
+            keys_before: vec!["AKIAOLD".into()],
+            started_at: OffsetDateTime::UNIX_EPOCH,
+            phase: Phase::Created,
+            new_key_id: Some("AKIANEW".into()),
+            new_secret: Some(SecretString::from("new-secret-value-456".to_string())),
+            rolling_back: false,
+            durations_ms: vec![("create".into(), 7)],
+        }
+    }
+
+    #[test]
+    fn round_trips_durably_with_private_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(&dir.path().join("state"));
+        assert!(j.load().unwrap().is_none());
+        j.save(&record()).unwrap();
+        let back = j.load().unwrap().unwrap();
+        assert_eq!(back.phase, Phase::Created);
+        assert_eq!(back.new_secret.unwrap().expose_secret(), "new-secret-value-456");
+        let mode = std::fs::metadata(j.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        j.remove().unwrap();
+        assert!(j.load().unwrap().is_none());
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let shown = format!("{:?}", record());
+        assert!(!shown.contains("secret-value"), "{shown}");
+    }
+
+    #[test]
+    fn a_corrupt_journal_is_an_error_not_a_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path());
+        std::fs::write(j.path(), "{ half").unwrap();
+        assert!(matches!(j.load(), Err(JournalError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn history_lines_are_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path());
+        j.append_history(&serde_json::json!({"outcome": "rotated"})).unwrap();
+        j.append_history(&serde_json::json!({"outcome": "rolled_back"})).unwrap();
+        let text = std::fs::read_to_string(j.history_path()).unwrap();
+        assert_eq!(text.lines().count(), 2);
+    }
+}

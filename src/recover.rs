@@ -1,0 +1,125 @@
+//! `keyrot-agent recover`, and the recovery every command that can change anything runs first:
+//! finish or roll back the rotation an earlier run left in the journal.
+//!
+//! - Interrupted before the new key was recorded: its secret is lost. The key it made (a key of
+//!   the user that existed at no earlier listing and is in no local profile) is deleted.
+//! - Interrupted after: it resumes from the recorded phase; the new key's secret comes from the
+//!   journal, which keeps it until the file holds it.
+//! - Interrupted while rolling back: the rollback is finished.
+
+use crate::aws::{Aws, RequestCounter};
+use crate::credentials::{self, FileKind};
+use crate::error::Error;
+use crate::journal::{Journal, Record};
+use crate::now::{Options, local_keys};
+use crate::paths::Paths;
+use crate::rotation::Phase;
+use crate::rotator::{Context, KeyReport, Rotator};
+use crate::store;
+
+fn journal_error(e: crate::journal::JournalError) -> Error {
+    Error::Recovery(e.to_string())
+}
+
+/// What recovery would do about the journal's rotation, in words; `None` if nothing is in flight.
+pub fn describe_pending(journal: &Journal) -> Result<Option<String>, Error> {
+    Ok(journal.load().map_err(journal_error)?.map(|r| describe(&r)))
+}
+
+/// A description of an in-flight rotation and of what recovery would do with it.
+pub fn describe(r: &Record) -> String {
+    let started = r
+        .started_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let new = r.new_key_id.as_deref().unwrap_or("(not recorded)");
+    let mut s = format!(
+        "a rotation is in flight: profile(s) {} ({}), {} → {}, started {started}, last finished step: {}{}.\n",
+        r.profiles.join(", "),
+        r.user_arn,
+        r.old_key_id,
+        new,
+        r.phase.name(),
+        if r.rolling_back { ", rolling back" } else { "" }
+    );
+    let steps: Vec<String> = if r.rolling_back {
+        vec![
+            format!("put {} back in {} if the file holds {new}", r.old_key_id, r.credentials_file.display()),
+            format!("delete the new key {new}"),
+        ]
+    } else if r.new_key_id.is_none() || r.phase == Phase::Planned {
+        vec![format!(
+            "find the key this rotation created (its secret was never recorded): a key of {} that is not {}, was not listed before the rotation, and is in no local profile; delete it. The credentials file keeps {}",
+            r.user_arn, r.old_key_id, r.old_key_id
+        )]
+    } else {
+        crate::rotation::remaining_steps(r.phase)
+            .iter()
+            .map(|step| step.replace("{old}", &r.old_key_id).replace("{new}", new))
+            .collect()
+    };
+    s.push_str("recover would:\n");
+    for step in steps {
+        s.push_str(&format!("  - {step}\n"));
+    }
+    s
+}
+
+/// Finishes or rolls back the journal's rotation, if there is one. The caller holds the lock.
+pub async fn finish_pending(
+    paths: &Paths,
+    journal: &Journal,
+    options: &Options,
+    counter: &RequestCounter,
+) -> Result<Option<KeyReport>, Error> {
+    let Some(record) = journal.load().map_err(journal_error)? else { return Ok(None) };
+    tracing::warn!(profile = %record.primary, phase = record.phase.name(), "finishing a rotation an earlier run left in flight");
+    // The file the rotation was writing, whatever this run's environment says.
+    let mut paths = paths.clone();
+    paths.credentials = record.credentials_file.clone();
+    let local = store::read(&paths.credentials)
+        .ok()
+        .and_then(|b| credentials::parse(&b, FileKind::Credentials).ok())
+        .map(|f| local_keys(&f))
+        .unwrap_or_default();
+    let _ = store::remove_stale_temps(&paths.credentials);
+    let before = counter.get();
+    let aws = Aws::load(&record.primary, counter.clone()).await;
+    let ctx = Context {
+        paths: &paths,
+        aws: &aws,
+        journal,
+        dry_run: false,
+        allow_root: true,
+        verify_timeout: options.verify_timeout,
+        progress: options.progress,
+        local_keys: &local,
+    };
+    let mut report = Rotator::resume(&ctx, record).run_resumed().await;
+    report.requests = counter.get() - before;
+    Ok(Some(report))
+}
+
+/// `keyrot-agent recover`: finish or roll back the rotation in flight, or with `dry_run` say
+/// what that would do.
+pub async fn run(paths: &Paths, options: &Options) -> Result<crate::now::Report, Error> {
+    let _lock = store::try_lock(&paths.lock_file())?;
+    let journal = Journal::new(&paths.state_dir);
+    let counter = RequestCounter::default();
+    let mut report = crate::now::Report {
+        credentials_file: paths.credentials.clone(),
+        in_flight: None,
+        all: false,
+        dry_run: options.dry_run,
+        keys: Vec::new(),
+        skipped: Vec::new(),
+        requests: 0,
+    };
+    if options.dry_run {
+        report.in_flight = describe_pending(&journal)?;
+    } else if let Some(key) = finish_pending(paths, &journal, options, &counter).await? {
+        report.keys.push(key);
+    }
+    report.requests = counter.get();
+    Ok(report)
+}

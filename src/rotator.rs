@@ -1,0 +1,880 @@
+//! Carries one key through the rotation's phases, journaling every step, and resumes or rolls
+//! back a rotation that a crash interrupted.
+//!
+//! Each phase has exactly one step function, which performs the effect that leads to the next
+//! phase; the phase is persisted in the journal after every step, so the recorded phase is exactly
+//! what recovery resumes from:
+//!
+//! ```text
+//! (plan) ─► Planned ─create─► Created ─verify─► Verified ─write─► Written ─verify on disk─►
+//!   VerifiedOnDisk ─deactivate old─► OldDeactivated ─delete old─► OldDeleted ─finish─► (done)
+//! ```
+//!
+//! A step that cannot go on stops the rotation in one of three ways: nothing had changed (the
+//! journal goes), roll back (the file gets the old key back and the new key is deleted), or keep
+//! the journal (the network is gone, or IAM refuses to retire the old key) so that `recover`, the
+//! next `now` or the agent finish it later. At every instant the file holds a key that works.
+
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+
+use crate::aws::{Aws, AwsError, ErrorClass, KeyPair};
+use crate::credentials::{self, FileKind, NewKey};
+use crate::error::{Error, OtherKey};
+use crate::failpoint;
+use crate::journal::{Journal, Record};
+use crate::paths::Paths;
+use crate::rotation::{self, Backoff, Jitter, Phase, SlotPlan, SlotRefusal, Target};
+use crate::store::{self, ReplaceError};
+
+/// How a rotation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// `--dry-run`: what would happen.
+    Planned,
+    Rotated,
+    /// Not rotated by choice (a root key without `--allow-root`).
+    Skipped,
+    /// Stopped before anything changed.
+    Refused,
+    /// Undone: the file holds the old key and the new key is deleted.
+    RolledBack,
+    /// Stopped mid-way with the journal kept; `recover` finishes it. The file holds a working key.
+    Interrupted,
+    /// A rotation interrupted before its new key was recorded: the key it made was deleted.
+    OrphanDeleted,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Planned => "planned",
+            Outcome::Rotated => "rotated",
+            Outcome::Skipped => "skipped",
+            Outcome::Refused => "refused",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::Interrupted => "interrupted",
+            Outcome::OrphanDeleted => "orphan_deleted",
+        }
+    }
+}
+
+/// What became of one key (and every profile that held it).
+#[derive(Debug)]
+pub struct KeyReport {
+    pub profiles: Vec<String>,
+    pub user_arn: Option<String>,
+    pub old_key_id: String,
+    pub new_key_id: Option<String>,
+    /// The furthest phase reached.
+    pub phase: Option<Phase>,
+    /// Set when this run finished a rotation an earlier run had started.
+    pub resumed_from: Option<Phase>,
+    pub outcome: Outcome,
+    pub dry_run: bool,
+    /// An Inactive key deleted to make room (or, in a dry run, that would be).
+    pub deleted_inactive_key_id: Option<String>,
+    /// Keys found and deleted because a crash lost their secret.
+    pub orphans_deleted: Vec<String>,
+    /// Wall time of each step, in order.
+    pub timings: Vec<(&'static str, Duration)>,
+    pub verify_attempts: u32,
+    /// HTTP requests made for this key, retries included.
+    pub requests: usize,
+    pub error: Option<Error>,
+}
+
+impl KeyReport {
+    fn new(profiles: Vec<String>, old_key_id: String, dry_run: bool) -> KeyReport {
+        KeyReport {
+            profiles,
+            user_arn: None,
+            old_key_id,
+            new_key_id: None,
+            phase: None,
+            resumed_from: None,
+            outcome: Outcome::Refused,
+            dry_run,
+            deleted_inactive_key_id: None,
+            orphans_deleted: Vec::new(),
+            timings: Vec::new(),
+            verify_attempts: 0,
+            requests: 0,
+            error: None,
+        }
+    }
+}
+
+/// What the rotator needs from the run it is part of.
+pub struct Context<'a> {
+    pub paths: &'a Paths,
+    pub aws: &'a Aws,
+    pub journal: &'a Journal,
+    pub dry_run: bool,
+    pub allow_root: bool,
+    pub verify_timeout: Duration,
+    pub progress: bool,
+    /// Every local profile holding a key, and that key's id.
+    pub local_keys: &'a [(String, String)],
+}
+
+/// How a step that cannot go on leaves things.
+enum Stop {
+    /// Nothing was changed (or what was made is already undone): the journal goes.
+    NothingChanged(Error),
+    /// Undo: the old key back in the file, the new key deleted.
+    RollBack(Error),
+    /// Keep the journal; a later run finishes the rotation.
+    KeepJournal(Error),
+}
+
+type Step = Result<Phase, Stop>;
+
+pub struct Rotator<'a> {
+    ctx: &'a Context<'a>,
+    profile: String,
+    profiles: Vec<String>,
+    old: KeyPair,
+    new: Option<KeyPair>,
+    arn: String,
+    keys_before: Vec<String>,
+    /// The journal record, once the intent is written.
+    record: Option<Record>,
+    jitter: Jitter,
+    attempts: u32,
+    pub report: KeyReport,
+}
+
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+        ^ u64::from(std::process::id())
+}
+
+fn ok_if_gone(r: Result<(), AwsError>) -> Result<(), AwsError> {
+    r.or_else(|e| if e.class == ErrorClass::NoSuchEntity { Ok(()) } else { Err(e) })
+}
+
+impl<'a> Rotator<'a> {
+    /// A fresh rotation of `target`.
+    pub fn start(ctx: &'a Context<'a>, target: &Target) -> Rotator<'a> {
+        Rotator {
+            ctx,
+            profile: target.primary.clone(),
+            profiles: target.profiles.clone(),
+            old: KeyPair { id: target.access_key_id.clone(), secret: target.secret.clone() },
+            new: None,
+            arn: String::new(),
+            keys_before: Vec::new(),
+            record: None,
+            jitter: Jitter::new(seed()),
+            attempts: 0,
+            report: KeyReport::new(target.profiles.clone(), target.access_key_id.clone(), ctx.dry_run),
+        }
+    }
+
+    /// The rotation a journal record describes, to be resumed.
+    pub fn resume(ctx: &'a Context<'a>, record: Record) -> Rotator<'a> {
+        let mut report = KeyReport::new(record.profiles.clone(), record.old_key_id.clone(), false);
+        report.user_arn = Some(record.user_arn.clone());
+        report.new_key_id = record.new_key_id.clone();
+        report.resumed_from = Some(record.phase);
+        report.phase = Some(record.phase);
+        let new = match (&record.new_key_id, &record.new_secret) {
+            (Some(id), Some(secret)) => Some(KeyPair { id: id.clone(), secret: secret.clone() }),
+            _ => None,
+        };
+        Rotator {
+            ctx,
+            profile: record.primary.clone(),
+            profiles: record.profiles.clone(),
+            old: KeyPair { id: record.old_key_id.clone(), secret: record.old_secret.clone() },
+            new,
+            arn: record.user_arn.clone(),
+            keys_before: record.keys_before.clone(),
+            record: Some(record),
+            jitter: Jitter::new(seed()),
+            attempts: 0,
+            report,
+        }
+    }
+
+    /// Runs a fresh rotation to its end.
+    pub async fn run(mut self) -> KeyReport {
+        let started = Instant::now();
+        match self.plan().await {
+            Ok(_) if self.ctx.dry_run => {
+                self.report.timings.push(("identify", started.elapsed()));
+                self.report.outcome = Outcome::Planned;
+                return self.report;
+            }
+            Ok(phase) => {
+                self.report.timings.push(("identify", started.elapsed()));
+                self.report.phase = Some(phase);
+                self.drive(phase).await;
+            }
+            Err(stop) => {
+                self.report.timings.push(("identify", started.elapsed()));
+                self.stop(stop).await;
+            }
+        }
+        self.report
+    }
+
+    /// Finishes (or rolls back) the rotation of a journal record.
+    pub async fn run_resumed(mut self) -> KeyReport {
+        let record = self.record.clone().expect("resume has a record");
+        if record.rolling_back {
+            self.roll_back(None).await;
+        } else if record.phase == Phase::Planned || self.new.is_none() {
+            self.sweep_orphans().await;
+        } else {
+            self.drive(record.phase).await;
+        }
+        self.report
+    }
+
+    /// Walks the phases from `phase` to the end, or to a stop.
+    async fn drive(&mut self, mut phase: Phase) {
+        loop {
+            let started = Instant::now();
+            let (name, result) = match phase {
+                Phase::Planned => ("create", self.create().await),
+                Phase::Created => ("verify", self.verify().await),
+                Phase::Verified => ("write", self.write().await),
+                Phase::Written => ("verify on disk", self.verify_on_disk().await),
+                Phase::VerifiedOnDisk => ("deactivate old", self.deactivate_old().await),
+                Phase::OldDeactivated => ("delete old", self.delete_old().await),
+                Phase::OldDeleted => {
+                    self.finish().await;
+                    return;
+                }
+            };
+            self.report.timings.push((name, started.elapsed()));
+            match result {
+                Ok(next) => {
+                    tracing::info!(profile = %self.profile, phase = next.name(), "rotation step done");
+                    phase = next;
+                    self.report.phase = Some(next);
+                    if let Err(e) = self.persist(next, name, started.elapsed()) {
+                        // Without a journal the rotation must not go further.
+                        self.stop(Stop::KeepJournal(e)).await;
+                        return;
+                    }
+                    failpoint::hit(match next {
+                        Phase::Planned => "after-intent",
+                        Phase::Created => "after-record",
+                        Phase::Verified => "after-verify",
+                        Phase::Written => "after-written",
+                        Phase::VerifiedOnDisk => "after-verify-on-disk",
+                        Phase::OldDeactivated => "after-deactivate",
+                        Phase::OldDeleted => "after-delete",
+                    });
+                }
+                Err(stop) => {
+                    self.stop(stop).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Records `phase` (and, from Created on, the new key) in the journal, durably.
+    fn persist(&mut self, phase: Phase, step: &str, took: Duration) -> Result<(), Error> {
+        let Some(record) = self.record.as_mut() else { return Ok(()) };
+        record.phase = phase;
+        if let Some(new) = &self.new {
+            record.new_key_id = Some(new.id.clone());
+            record.new_secret = Some(new.secret.clone());
+        }
+        record.durations_ms.push((step.to_string(), took.as_millis() as u64));
+        let record = record.clone();
+        self.save(&record)
+    }
+
+    fn save(&self, record: &Record) -> Result<(), Error> {
+        self.ctx.journal.save(record).map_err(|e| Error::Journal {
+            profile: self.profile.clone(),
+            what: e.to_string(),
+        })
+    }
+
+    /// Ends the rotation after a stop: cleans up as the stop says and records the outcome.
+    async fn stop(&mut self, stop: Stop) {
+        match stop {
+            Stop::NothingChanged(e) => {
+                self.report.outcome = match e {
+                    Error::RootKey { .. } => Outcome::Skipped,
+                    _ => Outcome::Refused,
+                };
+                self.report.error = Some(e);
+                self.close_journal("refused");
+            }
+            Stop::RollBack(e) => self.roll_back(Some(e)).await,
+            Stop::KeepJournal(e) => {
+                tracing::warn!(profile = %self.profile, error = %e, "rotation interrupted; the journal is kept for recovery");
+                self.report.outcome = Outcome::Interrupted;
+                self.report.error = Some(e);
+            }
+        }
+    }
+
+    /// Removes the journal and appends the history line.
+    fn close_journal(&mut self, outcome: &str) {
+        let Some(record) = self.record.take() else { return };
+        let line = serde_json::json!({
+            "time": OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "profiles": record.profiles,
+            "user": record.user_arn,
+            "old_key_id": record.old_key_id,
+            "new_key_id": self.new.as_ref().map(|n| n.id.clone()).or(record.new_key_id.clone()),
+            "outcome": outcome,
+            "resumed": self.report.resumed_from.map(|p| p.name()),
+            "durations_ms": record.durations_ms.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
+        });
+        if let Err(e) = self.ctx.journal.append_history(&line) {
+            tracing::warn!(error = %e, "could not append to the history");
+        }
+        if let Err(e) = self.ctx.journal.remove() {
+            tracing::warn!(error = %e, "could not remove the finished journal");
+        }
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff::with_deadline(self.ctx.verify_timeout)
+    }
+
+    /// Retries `op` while `retry` says the error may pass, with backoff, until the deadline.
+    async fn retry<T>(
+        &mut self,
+        retry: impl Fn(&AwsError) -> bool,
+        mut op: impl AsyncFnMut(u32) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
+        let backoff = self.backoff();
+        let start = Instant::now();
+        let mut attempt = 0;
+        loop {
+            self.attempts = attempt + 1;
+            match op(attempt).await {
+                Ok(v) => return Ok(v),
+                Err(e) if retry(&e) => {
+                    let Some(wait) = backoff.next(attempt, start.elapsed(), self.jitter.sample())
+                    else {
+                        return Err(e);
+                    };
+                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %e, "retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn network_or_transient(e: &AwsError) -> bool {
+        e.is_transient() || e.class == ErrorClass::Unreachable
+    }
+
+    /// An error from a step after the new key exists: the network going away keeps the journal.
+    fn interrupted(&self, e: &AwsError) -> Error {
+        Error::Interrupted {
+            profile: self.profile.clone(),
+            operation: e.operation,
+            detail: e.detail(),
+        }
+    }
+
+    /// GetCallerIdentity and ListAccessKeys with the old key; decide about the two-keys limit;
+    /// write the intent to the journal.
+    async fn plan(&mut self) -> Step {
+        let profile = self.profile.clone();
+        let old = self.old.clone();
+        let aws = self.ctx.aws;
+        let identity = self
+            .retry(AwsError::is_transient, async |_| aws.identity(&old).await)
+            .await
+            .map_err(|e| {
+                Stop::NothingChanged(match e.class {
+                    ErrorClass::KeyRejected | ErrorClass::AccessDenied => Error::KeyRejected {
+                        profile: profile.clone(),
+                        key_id: old.id.clone(),
+                        detail: e.detail(),
+                    },
+                    _ => Error::from_aws(&profile, "", e),
+                })
+            })?;
+        self.arn = identity.arn.clone();
+        self.report.user_arn = Some(identity.arn.clone());
+        if rotation::is_root_arn(&identity.arn) && !self.ctx.allow_root {
+            return Err(Stop::NothingChanged(Error::RootKey { profile, arn: identity.arn }));
+        }
+        let keys = self
+            .retry(AwsError::is_transient, async |_| aws.list_keys(&old).await)
+            .await
+            .map_err(|e| Stop::NothingChanged(Error::from_aws(&profile, &identity.arn, e)))?;
+        self.keys_before = keys.iter().map(|k| k.id.clone()).collect();
+        match rotation::plan_slots(&old.id, &keys) {
+            Ok(SlotPlan::Free) => {}
+            Ok(SlotPlan::DeleteInactive { key_id }) => {
+                // Deleted in the create step, after every local check has passed.
+                self.report.deleted_inactive_key_id = Some(key_id);
+            }
+            Err(SlotRefusal::OtherKeyActive { key }) => {
+                let last_used = aws.last_used(&old, &key.id).await.ok();
+                let used_by = self
+                    .ctx
+                    .local_keys
+                    .iter()
+                    .filter(|(_, id)| *id == key.id)
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                return Err(Stop::NothingChanged(Error::OtherKeyActive {
+                    profile,
+                    arn: identity.arn,
+                    other: Box::new(OtherKey { key, last_used, used_by }),
+                }));
+            }
+            Err(SlotRefusal::KeyNotListed) => {
+                return Err(Stop::NothingChanged(Error::KeyNotListed {
+                    profile,
+                    arn: identity.arn,
+                    key_id: old.id,
+                }));
+            }
+            Err(SlotRefusal::OldKeyInactive) => {
+                return Err(Stop::NothingChanged(Error::OldKeyInactive { profile, key_id: old.id }));
+            }
+        }
+        if self.ctx.dry_run {
+            return Ok(Phase::Planned);
+        }
+        // The intent: written before CreateAccessKey, so a crash after it can find its key.
+        let record = Record {
+            version: 1,
+            credentials_file: self.ctx.paths.credentials.clone(),
+            primary: self.profile.clone(),
+            profiles: self.profiles.clone(),
+            user_arn: self.arn.clone(),
+            old_key_id: self.old.id.clone(),
+            old_secret: self.old.secret.clone(),
+            keys_before: self.keys_before.clone(),
+            started_at: OffsetDateTime::now_utc(),
+            phase: Phase::Planned,
+            new_key_id: None,
+            new_secret: None,
+            rolling_back: false,
+            durations_ms: Vec::new(),
+        };
+        self.save(&record).map_err(Stop::NothingChanged)?;
+        self.record = Some(record);
+        failpoint::hit("after-intent");
+        Ok(Phase::Planned)
+    }
+
+    /// Makes room (deletes the user's Inactive key, if any) and creates the new key.
+    async fn create(&mut self) -> Step {
+        let old = self.old.clone();
+        let aws = self.ctx.aws;
+        let profile = self.profile.clone();
+        let arn = self.arn.clone();
+        if let Some(inactive) = self.report.deleted_inactive_key_id.clone() {
+            ok_if_gone(self.retry(AwsError::is_transient, async |_| aws.delete_key(&old, &inactive).await).await)
+                .map_err(|e| Stop::NothingChanged(Error::from_aws(&profile, &arn, e)))?;
+            tracing::info!(key = %inactive, "deleted the user's Inactive key to make room");
+        }
+        // Sent once (no SDK retries): a retried CreateAccessKey whose first answer was lost would
+        // leave a key whose secret nobody has.
+        match aws.create_key(&old).await {
+            Ok(new) => {
+                failpoint::hit("after-create");
+                self.report.new_key_id = Some(new.id.clone());
+                self.new = Some(new);
+                Ok(Phase::Created)
+            }
+            Err(e) if matches!(e.class, ErrorClass::Unreachable | ErrorClass::Transient | ErrorClass::Other) => {
+                // The answer may have been lost after IAM created a key: find and delete it.
+                let all_gone = self.sweep_unseen_keys().await;
+                let error = match e.class {
+                    ErrorClass::Unreachable | ErrorClass::Transient if e.status.is_none() => {
+                        Error::Unreachable { profile, detail: e.detail(), new_key_deleted: Some(all_gone) }
+                    }
+                    _ => Error::from_aws(&profile, &arn, e),
+                };
+                if all_gone {
+                    Err(Stop::NothingChanged(error))
+                } else {
+                    // The journal (phase Planned) lets recovery find the key later.
+                    Err(Stop::KeepJournal(error))
+                }
+            }
+            Err(e) => Err(Stop::NothingChanged(Error::from_aws(&profile, &arn, e))),
+        }
+    }
+
+    /// Deletes the user's keys that did not exist at the intent and that no local profile holds.
+    /// Returns whether none is left (or none was made).
+    async fn sweep_unseen_keys(&mut self) -> bool {
+        let old = self.old.clone();
+        let aws = self.ctx.aws;
+        let Ok(keys) = self.retry(Self::network_or_transient, async |_| aws.list_keys(&old).await).await
+        else {
+            return false;
+        };
+        let local: Vec<String> = self.ctx.local_keys.iter().map(|(_, id)| id.clone()).collect();
+        let started = self.record.as_ref().map(|r| r.started_at);
+        let unseen: Vec<_> = keys
+            .into_iter()
+            .filter(|k| !self.keys_before.contains(&k.id) && !local.contains(&k.id) && k.id != old.id)
+            // Allow for clock skew between this machine and IAM.
+            .filter(|k| match (started, k.created) {
+                (Some(s), Some(c)) => c >= s - time::Duration::minutes(10),
+                _ => true,
+            })
+            .collect();
+        let mut all_gone = true;
+        for key in unseen {
+            tracing::warn!(key = %key.id, "deleting a key whose secret was lost");
+            let id = key.id.clone();
+            let gone = ok_if_gone(self.retry(Self::network_or_transient, async |_| aws.delete_key(&old, &id).await).await)
+                .is_ok();
+            if gone {
+                self.report.orphans_deleted.push(key.id);
+            }
+            all_gone &= gone;
+        }
+        all_gone
+    }
+
+    /// Recovery of a rotation interrupted before its new key was recorded.
+    async fn sweep_orphans(&mut self) {
+        let started = Instant::now();
+        let all_gone = self.sweep_unseen_keys().await;
+        self.report.timings.push(("find orphans", started.elapsed()));
+        if all_gone {
+            self.report.outcome = Outcome::OrphanDeleted;
+            self.close_journal("orphan_deleted");
+        } else {
+            self.report.outcome = Outcome::Interrupted;
+            self.report.error = Some(Error::Interrupted {
+                profile: self.profile.clone(),
+                operation: "iam:DeleteAccessKey",
+                detail: "could not list or delete the key an interrupted rotation created".into(),
+            });
+        }
+    }
+
+    fn new_key(&self) -> KeyPair {
+        self.new.clone().expect("a new key exists from phase Created on")
+    }
+
+    /// Waits until the new key answers STS as the same user.
+    async fn verify(&mut self) -> Step {
+        let new = self.new_key();
+        let aws = self.ctx.aws;
+        let arn = self.arn.clone();
+        let spinner = self.spinner(&new.id);
+        let result = self
+            .retry(
+                |e| {
+                    Self::network_or_transient(e)
+                        || matches!(e.class, ErrorClass::KeyRejected | ErrorClass::AccessDenied)
+                },
+                async |attempt| {
+                    if let Some(s) = &spinner {
+                        s.set_message(format!(
+                            "waiting for IAM to accept the new key {} (attempt {})",
+                            new.id,
+                            attempt + 1
+                        ));
+                    }
+                    aws.identity(&new).await
+                },
+            )
+            .await;
+        if let Some(s) = spinner {
+            s.finish_and_clear();
+        }
+        self.report.verify_attempts += self.attempts;
+        match result {
+            Ok(identity) if identity.arn == arn => Ok(Phase::Verified),
+            Ok(identity) => Err(Stop::RollBack(Error::Internal {
+                profile: self.profile.clone(),
+                what: format!("the new key answered as {} instead of {arn}", identity.arn),
+            })),
+            Err(e) if e.class == ErrorClass::Unreachable => Err(Stop::KeepJournal(self.interrupted(&e))),
+            Err(e) => Err(Stop::RollBack(Error::NotVerified {
+                profile: self.profile.clone(),
+                new_key_id: new.id,
+                timeout_s: self.ctx.verify_timeout.as_secs(),
+                detail: e.detail(),
+            })),
+        }
+    }
+
+    fn spinner(&self, key_id: &str) -> Option<indicatif::ProgressBar> {
+        if !self.ctx.progress {
+            return None;
+        }
+        let s = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        s.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        s.set_message(format!("waiting for IAM to accept the new key {key_id}"));
+        s.enable_steady_tick(Duration::from_millis(100));
+        Some(s)
+    }
+
+    /// Rewrites every profile that holds the old key to the new one.
+    async fn write(&mut self) -> Step {
+        let new = self.new_key();
+        match self.swap_in_file(&self.old.id.clone(), &new) {
+            Ok(()) => Ok(Phase::Written),
+            Err(SwapError::Changed) => Err(Stop::RollBack(Error::ChangedMeanwhile {
+                profile: self.profile.clone(),
+                path: self.ctx.paths.credentials.clone(),
+                new_key_id: new.id,
+            })),
+            Err(SwapError::Other(e)) => Err(Stop::RollBack(Error::Internal {
+                profile: self.profile.clone(),
+                what: format!("could not write {}: {e}", self.ctx.paths.credentials.display()),
+            })),
+        }
+    }
+
+    /// Moves this rotation's profiles from key `from` to key `to` in the credentials file as it is
+    /// on disk now. Profiles that already hold `to` are left as they are.
+    fn swap_in_file(&self, from: &str, to: &KeyPair) -> Result<(), SwapError> {
+        let profiles = self.profiles.clone();
+        let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
+            let parsed = credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
+            let holds = |id: &str| profiles.iter().all(|p| parsed.get(p, credentials::ACCESS_KEY_ID) == Some(id));
+            if holds(&to.id) {
+                return Ok(bytes.to_vec());
+            }
+            if !holds(from) {
+                return Err(EditRefused);
+            }
+            parsed
+                .replace_key(from, &NewKey { access_key_id: &to.id, secret_access_key: to.secret.expose_secret() })
+                .map(|(text, _)| text.into_bytes())
+                .map_err(|_| EditRefused)
+        };
+        store::replace_with(&self.ctx.paths.credentials, &self.ctx.paths.backup_file(), edit)
+            .map(|_| ())
+            .map_err(|e| match e {
+                ReplaceError::Edit(_) => SwapError::Changed,
+                ReplaceError::Store(e) => SwapError::Other(e.to_string()),
+            })
+    }
+
+    /// Which key the primary profile holds in the file on disk now.
+    fn key_in_file(&self) -> Option<String> {
+        let bytes = store::read(&self.ctx.paths.credentials).ok()?;
+        let parsed = credentials::parse(&bytes, FileKind::Credentials).ok()?;
+        parsed.get(&self.profile, credentials::ACCESS_KEY_ID).map(String::from)
+    }
+
+    /// Reads the profile back through aws-config and checks the new key answers again.
+    async fn verify_on_disk(&mut self) -> Step {
+        let new = self.new_key();
+        let aws = self.ctx.aws;
+        let profile = self.profile.clone();
+        let arn = self.arn.clone();
+        let paths = self.ctx.paths;
+        let backoff = self.backoff();
+        let start = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let failure = match aws.identity_from_disk(&profile, &paths.credentials, &paths.config).await {
+                Ok((id, identity)) if id == new.id && identity.arn == arn => return Ok(Phase::VerifiedOnDisk),
+                Ok((id, _)) if id != new.id => {
+                    // Someone else wrote the file after us, or something overrides it for the SDK.
+                    return Err(Stop::RollBack(if self.key_in_file().as_deref() == Some(new.id.as_str()) {
+                        Error::NotVerifiedOnDisk {
+                            profile,
+                            path: paths.credentials.clone(),
+                            new_key_id: new.id,
+                            detail: format!("the AWS SDK reads the key {id} for this profile, not the one in the file"),
+                        }
+                    } else {
+                        Error::ChangedMeanwhile { profile, path: paths.credentials.clone(), new_key_id: new.id }
+                    }));
+                }
+                Ok((_, identity)) => (format!("it answered as {}", identity.arn), false),
+                Err(crate::aws::DiskReadError::Aws(e)) if e.class == ErrorClass::Unreachable => {
+                    (e.detail(), true)
+                }
+                Err(e) => (e.to_string(), false),
+            };
+            match backoff.next(attempt, start.elapsed(), self.jitter.sample()) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => {
+                    let (detail, network) = failure;
+                    if network {
+                        return Err(Stop::KeepJournal(Error::Interrupted {
+                            profile,
+                            operation: "sts:GetCallerIdentity",
+                            detail,
+                        }));
+                    }
+                    return Err(Stop::RollBack(Error::NotVerifiedOnDisk {
+                        profile,
+                        path: paths.credentials.clone(),
+                        new_key_id: new.id,
+                        detail,
+                    }));
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Makes sure the file still holds the new key before the old one is retired: a program that
+    /// rewrote the file from a copy it read earlier may have put the old key back.
+    fn repair_file(&self) {
+        let new = self.new_key();
+        if self.key_in_file().as_deref() == Some(new.id.as_str()) {
+            return;
+        }
+        tracing::warn!(profile = %self.profile, "the credentials file lost the new key (another program rewrote it); putting it back");
+        match self.swap_in_file(&self.old.id.clone(), &new) {
+            Ok(()) => {}
+            Err(SwapError::Changed) => {
+                tracing::warn!("could not put the new key back: the profile holds neither the old nor the new key")
+            }
+            Err(SwapError::Other(e)) => tracing::warn!(error = %e, "could not put the new key back"),
+        }
+    }
+
+    async fn deactivate_old(&mut self) -> Step {
+        self.repair_file();
+        if self.key_in_file().as_deref() != Some(self.new_key().id.as_str()) {
+            // Never retire the old key while the file does not hold the new one.
+            return Err(Stop::KeepJournal(Error::ChangedMeanwhile {
+                profile: self.profile.clone(),
+                path: self.ctx.paths.credentials.clone(),
+                new_key_id: self.new_key().id,
+            }));
+        }
+        let new = self.new_key();
+        let old_id = self.old.id.clone();
+        let aws = self.ctx.aws;
+        let result = ok_if_gone(
+            self.retry(
+                |e| Self::network_or_transient(e) || e.class == ErrorClass::KeyRejected,
+                async |_| aws.set_key_active(&new, &old_id, false).await,
+            )
+            .await,
+        );
+        result.map(|()| Phase::OldDeactivated).map_err(|e| Stop::KeepJournal(self.not_retired("deactivated", e)))
+    }
+
+    async fn delete_old(&mut self) -> Step {
+        failpoint::hit("before-delete");
+        let new = self.new_key();
+        let old_id = self.old.id.clone();
+        let aws = self.ctx.aws;
+        let result = ok_if_gone(
+            self.retry(
+                |e| Self::network_or_transient(e) || e.class == ErrorClass::KeyRejected,
+                async |_| aws.delete_key(&new, &old_id).await,
+            )
+            .await,
+        );
+        result.map(|()| Phase::OldDeleted).map_err(|e| Stop::KeepJournal(self.not_retired("deleted", e)))
+    }
+
+    /// The last look: the file must hold the new key, whatever other programs did meanwhile.
+    async fn finish(&mut self) {
+        self.repair_file();
+        self.report.outcome = Outcome::Rotated;
+        self.report.phase = Some(Phase::OldDeleted);
+        self.close_journal("rotated");
+    }
+
+    fn not_retired(&self, what: &'static str, e: AwsError) -> Error {
+        if e.class == ErrorClass::Unreachable {
+            return self.interrupted(&e);
+        }
+        Error::OldKeyNotRetired {
+            profile: self.profile.clone(),
+            new_key_id: self.report.new_key_id.clone().unwrap_or_default(),
+            old_key_id: self.old.id.clone(),
+            what,
+            detail: e.detail(),
+        }
+    }
+
+    /// Undoes a rotation: the old key goes back into the file (if the file holds the new one) and
+    /// the new key is deleted. `error` is why; `None` when recovery finishes an earlier rollback.
+    async fn roll_back(&mut self, error: Option<Error>) {
+        if let Some(record) = self.record.as_mut()
+            && !record.rolling_back
+        {
+            record.rolling_back = true;
+            let record = record.clone();
+            if let Err(e) = self.save(&record) {
+                tracing::warn!(error = %e, "could not record the rollback in the journal");
+            }
+        }
+        let started = Instant::now();
+        let mut restored = true;
+        if let Some(new) = self.new.clone() {
+            if self.key_in_file().as_deref() == Some(new.id.as_str()) {
+                let old = self.old.clone();
+                restored = self.swap_in_file(&new.id, &old).is_ok();
+            }
+        }
+        let deleted = if restored { self.delete_new_key().await } else { false };
+        self.report.timings.push(("roll back", started.elapsed()));
+        let rolled_back = restored && deleted;
+        self.report.outcome = if rolled_back { Outcome::RolledBack } else { Outcome::Interrupted };
+        let note = RollbackNote { restored, new_key_deleted: deleted };
+        self.report.error = Some(match error {
+            Some(e) => e.with_rollback(note),
+            None => Error::RecoveredRollback {
+                profile: self.profile.clone(),
+                new_key_id: self.new.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
+                note,
+            },
+        });
+        if rolled_back {
+            self.close_journal("rolled_back");
+        }
+    }
+
+    /// Deletes the new key (signed with the old one). Returns whether it is gone.
+    async fn delete_new_key(&mut self) -> bool {
+        let Some(new) = self.new.clone() else { return true };
+        let old = self.old.clone();
+        let aws = self.ctx.aws;
+        match ok_if_gone(self.retry(Self::network_or_transient, async |_| aws.delete_key(&old, &new.id).await).await) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(key = %new.id, error = %e, "could not delete the new key");
+                false
+            }
+        }
+    }
+}
+
+/// What a rollback achieved, for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollbackNote {
+    pub restored: bool,
+    pub new_key_deleted: bool,
+}
+
+enum SwapError {
+    Changed,
+    Other(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the profile does not hold the key being replaced")]
+struct EditRefused;
