@@ -314,7 +314,8 @@ impl Aws {
         use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
         // The same two files keyrot-agent resolved (as the SDKs resolve them), named explicitly so
         // that a resumed rotation reads the file it wrote.
-        let mut files = EnvConfigFiles::builder().with_file(EnvConfigFileKind::Credentials, credentials_file);
+        let mut files =
+            EnvConfigFiles::builder().with_file(EnvConfigFileKind::Credentials, credentials_file);
         // A named file must exist; the config file is optional, as it is for the SDKs.
         if config_file.exists() {
             files = files.with_file(EnvConfigFileKind::Config, config_file);

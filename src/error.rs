@@ -130,29 +130,59 @@ pub enum Error {
     )]
     OldKeyInactive { profile: String, key_id: String },
 
-    #[error("profile {profile}: the new key {new_key_id} did not work within {timeout_s} s ({detail})")]
-    NotVerified { profile: String, new_key_id: String, timeout_s: u64, detail: String },
+    #[error(
+        "profile {profile}: the new key {new_key_id} did not work within {timeout_s} s ({detail})"
+    )]
+    NotVerified {
+        profile: String,
+        new_key_id: String,
+        timeout_s: u64,
+        detail: String,
+    },
 
     #[error(
         "profile {profile}: the AWS SDK could not use the new key {new_key_id} read back from {path} ({detail})"
     )]
-    NotVerifiedOnDisk { profile: String, path: PathBuf, new_key_id: String, detail: String },
+    NotVerifiedOnDisk {
+        profile: String,
+        path: PathBuf,
+        new_key_id: String,
+        detail: String,
+    },
 
     #[error(
         "profile {profile}: {path} was changed by another program during the rotation, so keyrot-agent did not keep the new key {new_key_id} in it; run again to rotate"
     )]
-    ChangedMeanwhile { profile: String, path: PathBuf, new_key_id: String },
+    ChangedMeanwhile {
+        profile: String,
+        path: PathBuf,
+        new_key_id: String,
+    },
 
     #[error("{cause}; {}", rollback_note(note))]
-    RolledBack { cause: Box<Error>, note: RollbackNote },
+    RolledBack {
+        cause: Box<Error>,
+        note: RollbackNote,
+    },
 
-    #[error("profile {profile}: finished rolling back the interrupted rotation to {new_key_id}; {}", rollback_note(note))]
-    RecoveredRollback { profile: String, new_key_id: String, note: RollbackNote },
+    #[error(
+        "profile {profile}: finished rolling back the interrupted rotation to {new_key_id}; {}",
+        rollback_note(note)
+    )]
+    RecoveredRollback {
+        profile: String,
+        new_key_id: String,
+        note: RollbackNote,
+    },
 
     #[error(
         "profile {profile}: the rotation was interrupted during {operation} ({detail}). Your credentials file holds a working key. Run 'keyrot-agent recover' when AWS can be reached again (the next 'keyrot-agent now' does it too) to finish it"
     )]
-    Interrupted { profile: String, operation: &'static str, detail: String },
+    Interrupted {
+        profile: String,
+        operation: &'static str,
+        detail: String,
+    },
 
     #[error(
         "profile {profile}: cannot write the rotation journal ({what}); nothing more is done without it. Check the permissions and free space of keyrot-agent's state directory"
@@ -192,7 +222,10 @@ impl From<StoreError> for Error {
 impl Error {
     /// This error, with what the rollback that followed it achieved.
     pub fn with_rollback(self, note: RollbackNote) -> Error {
-        Error::RolledBack { cause: Box::new(self), note }
+        Error::RolledBack {
+            cause: Box::new(self),
+            note,
+        }
     }
 
     pub fn exit_code(&self) -> i32 {

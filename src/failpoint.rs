@@ -24,14 +24,19 @@ pub const ALL: &[&str] = &[
 #[cfg(feature = "failpoints")]
 pub fn hit(name: &'static str) {
     debug_assert!(ALL.contains(&name), "unknown failpoint {name}");
-    let Ok(spec) = std::env::var("KEYROT_FAILPOINTS") else { return };
+    let Ok(spec) = std::env::var("KEYROT_FAILPOINTS") else {
+        return;
+    };
     for item in spec.split(',') {
         let (point, action) = item.split_once('=').unwrap_or((item, "abort"));
         if point.trim() != name {
             continue;
         }
         let action = action.trim();
-        if let Some(ms) = action.strip_prefix("sleep(").and_then(|r| r.strip_suffix(')')) {
+        if let Some(ms) = action
+            .strip_prefix("sleep(")
+            .and_then(|r| r.strip_suffix(')'))
+        {
             let ms: u64 = ms.parse().unwrap_or(0);
             eprintln!("keyrot-agent: failpoint {name}: sleeping {ms} ms");
             std::thread::sleep(std::time::Duration::from_millis(ms));

@@ -82,13 +82,18 @@ mod secret {
 
 mod optional_secret {
     use super::*;
-    pub fn serialize<S: serde::Serializer>(s: &Option<SecretString>, ser: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        s: &Option<SecretString>,
+        ser: S,
+    ) -> Result<S::Ok, S::Error> {
         match s {
             Some(s) => ser.serialize_some(s.expose_secret()),
             None => ser.serialize_none(),
         }
     }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<SecretString>, D::Error> {
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        de: D,
+    ) -> Result<Option<SecretString>, D::Error> {
         let s = Option::<String>::deserialize(de)?;
         Ok(s.map(|s| {
             crate::redact::register(&s);
@@ -127,7 +132,10 @@ pub struct Journal {
 
 impl Journal {
     pub fn new(state_dir: &Path) -> Journal {
-        Journal { path: state_dir.join("rotation.journal"), history: state_dir.join("history.jsonl") }
+        Journal {
+            path: state_dir.join("rotation.journal"),
+            history: state_dir.join("history.jsonl"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -140,10 +148,15 @@ impl Journal {
 
     /// The record of the rotation in flight, if any.
     pub fn load(&self) -> Result<Option<Record>, JournalError> {
-        let Some(bytes) = store::read_optional(&self.path)? else { return Ok(None) };
+        let Some(bytes) = store::read_optional(&self.path)? else {
+            return Ok(None);
+        };
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| JournalError::Corrupt { path: self.path.clone(), reason: e.to_string() })
+            .map_err(|e| JournalError::Corrupt {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })
     }
 
     /// Writes `record` durably (temp, fsync, rename, directory fsync), mode 0600.
@@ -169,14 +182,19 @@ impl Journal {
         }
         let mut text = line.to_string();
         text.push('\n');
-        let io = |source| StoreError::Io { action: "append to", path: self.history.clone(), source };
+        let io = |source| StoreError::Io {
+            action: "append to",
+            path: self.history.clone(),
+            source,
+        };
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(&self.history)
             .map_err(io)?;
-        f.write_all(crate::redact::scrub(&text).as_bytes()).map_err(io)?;
+        f.write_all(crate::redact::scrub(&text).as_bytes())
+            .map_err(io)?;
         f.sync_all().map_err(io)?;
         Ok(())
     }
@@ -214,7 +232,10 @@ mod tests {
         j.save(&record()).unwrap();
         let back = j.load().unwrap().unwrap();
         assert_eq!(back.phase, Phase::Created);
-        assert_eq!(back.new_secret.unwrap().expose_secret(), "new-secret-value-456");
+        assert_eq!(
+            back.new_secret.unwrap().expose_secret(),
+            "new-secret-value-456"
+        );
         let mode = std::fs::metadata(j.path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         j.remove().unwrap();
@@ -239,8 +260,10 @@ mod tests {
     fn history_lines_are_appended() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::new(dir.path());
-        j.append_history(&serde_json::json!({"outcome": "rotated"})).unwrap();
-        j.append_history(&serde_json::json!({"outcome": "rolled_back"})).unwrap();
+        j.append_history(&serde_json::json!({"outcome": "rotated"}))
+            .unwrap();
+        j.append_history(&serde_json::json!({"outcome": "rolled_back"}))
+            .unwrap();
         let text = std::fs::read_to_string(j.history_path()).unwrap();
         assert_eq!(text.lines().count(), 2);
     }

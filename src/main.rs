@@ -7,8 +7,8 @@ use clap::Parser;
 use keyrot_agent::cli::{Cli, Command, NowArgs, RecoverArgs};
 use keyrot_agent::error::exit;
 use keyrot_agent::now;
-use keyrot_agent::recover;
 use keyrot_agent::paths::{self, Paths};
+use keyrot_agent::recover;
 use keyrot_agent::redact::scrub;
 use keyrot_agent::report;
 use keyrot_agent::rotation::Selection;
@@ -39,7 +39,9 @@ fn run_now(args: NowArgs) -> i32 {
         verify_timeout: args.verify_timeout,
         progress: !args.json && !args.no_progress && std::io::stderr().is_terminal(),
     };
-    execute(args.json, |paths| async move { now::run(&paths, &options).await })
+    execute(args.json, |paths| async move {
+        now::run(&paths, &options).await
+    })
 }
 
 fn run_recover(args: RecoverArgs) -> i32 {
@@ -50,7 +52,9 @@ fn run_recover(args: RecoverArgs) -> i32 {
         verify_timeout: args.verify_timeout,
         progress: !args.json && std::io::stderr().is_terminal(),
     };
-    execute(args.json, |paths| async move { recover::run(&paths, &options).await })
+    execute(args.json, |paths| async move {
+        recover::run(&paths, &options).await
+    })
 }
 
 /// Runs a command that produces a report, prints it (summary or JSON), and returns the exit code.
@@ -93,7 +97,8 @@ where
 fn print_error(json: bool, e: &keyrot_agent::error::Error) -> i32 {
     let code = e.exit_code();
     if json {
-        let v = serde_json::json!({"version": 1, "error": report::json_error(e), "exit_code": code});
+        let v =
+            serde_json::json!({"version": 1, "error": report::json_error(e), "exit_code": code});
         println!("{}", scrub(&v.to_string()));
     }
     eprintln!("keyrot-agent: {}", scrub(&e.to_string()));

@@ -87,7 +87,20 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
     // Whatever an earlier run left half done is finished (or undone) first.
     if options.dry_run {
         in_flight = recover::describe_pending(&journal)?;
-    } else if let Some(report) = recover::finish_pending(paths, &journal, options, &counter).await? {
+        if in_flight.is_some() {
+            // A real run would finish that rotation first; what comes after depends on it.
+            return Ok(Report {
+                credentials_file: paths.credentials.clone(),
+                in_flight,
+                all: options.selection == Selection::All,
+                dry_run: true,
+                keys,
+                skipped: Vec::new(),
+                requests: 0,
+            });
+        }
+    } else if let Some(report) = recover::finish_pending(paths, &journal, options, &counter).await?
+    {
         let still_pending = journal.load().ok().flatten().is_some();
         keys.push(report);
         if still_pending {
@@ -112,7 +125,10 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
     if let Some(config) = &config {
         let problems = profiles::config_problems(config);
         if !problems.is_empty() {
-            return Err(Error::InvalidFile { path: paths.config.clone(), problems });
+            return Err(Error::InvalidFile {
+                path: paths.config.clone(),
+                problems,
+            });
         }
     }
     register_secrets(&creds);
@@ -122,7 +138,10 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
     // Every profile that holds a key moves with it. Try each edit now, before any AWS call, so
     // that a file that cannot take the new key is refused while nothing has changed.
     for target in &mut selected.targets {
-        let probe = NewKey { access_key_id: "AKIAPROBEPROBEPROBE0", secret_access_key: "probe" };
+        let probe = NewKey {
+            access_key_id: "AKIAPROBEPROBEPROBE0",
+            secret_access_key: "probe",
+        };
         match creds.replace_key(&target.access_key_id, &probe) {
             Ok((_, changed)) => target.profiles = changed,
             Err(credentials::EditError::MissingSecret { profile, line, .. }) => {
@@ -135,14 +154,20 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
                 });
             }
             Err(e) => {
-                return Err(Error::Internal { profile: target.primary.clone(), what: e.to_string() });
+                return Err(Error::Internal {
+                    profile: target.primary.clone(),
+                    what: e.to_string(),
+                });
             }
         }
     }
     if !options.dry_run {
         let removed = store::remove_stale_temps(&paths.credentials);
         if removed > 0 {
-            tracing::warn!(removed, "removed temp files left by an interrupted keyrot-agent");
+            tracing::warn!(
+                removed,
+                "removed temp files left by an interrupted keyrot-agent"
+            );
         }
     }
     for target in selected.targets {

@@ -44,7 +44,11 @@ pub fn describe(r: &Record) -> String {
     );
     let steps: Vec<String> = if r.rolling_back {
         vec![
-            format!("put {} back in {} if the file holds {new}", r.old_key_id, r.credentials_file.display()),
+            format!(
+                "put {} back in {} if the file holds {new}",
+                r.old_key_id,
+                r.credentials_file.display()
+            ),
             format!("delete the new key {new}"),
         ]
     } else if r.new_key_id.is_none() || r.phase == Phase::Planned {
@@ -72,7 +76,9 @@ pub async fn finish_pending(
     options: &Options,
     counter: &RequestCounter,
 ) -> Result<Option<KeyReport>, Error> {
-    let Some(record) = journal.load().map_err(journal_error)? else { return Ok(None) };
+    let Some(record) = journal.load().map_err(journal_error)? else {
+        return Ok(None);
+    };
     tracing::warn!(profile = %record.primary, phase = record.phase.name(), "finishing a rotation an earlier run left in flight");
     // The file the rotation was writing, whatever this run's environment says.
     let mut paths = paths.clone();

@@ -156,7 +156,13 @@ fn seed() -> u64 {
 }
 
 fn ok_if_gone(r: Result<(), AwsError>) -> Result<(), AwsError> {
-    r.or_else(|e| if e.class == ErrorClass::NoSuchEntity { Ok(()) } else { Err(e) })
+    r.or_else(|e| {
+        if e.class == ErrorClass::NoSuchEntity {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
 }
 
 impl<'a> Rotator<'a> {
@@ -166,14 +172,21 @@ impl<'a> Rotator<'a> {
             ctx,
             profile: target.primary.clone(),
             profiles: target.profiles.clone(),
-            old: KeyPair { id: target.access_key_id.clone(), secret: target.secret.clone() },
+            old: KeyPair {
+                id: target.access_key_id.clone(),
+                secret: target.secret.clone(),
+            },
             new: None,
             arn: String::new(),
             keys_before: Vec::new(),
             record: None,
             jitter: Jitter::new(seed()),
             attempts: 0,
-            report: KeyReport::new(target.profiles.clone(), target.access_key_id.clone(), ctx.dry_run),
+            report: KeyReport::new(
+                target.profiles.clone(),
+                target.access_key_id.clone(),
+                ctx.dry_run,
+            ),
         }
     }
 
@@ -185,14 +198,20 @@ impl<'a> Rotator<'a> {
         report.resumed_from = Some(record.phase);
         report.phase = Some(record.phase);
         let new = match (&record.new_key_id, &record.new_secret) {
-            (Some(id), Some(secret)) => Some(KeyPair { id: id.clone(), secret: secret.clone() }),
+            (Some(id), Some(secret)) => Some(KeyPair {
+                id: id.clone(),
+                secret: secret.clone(),
+            }),
             _ => None,
         };
         Rotator {
             ctx,
             profile: record.primary.clone(),
             profiles: record.profiles.clone(),
-            old: KeyPair { id: record.old_key_id.clone(), secret: record.old_secret.clone() },
+            old: KeyPair {
+                id: record.old_key_id.clone(),
+                secret: record.old_secret.clone(),
+            },
             new,
             arn: record.user_arn.clone(),
             keys_before: record.keys_before.clone(),
@@ -285,13 +304,17 @@ impl<'a> Rotator<'a> {
 
     /// Records `phase` (and, from Created on, the new key) in the journal, durably.
     fn persist(&mut self, phase: Phase, step: &str, took: Duration) -> Result<(), Error> {
-        let Some(record) = self.record.as_mut() else { return Ok(()) };
+        let Some(record) = self.record.as_mut() else {
+            return Ok(());
+        };
         record.phase = phase;
         if let Some(new) = &self.new {
             record.new_key_id = Some(new.id.clone());
             record.new_secret = Some(new.secret.clone());
         }
-        record.durations_ms.push((step.to_string(), took.as_millis() as u64));
+        record
+            .durations_ms
+            .push((step.to_string(), took.as_millis() as u64));
         let record = record.clone();
         self.save(&record)
     }
@@ -325,7 +348,9 @@ impl<'a> Rotator<'a> {
 
     /// Removes the journal and appends the history line.
     fn close_journal(&mut self, outcome: &str) {
-        let Some(record) = self.record.take() else { return };
+        let Some(record) = self.record.take() else {
+            return;
+        };
         let line = serde_json::json!({
             "time": OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             "profiles": record.profiles,
@@ -410,7 +435,10 @@ impl<'a> Rotator<'a> {
         self.arn = identity.arn.clone();
         self.report.user_arn = Some(identity.arn.clone());
         if rotation::is_root_arn(&identity.arn) && !self.ctx.allow_root {
-            return Err(Stop::NothingChanged(Error::RootKey { profile, arn: identity.arn }));
+            return Err(Stop::NothingChanged(Error::RootKey {
+                profile,
+                arn: identity.arn,
+            }));
         }
         let keys = self
             .retry(AwsError::is_transient, async |_| aws.list_keys(&old).await)
@@ -435,7 +463,11 @@ impl<'a> Rotator<'a> {
                 return Err(Stop::NothingChanged(Error::OtherKeyActive {
                     profile,
                     arn: identity.arn,
-                    other: Box::new(OtherKey { key, last_used, used_by }),
+                    other: Box::new(OtherKey {
+                        key,
+                        last_used,
+                        used_by,
+                    }),
                 }));
             }
             Err(SlotRefusal::KeyNotListed) => {
@@ -446,7 +478,10 @@ impl<'a> Rotator<'a> {
                 }));
             }
             Err(SlotRefusal::OldKeyInactive) => {
-                return Err(Stop::NothingChanged(Error::OldKeyInactive { profile, key_id: old.id }));
+                return Err(Stop::NothingChanged(Error::OldKeyInactive {
+                    profile,
+                    key_id: old.id,
+                }));
             }
         }
         if self.ctx.dry_run {
@@ -482,8 +517,13 @@ impl<'a> Rotator<'a> {
         let profile = self.profile.clone();
         let arn = self.arn.clone();
         if let Some(inactive) = self.report.deleted_inactive_key_id.clone() {
-            ok_if_gone(self.retry(AwsError::is_transient, async |_| aws.delete_key(&old, &inactive).await).await)
-                .map_err(|e| Stop::NothingChanged(Error::from_aws(&profile, &arn, e)))?;
+            ok_if_gone(
+                self.retry(AwsError::is_transient, async |_| {
+                    aws.delete_key(&old, &inactive).await
+                })
+                .await,
+            )
+            .map_err(|e| Stop::NothingChanged(Error::from_aws(&profile, &arn, e)))?;
             tracing::info!(key = %inactive, "deleted the user's Inactive key to make room");
         }
         // Sent once (no SDK retries): a retried CreateAccessKey whose first answer was lost would
@@ -495,12 +535,21 @@ impl<'a> Rotator<'a> {
                 self.new = Some(new);
                 Ok(Phase::Created)
             }
-            Err(e) if matches!(e.class, ErrorClass::Unreachable | ErrorClass::Transient | ErrorClass::Other) => {
+            Err(e)
+                if matches!(
+                    e.class,
+                    ErrorClass::Unreachable | ErrorClass::Transient | ErrorClass::Other
+                ) =>
+            {
                 // The answer may have been lost after IAM created a key: find and delete it.
                 let all_gone = self.sweep_unseen_keys().await;
                 let error = match e.class {
                     ErrorClass::Unreachable | ErrorClass::Transient if e.status.is_none() => {
-                        Error::Unreachable { profile, detail: e.detail(), new_key_deleted: Some(all_gone) }
+                        Error::Unreachable {
+                            profile,
+                            detail: e.detail(),
+                            new_key_deleted: Some(all_gone),
+                        }
                     }
                     _ => Error::from_aws(&profile, &arn, e),
                 };
@@ -520,15 +569,26 @@ impl<'a> Rotator<'a> {
     async fn sweep_unseen_keys(&mut self) -> bool {
         let old = self.old.clone();
         let aws = self.ctx.aws;
-        let Ok(keys) = self.retry(Self::network_or_transient, async |_| aws.list_keys(&old).await).await
+        let Ok(keys) = self
+            .retry(Self::network_or_transient, async |_| {
+                aws.list_keys(&old).await
+            })
+            .await
         else {
             return false;
         };
-        let local: Vec<String> = self.ctx.local_keys.iter().map(|(_, id)| id.clone()).collect();
+        let local: Vec<String> = self
+            .ctx
+            .local_keys
+            .iter()
+            .map(|(_, id)| id.clone())
+            .collect();
         let started = self.record.as_ref().map(|r| r.started_at);
         let unseen: Vec<_> = keys
             .into_iter()
-            .filter(|k| !self.keys_before.contains(&k.id) && !local.contains(&k.id) && k.id != old.id)
+            .filter(|k| {
+                !self.keys_before.contains(&k.id) && !local.contains(&k.id) && k.id != old.id
+            })
             // Allow for clock skew between this machine and IAM.
             .filter(|k| match (started, k.created) {
                 (Some(s), Some(c)) => c >= s - time::Duration::minutes(10),
@@ -539,8 +599,13 @@ impl<'a> Rotator<'a> {
         for key in unseen {
             tracing::warn!(key = %key.id, "deleting a key whose secret was lost");
             let id = key.id.clone();
-            let gone = ok_if_gone(self.retry(Self::network_or_transient, async |_| aws.delete_key(&old, &id).await).await)
-                .is_ok();
+            let gone = ok_if_gone(
+                self.retry(Self::network_or_transient, async |_| {
+                    aws.delete_key(&old, &id).await
+                })
+                .await,
+            )
+            .is_ok();
             if gone {
                 self.report.orphans_deleted.push(key.id);
             }
@@ -553,7 +618,9 @@ impl<'a> Rotator<'a> {
     async fn sweep_orphans(&mut self) {
         let started = Instant::now();
         let all_gone = self.sweep_unseen_keys().await;
-        self.report.timings.push(("find orphans", started.elapsed()));
+        self.report
+            .timings
+            .push(("find orphans", started.elapsed()));
         if all_gone {
             self.report.outcome = Outcome::OrphanDeleted;
             self.close_journal("orphan_deleted");
@@ -568,7 +635,9 @@ impl<'a> Rotator<'a> {
     }
 
     fn new_key(&self) -> KeyPair {
-        self.new.clone().expect("a new key exists from phase Created on")
+        self.new
+            .clone()
+            .expect("a new key exists from phase Created on")
     }
 
     /// Waits until the new key answers STS as the same user.
@@ -605,7 +674,9 @@ impl<'a> Rotator<'a> {
                 profile: self.profile.clone(),
                 what: format!("the new key answered as {} instead of {arn}", identity.arn),
             })),
-            Err(e) if e.class == ErrorClass::Unreachable => Err(Stop::KeepJournal(self.interrupted(&e))),
+            Err(e) if e.class == ErrorClass::Unreachable => {
+                Err(Stop::KeepJournal(self.interrupted(&e)))
+            }
             Err(e) => Err(Stop::RollBack(Error::NotVerified {
                 profile: self.profile.clone(),
                 new_key_id: new.id,
@@ -619,7 +690,8 @@ impl<'a> Rotator<'a> {
         if !self.ctx.progress {
             return None;
         }
-        let s = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        let s =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
         s.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
@@ -641,7 +713,10 @@ impl<'a> Rotator<'a> {
             })),
             Err(SwapError::Other(e)) => Err(Stop::RollBack(Error::Internal {
                 profile: self.profile.clone(),
-                what: format!("could not write {}: {e}", self.ctx.paths.credentials.display()),
+                what: format!(
+                    "could not write {}: {e}",
+                    self.ctx.paths.credentials.display()
+                ),
             })),
         }
     }
@@ -651,8 +726,13 @@ impl<'a> Rotator<'a> {
     fn swap_in_file(&self, from: &str, to: &KeyPair) -> Result<(), SwapError> {
         let profiles = self.profiles.clone();
         let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
-            let parsed = credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
-            let holds = |id: &str| profiles.iter().all(|p| parsed.get(p, credentials::ACCESS_KEY_ID) == Some(id));
+            let parsed =
+                credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
+            let holds = |id: &str| {
+                profiles
+                    .iter()
+                    .all(|p| parsed.get(p, credentials::ACCESS_KEY_ID) == Some(id))
+            };
             if holds(&to.id) {
                 return Ok(bytes.to_vec());
             }
@@ -660,23 +740,35 @@ impl<'a> Rotator<'a> {
                 return Err(EditRefused);
             }
             parsed
-                .replace_key(from, &NewKey { access_key_id: &to.id, secret_access_key: to.secret.expose_secret() })
+                .replace_key(
+                    from,
+                    &NewKey {
+                        access_key_id: &to.id,
+                        secret_access_key: to.secret.expose_secret(),
+                    },
+                )
                 .map(|(text, _)| text.into_bytes())
                 .map_err(|_| EditRefused)
         };
-        store::replace_with(&self.ctx.paths.credentials, &self.ctx.paths.backup_file(), edit)
-            .map(|_| ())
-            .map_err(|e| match e {
-                ReplaceError::Edit(_) => SwapError::Changed,
-                ReplaceError::Store(e) => SwapError::Other(e.to_string()),
-            })
+        store::replace_with(
+            &self.ctx.paths.credentials,
+            &self.ctx.paths.backup_file(),
+            edit,
+        )
+        .map(|_| ())
+        .map_err(|e| match e {
+            ReplaceError::Edit(_) => SwapError::Changed,
+            ReplaceError::Store(e) => SwapError::Other(e.to_string()),
+        })
     }
 
     /// Which key the primary profile holds in the file on disk now.
     fn key_in_file(&self) -> Option<String> {
         let bytes = store::read(&self.ctx.paths.credentials).ok()?;
         let parsed = credentials::parse(&bytes, FileKind::Credentials).ok()?;
-        parsed.get(&self.profile, credentials::ACCESS_KEY_ID).map(String::from)
+        parsed
+            .get(&self.profile, credentials::ACCESS_KEY_ID)
+            .map(String::from)
     }
 
     /// Reads the profile back through aws-config and checks the new key answers again.
@@ -690,20 +782,33 @@ impl<'a> Rotator<'a> {
         let start = Instant::now();
         let mut attempt = 0;
         loop {
-            let failure = match aws.identity_from_disk(&profile, &paths.credentials, &paths.config).await {
-                Ok((id, identity)) if id == new.id && identity.arn == arn => return Ok(Phase::VerifiedOnDisk),
+            let failure = match aws
+                .identity_from_disk(&profile, &paths.credentials, &paths.config)
+                .await
+            {
+                Ok((id, identity)) if id == new.id && identity.arn == arn => {
+                    return Ok(Phase::VerifiedOnDisk);
+                }
                 Ok((id, _)) if id != new.id => {
                     // Someone else wrote the file after us, or something overrides it for the SDK.
-                    return Err(Stop::RollBack(if self.key_in_file().as_deref() == Some(new.id.as_str()) {
-                        Error::NotVerifiedOnDisk {
-                            profile,
-                            path: paths.credentials.clone(),
-                            new_key_id: new.id,
-                            detail: format!("the AWS SDK reads the key {id} for this profile, not the one in the file"),
-                        }
-                    } else {
-                        Error::ChangedMeanwhile { profile, path: paths.credentials.clone(), new_key_id: new.id }
-                    }));
+                    return Err(Stop::RollBack(
+                        if self.key_in_file().as_deref() == Some(new.id.as_str()) {
+                            Error::NotVerifiedOnDisk {
+                                profile,
+                                path: paths.credentials.clone(),
+                                new_key_id: new.id,
+                                detail: format!(
+                                    "the AWS SDK reads the key {id} for this profile, not the one in the file"
+                                ),
+                            }
+                        } else {
+                            Error::ChangedMeanwhile {
+                                profile,
+                                path: paths.credentials.clone(),
+                                new_key_id: new.id,
+                            }
+                        },
+                    ));
                 }
                 Ok((_, identity)) => (format!("it answered as {}", identity.arn), false),
                 Err(crate::aws::DiskReadError::Aws(e)) if e.class == ErrorClass::Unreachable => {
@@ -745,9 +850,13 @@ impl<'a> Rotator<'a> {
         match self.swap_in_file(&self.old.id.clone(), &new) {
             Ok(()) => {}
             Err(SwapError::Changed) => {
-                tracing::warn!("could not put the new key back: the profile holds neither the old nor the new key")
+                tracing::warn!(
+                    "could not put the new key back: the profile holds neither the old nor the new key"
+                )
             }
-            Err(SwapError::Other(e)) => tracing::warn!(error = %e, "could not put the new key back"),
+            Err(SwapError::Other(e)) => {
+                tracing::warn!(error = %e, "could not put the new key back")
+            }
         }
     }
 
@@ -771,7 +880,9 @@ impl<'a> Rotator<'a> {
             )
             .await,
         );
-        result.map(|()| Phase::OldDeactivated).map_err(|e| Stop::KeepJournal(self.not_retired("deactivated", e)))
+        result
+            .map(|()| Phase::OldDeactivated)
+            .map_err(|e| Stop::KeepJournal(self.not_retired("deactivated", e)))
     }
 
     async fn delete_old(&mut self) -> Step {
@@ -786,7 +897,9 @@ impl<'a> Rotator<'a> {
             )
             .await,
         );
-        result.map(|()| Phase::OldDeleted).map_err(|e| Stop::KeepJournal(self.not_retired("deleted", e)))
+        result
+            .map(|()| Phase::OldDeleted)
+            .map_err(|e| Stop::KeepJournal(self.not_retired("deleted", e)))
     }
 
     /// The last look: the file must hold the new key, whatever other programs did meanwhile.
@@ -830,11 +943,22 @@ impl<'a> Rotator<'a> {
                 restored = self.swap_in_file(&new.id, &old).is_ok();
             }
         }
-        let deleted = if restored { self.delete_new_key().await } else { false };
+        let deleted = if restored {
+            self.delete_new_key().await
+        } else {
+            false
+        };
         self.report.timings.push(("roll back", started.elapsed()));
         let rolled_back = restored && deleted;
-        self.report.outcome = if rolled_back { Outcome::RolledBack } else { Outcome::Interrupted };
-        let note = RollbackNote { restored, new_key_deleted: deleted };
+        self.report.outcome = if rolled_back {
+            Outcome::RolledBack
+        } else {
+            Outcome::Interrupted
+        };
+        let note = RollbackNote {
+            restored,
+            new_key_deleted: deleted,
+        };
         self.report.error = Some(match error {
             Some(e) => e.with_rollback(note),
             None => Error::RecoveredRollback {
@@ -850,10 +974,17 @@ impl<'a> Rotator<'a> {
 
     /// Deletes the new key (signed with the old one). Returns whether it is gone.
     async fn delete_new_key(&mut self) -> bool {
-        let Some(new) = self.new.clone() else { return true };
+        let Some(new) = self.new.clone() else {
+            return true;
+        };
         let old = self.old.clone();
         let aws = self.ctx.aws;
-        match ok_if_gone(self.retry(Self::network_or_transient, async |_| aws.delete_key(&old, &new.id).await).await) {
+        match ok_if_gone(
+            self.retry(Self::network_or_transient, async |_| {
+                aws.delete_key(&old, &new.id).await
+            })
+            .await,
+        ) {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(key = %new.id, error = %e, "could not delete the new key");

@@ -150,7 +150,9 @@ pub fn replace_with<E: std::error::Error + 'static>(
 ) -> Result<Vec<u8>, ReplaceError<E>> {
     // A symlink is kept; what it points at is replaced.
     let target = fs::canonicalize(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => StoreError::NotFound { path: path.to_path_buf() },
+        io::ErrorKind::NotFound => StoreError::NotFound {
+            path: path.to_path_buf(),
+        },
         _ => io_err("resolve", path)(e),
     })?;
     let mut expected = read(&target)?;
@@ -176,7 +178,8 @@ pub fn replace_with<E: std::error::Error + 'static>(
         let result = (|| {
             let mut old = File::open(&target).map_err(io_err("read", &target))?;
             let mut current = Vec::new();
-            old.read_to_end(&mut current).map_err(io_err("read", &target))?;
+            old.read_to_end(&mut current)
+                .map_err(io_err("read", &target))?;
             if current != expected {
                 return Ok(Err(current));
             }
@@ -215,7 +218,9 @@ pub fn replace_with<E: std::error::Error + 'static>(
         if theirs == expected {
             break;
         }
-        tracing::info!("another program wrote the file during the replacement; redoing the edit on top of its version");
+        tracing::info!(
+            "another program wrote the file during the replacement; redoing the edit on top of its version"
+        );
         base = theirs;
         expected = new;
     }
@@ -398,8 +403,10 @@ mod tests {
         let link = dir.path().join("credentials");
         fs::write(&real, b"old").unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        replace_with(&link, &dir.path().join("b"), |_| Ok::<_, std::io::Error>(b"new".to_vec()))
-            .unwrap();
+        replace_with(&link, &dir.path().join("b"), |_| {
+            Ok::<_, std::io::Error>(b"new".to_vec())
+        })
+        .unwrap();
         assert!(
             fs::symlink_metadata(&link)
                 .unwrap()

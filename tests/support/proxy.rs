@@ -1,6 +1,8 @@
 //! A small HTTP proxy between keyrot-agent and moto that makes moto behave like real IAM/STS
-//! where moto does not: new keys that take time to propagate, keys that stop working, and
-//! failures answered with real AWS error bodies. Loopback only, one request per connection.
+//! where moto does not: new keys that take time to propagate, Inactive keys that stop working,
+//! failures answered with real AWS error bodies, and a network that throttles, stalls, drops
+//! connections or goes away. Loopback only, one request per connection. Random faults come from
+//! a seeded generator, so a failing run reproduces.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -33,6 +35,13 @@ impl Failure {
             status: 400,
             code: "Throttling",
             message: "Rate exceeded".into(),
+        }
+    }
+    pub fn unavailable() -> Failure {
+        Failure {
+            status: 503,
+            code: "ServiceUnavailable",
+            message: "Service is unavailable. Please try again later.".into(),
         }
     }
     pub fn limit_exceeded() -> Failure {
@@ -75,6 +84,10 @@ struct Rules {
     root_identity: bool,
     /// Actions forwarded to moto whose answer is then dropped (connection closed, no reply).
     drop_answer: Vec<String>,
+    /// Random faults: (rate, generator state).
+    faults: Option<(f64, u64)>,
+    /// Stop listening (connection refused from then on) after answering this action.
+    down_after: Option<String>,
     after_create: Option<Hook>,
     on_reject: Option<RejectHook>,
     seen: Vec<Seen>,
@@ -97,11 +110,23 @@ impl Drop for Proxy {
 impl Proxy {
     /// Starts a proxy in front of `upstream` (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str) -> Proxy {
+        Self::start_on(upstream, 0)
+    }
+
+    /// Starts a proxy on a given port (0: any), e.g. to bring an endpoint back up.
+    pub fn start_on(upstream: &str, port: u16) -> Proxy {
         let upstream = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let listener = (0..50)
+            .find_map(|_| {
+                TcpListener::bind(("127.0.0.1", port)).ok().or_else(|| {
+                    thread::sleep(Duration::from_millis(100));
+                    None
+                })
+            })
+            .expect("bind proxy");
         let port = listener.local_addr().unwrap().port();
         let rules = Arc::new(Mutex::new(Rules::default()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -116,8 +141,13 @@ impl Proxy {
                     let Ok(conn) = conn else { continue };
                     let rules = rules.clone();
                     let upstream = upstream.clone();
+                    let stop = stop.clone();
                     thread::spawn(move || {
-                        let _ = handle(conn, &upstream, &rules);
+                        if let Ok(true) = handle(conn, &upstream, &rules) {
+                            // Go down: no more connections are accepted.
+                            stop.store(true, Ordering::SeqCst);
+                            let _ = TcpStream::connect(("127.0.0.1", port));
+                        }
                     });
                 }
             });
@@ -156,6 +186,28 @@ impl Proxy {
             .unwrap()
             .failures
             .insert(action.to_string(), failure);
+    }
+
+    /// Makes each request fail with probability `rate`, reproducibly from `seed`: Throttling
+    /// (400), ServiceUnavailable (503), a stall of up to 1.5 s, a connection dropped before the
+    /// request reaches moto, or one dropped after (the request took effect, the answer is lost).
+    pub fn faults(&self, rate: f64, seed: u64) {
+        self.rules.lock().unwrap().faults = Some((rate, seed | 1));
+    }
+
+    /// After answering `action`, stops listening: every later connection is refused.
+    pub fn go_down_after(&self, action: &str) {
+        self.rules.lock().unwrap().down_after = Some(action.to_string());
+    }
+
+    /// Stops listening now: every later connection is refused.
+    pub fn go_down(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Forwards `action` to moto, then closes the connection without answering: the request took
@@ -284,7 +336,8 @@ fn aws_error(service: &str, f: &Failure) -> Vec<u8> {
     .into_bytes()
 }
 
-fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io::Result<()> {
+/// Handles one connection. Returns whether the proxy should go down afterwards.
+fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io::Result<bool> {
     conn.set_read_timeout(Some(Duration::from_secs(30)))?;
     let (head, body) = read_message(&mut conn, false)?;
     let text = String::from_utf8_lossy(&body).into_owned();
@@ -298,9 +351,33 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
     let service = parts.nth(2).unwrap_or_default().to_string();
 
     // Decide whether to answer ourselves.
-    let (failure, seen_index) = {
+    let (failure, seen_index, fault) = {
         let mut r = rules.lock().unwrap();
         let mut failure = r.failures.get(&action).cloned();
+        // A random fault for this request, if any.
+        let mut fault = Fault::None;
+        if let Some((rate, state)) = r.faults.as_mut() {
+            let mut next = || {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                (*state >> 11) as f64 / (1u64 << 53) as f64
+            };
+            if next() < *rate {
+                fault = match (next() * 5.0) as u32 {
+                    0 => Fault::Fail(Failure::throttling()),
+                    1 => Fault::Fail(Failure::unavailable()),
+                    2 => Fault::Stall(Duration::from_millis(200 + (next() * 1300.0) as u64)),
+                    3 => Fault::DropBefore,
+                    _ => Fault::DropAfter,
+                };
+            }
+        }
+        if failure.is_none()
+            && let Fault::Fail(f) = &fault
+        {
+            failure = Some(f.clone());
+        }
         if failure.is_none() {
             let now = Instant::now();
             if let Some(until) = r.rejected_until.get(&key_id)
@@ -329,10 +406,19 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
         {
             hook(r.seen.last().unwrap());
         }
-        (failure, r.seen.len() - 1)
+        (failure, r.seen.len() - 1, fault)
     };
+    match fault {
+        Fault::DropBefore => {
+            let _ = conn.shutdown(Shutdown::Both);
+            return Ok(false);
+        }
+        Fault::Stall(d) => thread::sleep(d),
+        _ => {}
+    }
     if let Some(f) = failure {
-        return respond(&mut conn, f.status, &aws_error(&service, &f), "text/xml");
+        respond(&mut conn, f.status, &aws_error(&service, &f), "text/xml")?;
+        return Ok(false);
     }
 
     // Forward, one request per upstream connection.
@@ -376,6 +462,20 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
                 .replace(&arn, &format!("arn:aws:iam::{account}:root"))
                 .into_bytes();
         }
+        // Real IAM stops accepting a key the moment it is Inactive (moto does not).
+        if action == "UpdateAccessKey" && status == 200 {
+            if let Some(target) = param(&text, "AccessKeyId") {
+                match param(&text, "Status").as_deref() {
+                    Some("Inactive") => {
+                        r.rejected_until.insert(target, None);
+                    }
+                    Some("Active") => {
+                        r.rejected_until.remove(&target);
+                    }
+                    _ => {}
+                }
+            }
+        }
         if action == "CreateAccessKey" && status == 200 {
             if let Some(new_id) = xml_value(&resp_text, "AccessKeyId") {
                 if let Some(d) = r.propagation {
@@ -391,13 +491,24 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
             None
         }
     };
-    if rules.lock().unwrap().drop_answer.contains(&action) {
+    if rules.lock().unwrap().drop_answer.contains(&action) || matches!(fault, Fault::DropAfter) {
         let _ = conn.shutdown(Shutdown::Both);
-        return Ok(());
+        return Ok(false);
     }
     // The hook runs before the answer goes out, so the agent sees its effect.
     if let Some(hook) = hook {
         hook();
     }
-    respond(&mut conn, status, &resp_body, &content_type)
+    respond(&mut conn, status, &resp_body, &content_type)?;
+    let go_down =
+        rules.lock().unwrap().down_after.as_deref() == Some(action.as_str()) && status == 200;
+    Ok(go_down)
+}
+
+enum Fault {
+    None,
+    Fail(Failure),
+    Stall(Duration),
+    DropBefore,
+    DropAfter,
 }

@@ -1,0 +1,250 @@
+//! The crash matrix: `keyrot-agent now` is aborted (a real `abort()`, as `kill -9` or a power
+//! loss would stop it) at every failpoint of a rotation, then `recover` or `now` runs normally.
+//! At the instant of the crash and after recovery, checked against moto (behind the proxy, which
+//! makes Inactive keys fail as real IAM does) and with the real AWS CLI:
+//! - the file holds a key that authenticates as the same user;
+//! - IAM holds at most two keys for the user, and after recovery exactly the key the file holds;
+//! - the file is byte-identical outside the rotated values, and no temp file is left behind.
+//!
+//! Needs the binary built with the `failpoints` feature (the README's test command does that).
+
+#![cfg(feature = "failpoints")]
+
+mod support;
+
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+use keyrot_agent::credentials::{FileKind, parse};
+use keyrot_agent::failpoint;
+use support::proxy::Proxy;
+use support::{TestEnv, User, moto, profile};
+
+fn key_in_file(env: &TestEnv, name: &str) -> (String, String) {
+    let text = env.credentials_text();
+    let parsed = parse(text.as_bytes(), FileKind::Credentials).unwrap();
+    (
+        parsed.get(name, "aws_access_key_id").unwrap().to_string(),
+        parsed
+            .get(name, "aws_secret_access_key")
+            .unwrap()
+            .to_string(),
+    )
+}
+
+fn original_file(user: &User) -> String {
+    format!(
+        "# work keys\r\n{}\r\n; shared with ci\r\n[ci]\r\naws_access_key_id={}\r\naws_secret_access_key={}\r\n[other]\r\nregion = eu-west-1",
+        profile("default", user).replace('\n', "\r\n").trim_end(),
+        user.key_id,
+        user.secret
+    )
+}
+
+/// The file holds a working key for the user, and IAM at most two keys.
+#[track_caller]
+fn assert_safe(env: &TestEnv, user: &User, when: &str) {
+    let (id, _) = key_in_file(env, "default");
+    assert_eq!(
+        key_in_file(env, "ci").0,
+        id,
+        "{when}: shared profiles disagree"
+    );
+    assert_eq!(
+        env.cli_identity("default"),
+        user.arn,
+        "{when}: the file's key does not work"
+    );
+    let keys = moto().keys(user);
+    assert!(keys.len() <= 2, "{when}: IAM holds {keys:?}");
+}
+
+/// After recovery: IAM holds exactly the file's key, the file changed only in its values, and
+/// nothing is left over.
+#[track_caller]
+fn assert_settled(env: &TestEnv, user: &User, original: &str, when: &str) {
+    assert_safe(env, user, when);
+    let (id, secret) = key_in_file(env, "default");
+    assert_eq!(
+        moto().keys(user),
+        vec![(id.clone(), true)],
+        "{when}: IAM must hold exactly the file's key"
+    );
+    let expected = original
+        .replace(&user.key_id, &id)
+        .replace(&user.secret, &secret);
+    assert_eq!(
+        env.credentials_text(),
+        expected,
+        "{when}: bytes outside the values changed"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(env.home.join(".aws"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "credentials")
+        .collect();
+    assert!(leftovers.is_empty(), "{when}: left behind {leftovers:?}");
+    assert!(
+        !env.state_dir().join("rotation.journal").exists(),
+        "{when}: journal left"
+    );
+}
+
+fn crash_at(point: &str, then: &str) {
+    let user = moto().user(&format!("crash-{point}"));
+    let proxy = Proxy::start(&moto().url);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = original_file(&user);
+    env.write_credentials(&original);
+
+    let out = env
+        .command()
+        .env("KEYROT_FAILPOINTS", point)
+        .arg("now")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{point}: expected an abort, got {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_safe(&env, &user, &format!("right after a crash at {point}"));
+
+    let run = env.run(&[then]);
+    run.success();
+    assert_settled(
+        &env,
+        &user,
+        &original,
+        &format!("after a crash at {point} and `{then}`"),
+    );
+    let history =
+        std::fs::read_to_string(env.state_dir().join("history.jsonl")).unwrap_or_default();
+    assert!(!history.is_empty(), "{point}: no history line");
+    run.assert_no_secret(&[&user.secret]);
+    assert!(!history.contains(&user.secret));
+}
+
+#[test]
+fn every_failpoint_then_recover() {
+    for point in failpoint::ALL {
+        crash_at(point, "recover");
+    }
+}
+
+#[test]
+fn every_failpoint_then_now() {
+    for point in failpoint::ALL {
+        crash_at(point, "now");
+    }
+}
+
+#[test]
+fn recover_dry_run_describes_the_rotation_in_flight_and_changes_nothing() {
+    let user = moto().user("inflight");
+    let proxy = Proxy::start(&moto().url);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = original_file(&user);
+    env.write_credentials(&original);
+    let out = env
+        .command()
+        .env("KEYROT_FAILPOINTS", "after-verify")
+        .arg("now")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    let keys = moto().keys(&user);
+    assert_eq!(keys.len(), 2);
+    let new_id = keys
+        .iter()
+        .find(|(id, _)| *id != user.key_id)
+        .unwrap()
+        .0
+        .clone();
+
+    let run = env.run(&["recover", "--dry-run"]);
+    run.success();
+    assert!(
+        run.stdout.contains("a rotation is in flight"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("{} → {new_id}", user.key_id)),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("write {new_id} into every profile")),
+        "{}",
+        run.stdout
+    );
+    // `now --dry-run` shows it too, and nothing changed.
+    let dry = env.run(&["now", "--dry-run", "--json"]);
+    dry.success();
+    assert!(dry.json()["in_flight"].as_str().unwrap().contains(&new_id));
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user), keys);
+    run.assert_no_secret(&[&user.secret]);
+
+    let json = env.run(&["recover", "--json"]);
+    json.success();
+    let v = json.json();
+    assert_eq!(v["keys"][0]["outcome"], "rotated");
+    assert_eq!(v["keys"][0]["resumed_from"], "verified");
+    assert_settled(&env, &user, &original, "after recover");
+}
+
+#[test]
+fn the_network_going_away_after_create_is_finished_later() {
+    let user = moto().user("netdown");
+    let proxy = Proxy::start(&moto().url);
+    proxy.go_down_after("CreateAccessKey");
+    let port = proxy.port();
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = original_file(&user);
+    env.write_credentials(&original);
+    let run = env.run(&["now", "--verify-timeout", "2s"]);
+    run.failure(6);
+    assert!(
+        run.stderr.contains("Run 'keyrot-agent recover'"),
+        "{}",
+        run.stderr
+    );
+    assert!(env.state_dir().join("rotation.journal").exists());
+    // Still safe while offline: the file holds the old, working key.
+    assert_eq!(key_in_file(&env, "default").0, user.key_id);
+    assert!(moto().keys(&user).len() <= 2);
+
+    // While still offline, recovery reports and keeps the journal.
+    let offline = env.run(&["recover", "--verify-timeout", "1s"]);
+    offline.failure(6);
+    assert!(env.state_dir().join("rotation.journal").exists());
+
+    // The endpoint comes back on the same address.
+    drop(proxy);
+    let back = Proxy::start_on(&moto().url, port);
+    assert_eq!(back.port(), port);
+    env.run(&["recover"]).success();
+    assert_settled(&env, &user, &original, "after the network came back");
+}
+
+#[test]
+fn connection_refused_before_create_changes_nothing() {
+    let user = moto().user("refused");
+    let proxy = Proxy::start(&moto().url);
+    proxy.go_down();
+    std::thread::sleep(Duration::from_millis(50));
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = original_file(&user);
+    env.write_credentials(&original);
+    let run = env.run(&["now"]);
+    run.failure(6);
+    assert!(run.stderr.contains("cannot reach AWS"), "{}", run.stderr);
+    assert_eq!(env.credentials_text(), original);
+    assert!(!env.state_dir().join("rotation.journal").exists());
+    assert_eq!(moto().keys(&user).len(), 1);
+}
