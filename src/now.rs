@@ -116,7 +116,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
             });
         }
     }
-    let bytes = store::read(&paths.credentials)?;
+    let bytes = store::read_settled(&paths.credentials)?;
     let creds = parse_file(&paths.credentials, &bytes, FileKind::Credentials)?;
     let config = match store::read_optional(&paths.config)? {
         Some(b) => Some(parse_file(&paths.config, &b, FileKind::Config)?),

@@ -764,7 +764,7 @@ impl<'a> Rotator<'a> {
 
     /// Which key the primary profile holds in the file on disk now.
     fn key_in_file(&self) -> Option<String> {
-        let bytes = store::read(&self.ctx.paths.credentials).ok()?;
+        let bytes = store::read_settled(&self.ctx.paths.credentials).ok()?;
         let parsed = credentials::parse(&bytes, FileKind::Credentials).ok()?;
         parsed
             .get(&self.profile, credentials::ACCESS_KEY_ID)

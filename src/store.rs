@@ -105,6 +105,21 @@ pub fn read(path: &Path) -> Result<Vec<u8>, StoreError> {
     })
 }
 
+/// Reads a file that another program may be rewriting in place: reads again a moment later
+/// until two reads agree, so that a file caught empty or half-written is not taken for the file.
+pub fn read_settled(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let mut last = read(path)?;
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let now = read(path)?;
+        if now == last {
+            return Ok(now);
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
 /// Reads a file that may be absent (the config file).
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
     match read(path) {
@@ -125,7 +140,11 @@ pub enum ReplaceError<E: std::error::Error + 'static> {
 }
 
 /// How many times [`replace_with`] redoes its edit when other programs keep writing the file.
-const MAX_ROUNDS: usize = 8;
+const MAX_ROUNDS: usize = 16;
+
+/// How many times an edit that refuses the file is retried, a moment apart, before the refusal
+/// stands: a program rewriting the file in place leaves it empty or partial for an instant.
+const EDIT_RETRIES: usize = 5;
 
 /// Replaces the file at `path` with `edit(current contents)`, atomically, and returns what it
 /// wrote. `edit` must be a pure function of the bytes it is given; it runs again whenever the
@@ -155,12 +174,20 @@ pub fn replace_with<E: std::error::Error + 'static>(
         },
         _ => io_err("resolve", path)(e),
     })?;
-    let mut expected = read(&target)?;
+    let mut expected = read_settled(&target)?;
     let mut base = expected.clone();
     let mut written: Option<Vec<u8>> = None;
+    let mut refusals = 0;
     for _ in 0..MAX_ROUNDS {
         let new = match edit(&base) {
             Ok(new) => new,
+            Err(_) if written.is_none() && refusals < EDIT_RETRIES => {
+                refusals += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                expected = read_settled(&target)?;
+                base = expected.clone();
+                continue;
+            }
             Err(e) if written.is_none() => return Err(ReplaceError::Edit(e)),
             Err(_) => {
                 // Someone else's write can no longer take our edit. Ours stays in place; theirs

@@ -1,0 +1,170 @@
+//! Concurrency: two keyrot-agents at once, and keyrot-agent racing other programs that rewrite
+//! the credentials file (the real `aws configure set`, and in-place writers forced into the
+//! exact window between keyrot-agent's last check and its rename).
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use keyrot_agent::credentials::{FileKind, parse};
+use support::proxy::Proxy;
+use support::{TestEnv, moto, profile};
+
+fn value(env: &TestEnv, section: &str, key: &str) -> Option<String> {
+    let text = env.credentials_text();
+    parse(text.as_bytes(), FileKind::Credentials).unwrap().get(section, key).map(String::from)
+}
+
+#[test]
+fn two_agents_at_once_rotate_exactly_once() {
+    let user = moto().user("twice-at-once");
+    let proxy = Proxy::start(&moto().url);
+    // Slow propagation keeps the first one busy while the second starts.
+    proxy.delay_new_keys(Duration::from_millis(1500));
+    let env = TestEnv::with_endpoint(&proxy.url);
+    env.write_credentials(profile("default", &user));
+    let first = env.command().arg("now").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let second = env.run(&["now"]);
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    second.failure(11);
+    assert!(second.stderr.contains("another keyrot-agent"), "{}", second.stderr);
+    let creates = proxy.seen().iter().filter(|s| s.action == "CreateAccessKey").count();
+    assert_eq!(creates, 1, "exactly one rotation");
+    let key = value(&env, "default", "aws_access_key_id").unwrap();
+    assert_eq!(moto().keys(&user), vec![(key, true)]);
+}
+
+/// `aws configure set` rewrites the file in place (truncate, then write) from a copy it read
+/// a moment before. Running it in a loop on another profile while keyrot-agent rotates must lose
+/// neither its updates nor keyrot-agent's.
+#[test]
+fn aws_configure_set_in_a_loop_loses_no_update() {
+    let user = moto().user("configure-loop");
+    let env = Arc::new(TestEnv::new());
+    env.write_credentials(format!(
+        "{}\n[other]\naws_access_key_id = AKIAOTHEROTHEROTHER1\naws_secret_access_key = otherSecret\naws_session_token = tok-0\n",
+        profile("default", &user)
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let env = env.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut last = 0;
+            while !stop.load(Ordering::SeqCst) {
+                last += 1;
+                let token = format!("tok-{last}");
+                env.aws(&["configure", "set", "aws_session_token", &token, "--profile", "other"]).success();
+            }
+            last
+        })
+    };
+    let rotations: usize = std::env::var("KEYROT_RACE_ROTATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    for _ in 0..rotations {
+        env.run(&["now"]).success();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let last = writer.join().unwrap();
+    assert!(last >= 2, "the writer ran {last} times");
+    // No lost update: the writer's last value is there, and so is the last rotation's key.
+    assert_eq!(value(&env, "other", "aws_session_token").as_deref(), Some(format!("tok-{last}").as_str()));
+    let key = value(&env, "default", "aws_access_key_id").unwrap();
+    assert_eq!(moto().keys(&user), vec![(key, true)]);
+    assert_eq!(env.cli_identity("default"), user.arn);
+}
+
+#[cfg(feature = "failpoints")]
+mod forced_races {
+    use super::*;
+
+    /// Writes `text` into the file in place, as `aws configure set` does.
+    fn write_in_place(path: &std::path::Path, text: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// Another program writes into the file between keyrot-agent's last check and its rename:
+    /// its bytes land in the replaced file. They are found there and kept, with the new key.
+    #[test]
+    fn a_write_into_the_replaced_file_is_kept() {
+        let user = moto().user("inode-race");
+        let env = TestEnv::new();
+        let original = format!("{}[other]\nregion = eu-west-1\n", profile("default", &user));
+        env.write_credentials(&original);
+        let path = env.credentials_path();
+        let child = env
+            .command()
+            .env("KEYROT_FAILPOINTS", "before-rename=sleep(1200)")
+            .arg("now")
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        // keyrot-agent is asleep between its check and the rename.
+        write_in_place(&path, &original.replace("eu-west-1", "ap-south-1"));
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(value(&env, "other", "region").as_deref(), Some("ap-south-1"), "the other write was lost");
+        let key = value(&env, "default", "aws_access_key_id").unwrap();
+        assert_ne!(key, user.key_id);
+        assert_eq!(moto().keys(&user), vec![(key, true)]);
+        assert_eq!(env.cli_identity("default"), user.arn);
+    }
+
+    /// Another program writes back a copy it read before the rotation (old key and all) after the
+    /// new key was verified on disk: the new key is put back, with the other program's change,
+    /// before the old key is retired.
+    #[test]
+    fn a_stale_copy_written_back_gets_the_new_key_again() {
+        let user = moto().user("stale-copy");
+        let env = TestEnv::new();
+        let original = format!("{}[other]\nregion = eu-west-1\n", profile("default", &user));
+        env.write_credentials(&original);
+        let path = env.credentials_path();
+        let child = env
+            .command()
+            .env("KEYROT_FAILPOINTS", "after-verify-on-disk=sleep(1200)")
+            .arg("now")
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        write_in_place(&path, &original.replace("eu-west-1", "ap-south-1"));
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(value(&env, "other", "region").as_deref(), Some("ap-south-1"));
+        let key = value(&env, "default", "aws_access_key_id").unwrap();
+        assert_ne!(key, user.key_id, "the stale copy's old (deleted) key must not stay");
+        assert_eq!(moto().keys(&user), vec![(key, true)]);
+        assert_eq!(env.cli_identity("default"), user.arn);
+    }
+
+    /// The same stale write before the new key was read back: the rotation rolls back, and the
+    /// other program's version (with the old, still working key) stays.
+    #[test]
+    fn a_stale_copy_written_back_before_verification_rolls_back() {
+        let user = moto().user("stale-early");
+        let env = TestEnv::new();
+        let original = format!("{}[other]\nregion = eu-west-1\n", profile("default", &user));
+        env.write_credentials(&original);
+        let path = env.credentials_path();
+        let child = env
+            .command()
+            .env("KEYROT_FAILPOINTS", "after-written=sleep(1200)")
+            .arg("now")
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        let theirs = original.replace("eu-west-1", "ap-south-1");
+        write_in_place(&path, &theirs);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(env.credentials_text(), theirs);
+        assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+        assert_eq!(env.cli_identity("default"), user.arn);
+    }
+}
