@@ -5,7 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "==> installing test requirements (tests/requirements.txt)"
+echo "==> installing test requirements"
+# Debian packages: strace (the durability-order test traces fsync/rename), util-linux's
+# script (a real terminal for the progress test).
+missing=()
+command -v strace >/dev/null || missing+=(strace)
+command -v script >/dev/null || missing+=(bsdutils)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# Pinned Python packages: moto (IAM/STS endpoint), the AWS CLI and botocore (reference readers).
 python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 
 echo "==> starting moto_server (SigV4 enforced)"
@@ -14,5 +24,5 @@ eval "$(bash tests/support/start_moto.sh "$log")"
 trap 'kill "$KEYROT_TEST_MOTO_PID" 2>/dev/null || true' EXIT
 echo "    $KEYROT_TEST_MOTO_URL (pid $KEYROT_TEST_MOTO_PID, log $log)"
 
-echo "==> cargo test"
-cargo test --locked
+echo "==> cargo test (with failpoints, for the crash matrix)"
+cargo test --locked --features failpoints

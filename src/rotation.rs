@@ -252,7 +252,7 @@ impl Backoff {
 
     pub fn with_deadline(deadline: Duration) -> Self {
         Backoff {
-            initial: Duration::from_millis(150),
+            initial: Duration::from_millis(100),
             cap: Duration::from_secs(2),
             deadline,
         }
@@ -336,7 +336,7 @@ mod tests {
     #[test]
     fn backoff_grows_to_cap_and_respects_deadline() {
         let b = Backoff::with_deadline(Duration::from_secs(60));
-        assert_eq!(b.delay(0, 0.0), Duration::from_millis(150));
+        assert_eq!(b.delay(0, 0.0), Duration::from_millis(100));
         assert!(b.delay(1, 0.0) > b.delay(0, 0.0));
         assert_eq!(b.delay(40, 0.0), Duration::from_secs(2));
         assert!(b.delay(40, 0.99) >= Duration::from_millis(1600));

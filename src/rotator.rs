@@ -937,11 +937,11 @@ impl<'a> Rotator<'a> {
         }
         let started = Instant::now();
         let mut restored = true;
-        if let Some(new) = self.new.clone() {
-            if self.key_in_file().as_deref() == Some(new.id.as_str()) {
-                let old = self.old.clone();
-                restored = self.swap_in_file(&new.id, &old).is_ok();
-            }
+        if let Some(new) = self.new.clone()
+            && self.key_in_file().as_deref() == Some(new.id.as_str())
+        {
+            let old = self.old.clone();
+            restored = self.swap_in_file(&new.id, &old).is_ok();
         }
         let deleted = if restored {
             self.delete_new_key().await

@@ -14,7 +14,10 @@ use support::{TestEnv, moto, profile};
 
 fn value(env: &TestEnv, section: &str, key: &str) -> Option<String> {
     let text = env.credentials_text();
-    parse(text.as_bytes(), FileKind::Credentials).unwrap().get(section, key).map(String::from)
+    parse(text.as_bytes(), FileKind::Credentials)
+        .unwrap()
+        .get(section, key)
+        .map(String::from)
 }
 
 #[test]
@@ -29,10 +32,22 @@ fn two_agents_at_once_rotate_exactly_once() {
     std::thread::sleep(Duration::from_millis(300));
     let second = env.run(&["now"]);
     let first = first.wait_with_output().unwrap();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     second.failure(11);
-    assert!(second.stderr.contains("another keyrot-agent"), "{}", second.stderr);
-    let creates = proxy.seen().iter().filter(|s| s.action == "CreateAccessKey").count();
+    assert!(
+        second.stderr.contains("another keyrot-agent"),
+        "{}",
+        second.stderr
+    );
+    let creates = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.action == "CreateAccessKey")
+        .count();
     assert_eq!(creates, 1, "exactly one rotation");
     let key = value(&env, "default", "aws_access_key_id").unwrap();
     assert_eq!(moto().keys(&user), vec![(key, true)]);
@@ -58,12 +73,23 @@ fn aws_configure_set_in_a_loop_loses_no_update() {
             while !stop.load(Ordering::SeqCst) {
                 last += 1;
                 let token = format!("tok-{last}");
-                env.aws(&["configure", "set", "aws_session_token", &token, "--profile", "other"]).success();
+                env.aws(&[
+                    "configure",
+                    "set",
+                    "aws_session_token",
+                    &token,
+                    "--profile",
+                    "other",
+                ])
+                .success();
             }
             last
         })
     };
-    let rotations: usize = std::env::var("KEYROT_RACE_ROTATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let rotations: usize = std::env::var("KEYROT_RACE_ROTATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     for _ in 0..rotations {
         env.run(&["now"]).success();
         std::thread::sleep(Duration::from_millis(50));
@@ -72,7 +98,10 @@ fn aws_configure_set_in_a_loop_loses_no_update() {
     let last = writer.join().unwrap();
     assert!(last >= 2, "the writer ran {last} times");
     // No lost update: the writer's last value is there, and so is the last rotation's key.
-    assert_eq!(value(&env, "other", "aws_session_token").as_deref(), Some(format!("tok-{last}").as_str()));
+    assert_eq!(
+        value(&env, "other", "aws_session_token").as_deref(),
+        Some(format!("tok-{last}").as_str())
+    );
     let key = value(&env, "default", "aws_access_key_id").unwrap();
     assert_eq!(moto().keys(&user), vec![(key, true)]);
     assert_eq!(env.cli_identity("default"), user.arn);
@@ -85,7 +114,11 @@ mod forced_races {
     /// Writes `text` into the file in place, as `aws configure set` does.
     fn write_in_place(path: &std::path::Path, text: &str) {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .unwrap();
         f.write_all(text.as_bytes()).unwrap();
     }
 
@@ -108,8 +141,16 @@ mod forced_races {
         // keyrot-agent is asleep between its check and the rename.
         write_in_place(&path, &original.replace("eu-west-1", "ap-south-1"));
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(value(&env, "other", "region").as_deref(), Some("ap-south-1"), "the other write was lost");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            value(&env, "other", "region").as_deref(),
+            Some("ap-south-1"),
+            "the other write was lost"
+        );
         let key = value(&env, "default", "aws_access_key_id").unwrap();
         assert_ne!(key, user.key_id);
         assert_eq!(moto().keys(&user), vec![(key, true)]);
@@ -135,10 +176,20 @@ mod forced_races {
         std::thread::sleep(Duration::from_millis(700));
         write_in_place(&path, &original.replace("eu-west-1", "ap-south-1"));
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(value(&env, "other", "region").as_deref(), Some("ap-south-1"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            value(&env, "other", "region").as_deref(),
+            Some("ap-south-1")
+        );
         let key = value(&env, "default", "aws_access_key_id").unwrap();
-        assert_ne!(key, user.key_id, "the stale copy's old (deleted) key must not stay");
+        assert_ne!(
+            key, user.key_id,
+            "the stale copy's old (deleted) key must not stay"
+        );
         assert_eq!(moto().keys(&user), vec![(key, true)]);
         assert_eq!(env.cli_identity("default"), user.arn);
     }
@@ -162,7 +213,12 @@ mod forced_races {
         let theirs = original.replace("eu-west-1", "ap-south-1");
         write_in_place(&path, &theirs);
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(10),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(env.credentials_text(), theirs);
         assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
         assert_eq!(env.cli_identity("default"), user.arn);

@@ -55,15 +55,24 @@ fn run_with_faults(rate: f64, seed: u64) -> String {
     let user: User = moto().user(&format!("faults-{seed}"));
     let proxy = Proxy::start(&moto().url);
     let env = TestEnv::with_endpoint(&proxy.url);
-    let original = format!("# mine\n{}\n[other]\nregion = eu-west-1\n", profile("default", &user));
+    let original = format!(
+        "# mine\n{}\n[other]\nregion = eu-west-1\n",
+        profile("default", &user)
+    );
     env.write_credentials(&original);
     proxy.faults(rate, seed);
     let run = env.run(&["now", "--json", "--verify-timeout", "8s"]);
     proxy.faults(0.0, 1);
-    let outcome = run.json()["keys"][0]["outcome"].as_str().map(String::from).unwrap_or_else(|| {
-        // Refused before planning (e.g. the first call never got through).
-        run.json()["error"]["kind"].as_str().unwrap_or("?").to_string()
-    });
+    let outcome = run.json()["keys"][0]["outcome"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| {
+            // Refused before planning (e.g. the first call never got through).
+            run.json()["error"]["kind"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        });
     let context = format!("rate {rate} seed {seed}: outcome {outcome}\n{}", run.stderr);
 
     // Never a lost key, never more than two keys, whatever the outcome.
@@ -84,26 +93,42 @@ fn run_with_faults(rate: f64, seed: u64) -> String {
         .get("default", "aws_secret_access_key")
         .unwrap()
         .to_string();
-    assert_eq!(text, original.replace(&user.key_id, &key).replace(&user.secret, &secret), "{context}");
-    assert!(!env.state_dir().join("rotation.journal").exists(), "{context}");
+    assert_eq!(
+        text,
+        original
+            .replace(&user.key_id, &key)
+            .replace(&user.secret, &secret),
+        "{context}"
+    );
+    assert!(
+        !env.state_dir().join("rotation.journal").exists(),
+        "{context}"
+    );
     outcome
 }
 
 /// How many seeded runs per rate (`KEYROT_FAULT_RUNS` explores more).
 fn runs() -> u64 {
-    std::env::var("KEYROT_FAULT_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(6)
+    std::env::var("KEYROT_FAULT_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6)
 }
 
 #[test]
 fn ten_percent_faults_end_in_a_rotation_or_a_clean_rollback() {
-    let outcomes: Vec<String> = (1..=runs()).map(|seed| run_with_faults(0.10, seed)).collect();
+    let outcomes: Vec<String> = (1..=runs())
+        .map(|seed| run_with_faults(0.10, seed))
+        .collect();
     eprintln!("10% faults: {outcomes:?}");
     assert!(outcomes.iter().any(|o| o == "rotated"), "{outcomes:?}");
 }
 
 #[test]
 fn thirty_percent_faults_end_in_a_rotation_or_a_clean_rollback() {
-    let outcomes: Vec<String> = (101..=100 + runs()).map(|seed| run_with_faults(0.30, seed)).collect();
+    let outcomes: Vec<String> = (101..=100 + runs())
+        .map(|seed| run_with_faults(0.30, seed))
+        .collect();
     eprintln!("30% faults: {outcomes:?}");
 }
 
@@ -111,7 +136,12 @@ fn thirty_percent_faults_end_in_a_rotation_or_a_clean_rollback() {
 #[test]
 #[ignore]
 fn explore_fault_rates() {
-    let rate = std::env::var("KEYROT_FAULT_RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(0.5);
-    let outcomes: Vec<String> = (1000..1000 + runs()).map(|seed| run_with_faults(rate, seed)).collect();
+    let rate = std::env::var("KEYROT_FAULT_RATE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.5);
+    let outcomes: Vec<String> = (1000..1000 + runs())
+        .map(|seed| run_with_faults(rate, seed))
+        .collect();
     eprintln!("{rate} faults: {outcomes:?}");
 }

@@ -66,6 +66,8 @@ pub struct Seen {
     pub action: String,
     pub key_id: String,
     pub status: u16,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 type Hook = Box<dyn Fn() + Send + Sync>;
@@ -80,6 +82,8 @@ struct Rules {
     /// Keys rejected until the given instant (None: forever), with their use count.
     rejected_until: HashMap<String, Option<Instant>>,
     new_key_uses: HashMap<String, usize>,
+    /// When each delayed new key starts to work.
+    propagated_at: HashMap<String, Instant>,
     failures: HashMap<String, Failure>,
     root_identity: bool,
     /// Actions forwarded to moto whose answer is then dropped (connection closed, no reply).
@@ -233,6 +237,16 @@ impl Proxy {
     /// Runs `hook` for every request the proxy rejects for a key, before it answers.
     pub fn on_reject(&self, hook: impl Fn(&Seen) + Send + Sync + 'static) {
         self.rules.lock().unwrap().on_reject = Some(Box::new(hook));
+    }
+
+    /// When a key created under [`Proxy::delay_new_keys`] started to work.
+    pub fn propagated_at(&self, key_id: &str) -> Option<Instant> {
+        self.rules
+            .lock()
+            .unwrap()
+            .propagated_at
+            .get(key_id)
+            .copied()
     }
 
     /// Every request seen so far.
@@ -400,6 +414,7 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
             action: action.clone(),
             key_id: key_id.clone(),
             status,
+            at: Instant::now(),
         });
         if failure.is_some()
             && let Some(hook) = &r.on_reject
@@ -463,24 +478,26 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
                 .into_bytes();
         }
         // Real IAM stops accepting a key the moment it is Inactive (moto does not).
-        if action == "UpdateAccessKey" && status == 200 {
-            if let Some(target) = param(&text, "AccessKeyId") {
-                match param(&text, "Status").as_deref() {
-                    Some("Inactive") => {
-                        r.rejected_until.insert(target, None);
-                    }
-                    Some("Active") => {
-                        r.rejected_until.remove(&target);
-                    }
-                    _ => {}
+        if action == "UpdateAccessKey"
+            && status == 200
+            && let Some(target) = param(&text, "AccessKeyId")
+        {
+            match param(&text, "Status").as_deref() {
+                Some("Inactive") => {
+                    r.rejected_until.insert(target, None);
                 }
+                Some("Active") => {
+                    r.rejected_until.remove(&target);
+                }
+                _ => {}
             }
         }
         if action == "CreateAccessKey" && status == 200 {
             if let Some(new_id) = xml_value(&resp_text, "AccessKeyId") {
                 if let Some(d) = r.propagation {
-                    r.rejected_until
-                        .insert(new_id.clone(), Some(Instant::now() + d));
+                    let at = Instant::now() + d;
+                    r.rejected_until.insert(new_id.clone(), Some(at));
+                    r.propagated_at.insert(new_id.clone(), at);
                 }
                 if r.new_keys_work_times.is_some() {
                     r.new_key_uses.insert(new_id, 0);
