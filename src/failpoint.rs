@@ -16,14 +16,22 @@ pub const ALL: &[&str] = &[
     "after-rename",
     "after-written",
     "after-verify-on-disk",
+    "deactivated-unrecorded",
     "after-deactivate",
     "before-delete",
+    "deleted-unrecorded",
     "after-delete",
 ];
 
+/// Failpoints on the rollback path, reached only when a rotation is being undone.
+pub const ROLLBACK: &[&str] = &["rollback-restored"];
+
 #[cfg(feature = "failpoints")]
 pub fn hit(name: &'static str) {
-    debug_assert!(ALL.contains(&name), "unknown failpoint {name}");
+    debug_assert!(
+        ALL.contains(&name) || ROLLBACK.contains(&name),
+        "unknown failpoint {name}"
+    );
     let Ok(spec) = std::env::var("KEYROT_FAILPOINTS") else {
         return;
     };

@@ -84,6 +84,8 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
     let counter = RequestCounter::default();
     let mut keys = Vec::new();
     let mut in_flight = None;
+    // A key that recovery has just finished rotating is not rotated again.
+    let mut just_rotated: Option<String> = None;
     // Whatever an earlier run left half done is finished (or undone) first.
     if options.dry_run {
         in_flight = recover::describe_pending(&journal)?;
@@ -102,6 +104,9 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
     } else if let Some(report) = recover::finish_pending(paths, &journal, options, &counter).await?
     {
         let still_pending = journal.load().ok().flatten().is_some();
+        if report.outcome == crate::rotator::Outcome::Rotated {
+            just_rotated = report.new_key_id.clone();
+        }
         keys.push(report);
         if still_pending {
             // It could not be finished now: nothing new starts while it is in flight.
@@ -161,7 +166,12 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
             }
         }
     }
+    selected
+        .targets
+        .retain(|t| Some(&t.access_key_id) != just_rotated.as_ref());
     if !options.dry_run {
+        let _ = store::remove_stale_temps(journal.path());
+        let _ = store::remove_stale_temps(&paths.backup_file());
         let removed = store::remove_stale_temps(&paths.credentials);
         if removed > 0 {
             tracing::warn!(
@@ -182,6 +192,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
             verify_timeout: options.verify_timeout,
             progress: options.progress,
             local_keys: &local_keys,
+            local_keys_unknown: false,
         };
         let mut report = Rotator::start(&ctx, &target).run().await;
         report.requests = counter.get() - before;

@@ -83,12 +83,15 @@ pub async fn finish_pending(
     // The file the rotation was writing, whatever this run's environment says.
     let mut paths = paths.clone();
     paths.credentials = record.credentials_file.clone();
-    let local = store::read(&paths.credentials)
+    let local = store::read_settled(&paths.credentials)
         .ok()
         .and_then(|b| credentials::parse(&b, FileKind::Credentials).ok())
-        .map(|f| local_keys(&f))
-        .unwrap_or_default();
+        .map(|f| local_keys(&f));
+    let local_keys_unknown = local.is_none();
+    let local = local.unwrap_or_default();
     let _ = store::remove_stale_temps(&paths.credentials);
+    let _ = store::remove_stale_temps(journal.path());
+    let _ = store::remove_stale_temps(&paths.backup_file());
     let before = counter.get();
     let aws = Aws::load(&record.primary, counter.clone()).await;
     let ctx = Context {
@@ -100,6 +103,7 @@ pub async fn finish_pending(
         verify_timeout: options.verify_timeout,
         progress: options.progress,
         local_keys: &local,
+        local_keys_unknown,
     };
     let mut report = Rotator::resume(&ctx, record).run_resumed().await;
     report.requests = counter.get() - before;

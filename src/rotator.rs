@@ -118,6 +118,8 @@ pub struct Context<'a> {
     pub progress: bool,
     /// Every local profile holding a key, and that key's id.
     pub local_keys: &'a [(String, String)],
+    /// Set when the credentials file could not be read or parsed to fill `local_keys`.
+    pub local_keys_unknown: bool,
 }
 
 /// How a step that cannot go on leaves things.
@@ -280,8 +282,14 @@ impl<'a> Rotator<'a> {
                     phase = next;
                     self.report.phase = Some(next);
                     if let Err(e) = self.persist(next, name, started.elapsed()) {
-                        // Without a journal the rotation must not go further.
-                        self.stop(Stop::KeepJournal(e)).await;
+                        // Without a journal the rotation must not go further. A new key whose
+                        // secret could not be recorded is deleted at once.
+                        if next == Phase::Created && self.delete_new_key().await {
+                            self.new = None;
+                            self.stop(Stop::NothingChanged(e)).await;
+                        } else {
+                            self.stop(Stop::KeepJournal(e)).await;
+                        }
                         return;
                     }
                     failpoint::hit(match next {
@@ -542,7 +550,7 @@ impl<'a> Rotator<'a> {
                 ) =>
             {
                 // The answer may have been lost after IAM created a key: find and delete it.
-                let all_gone = self.sweep_unseen_keys().await;
+                let all_gone = self.sweep_unseen_keys(false).await;
                 let error = match e.class {
                     ErrorClass::Unreachable | ErrorClass::Transient if e.status.is_none() => {
                         Error::Unreachable {
@@ -566,7 +574,7 @@ impl<'a> Rotator<'a> {
 
     /// Deletes the user's keys that did not exist at the intent and that no local profile holds.
     /// Returns whether none is left (or none was made).
-    async fn sweep_unseen_keys(&mut self) -> bool {
+    async fn sweep_unseen_keys(&mut self, later: bool) -> bool {
         let old = self.old.clone();
         let aws = self.ctx.aws;
         let Ok(keys) = self
@@ -584,17 +592,35 @@ impl<'a> Rotator<'a> {
             .map(|(_, id)| id.clone())
             .collect();
         let started = self.record.as_ref().map(|r| r.started_at);
-        let unseen: Vec<_> = keys
+        let mut unseen: Vec<_> = keys
             .into_iter()
             .filter(|k| {
                 !self.keys_before.contains(&k.id) && !local.contains(&k.id) && k.id != old.id
             })
-            // Allow for clock skew between this machine and IAM.
-            .filter(|k| match (started, k.created) {
-                (Some(s), Some(c)) => c >= s - time::Duration::minutes(10),
-                _ => true,
-            })
             .collect();
+        if later {
+            // Recovery may run days after the crash: by then the user may have made a key of their
+            // own. Only a key created around the intent (allowing for clock skew) and never used
+            // can be the one whose secret was lost.
+            unseen.retain(|k| match (started, k.created) {
+                (Some(s), Some(c)) => (c - s).abs() <= time::Duration::minutes(15),
+                _ => false,
+            });
+            let mut never_used = Vec::new();
+            for k in unseen {
+                match aws.last_used(&old, &k.id).await {
+                    Ok(u) if u.date.is_none() => never_used.push(k),
+                    Ok(_) => {
+                        tracing::warn!(key = %k.id, "a key created during the interrupted rotation has been used since: it is not deleted")
+                    }
+                    Err(e) => {
+                        tracing::warn!(key = %k.id, error = %e, "cannot tell whether the key was used");
+                        return false;
+                    }
+                }
+            }
+            unseen = never_used;
+        }
         let mut all_gone = true;
         for key in unseen {
             tracing::warn!(key = %key.id, "deleting a key whose secret was lost");
@@ -617,7 +643,20 @@ impl<'a> Rotator<'a> {
     /// Recovery of a rotation interrupted before its new key was recorded.
     async fn sweep_orphans(&mut self) {
         let started = Instant::now();
-        let all_gone = self.sweep_unseen_keys().await;
+        if self.ctx.local_keys_unknown {
+            // Without knowing which keys the file holds, no key may be deleted.
+            self.report.outcome = Outcome::Interrupted;
+            self.report.error = Some(Error::Interrupted {
+                profile: self.profile.clone(),
+                operation: "recovery",
+                detail: format!(
+                    "{} cannot be read right now",
+                    self.ctx.paths.credentials.display()
+                ),
+            });
+            return;
+        }
+        let all_gone = self.sweep_unseen_keys(true).await;
         self.report
             .timings
             .push(("find orphans", started.elapsed()));
@@ -762,6 +801,18 @@ impl<'a> Rotator<'a> {
         })
     }
 
+    /// Whether every profile of this rotation holds `key_id` in the file on disk now; `None` when
+    /// the file cannot be read or parsed.
+    fn file_holds(&self, key_id: &str) -> Option<bool> {
+        let bytes = store::read_settled(&self.ctx.paths.credentials).ok()?;
+        let parsed = credentials::parse(&bytes, FileKind::Credentials).ok()?;
+        Some(
+            self.profiles
+                .iter()
+                .all(|p| parsed.get(p, credentials::ACCESS_KEY_ID) == Some(key_id)),
+        )
+    }
+
     /// Which key the primary profile holds in the file on disk now.
     fn key_in_file(&self) -> Option<String> {
         let bytes = store::read_settled(&self.ctx.paths.credentials).ok()?;
@@ -839,30 +890,28 @@ impl<'a> Rotator<'a> {
         }
     }
 
-    /// Makes sure the file still holds the new key before the old one is retired: a program that
-    /// rewrote the file from a copy it read earlier may have put the old key back.
-    fn repair_file(&self) {
+    /// Makes sure every profile still holds the new key: a program that rewrote the file from a
+    /// copy it read earlier may have put the old key back. Returns whether the file now holds it.
+    fn repair_file(&self) -> bool {
         let new = self.new_key();
-        if self.key_in_file().as_deref() == Some(new.id.as_str()) {
-            return;
+        if self.file_holds(&new.id) == Some(true) {
+            return true;
         }
         tracing::warn!(profile = %self.profile, "the credentials file lost the new key (another program rewrote it); putting it back");
         match self.swap_in_file(&self.old.id.clone(), &new) {
             Ok(()) => {}
-            Err(SwapError::Changed) => {
-                tracing::warn!(
-                    "could not put the new key back: the profile holds neither the old nor the new key"
-                )
-            }
+            Err(SwapError::Changed) => tracing::warn!(
+                "could not put the new key back: a profile holds neither the old nor the new key"
+            ),
             Err(SwapError::Other(e)) => {
                 tracing::warn!(error = %e, "could not put the new key back")
             }
         }
+        self.file_holds(&new.id) == Some(true)
     }
 
     async fn deactivate_old(&mut self) -> Step {
-        self.repair_file();
-        if self.key_in_file().as_deref() != Some(self.new_key().id.as_str()) {
+        if !self.repair_file() {
             // Never retire the old key while the file does not hold the new one.
             return Err(Stop::KeepJournal(Error::ChangedMeanwhile {
                 profile: self.profile.clone(),
@@ -880,6 +929,9 @@ impl<'a> Rotator<'a> {
             )
             .await,
         );
+        if result.is_ok() {
+            failpoint::hit("deactivated-unrecorded");
+        }
         result
             .map(|()| Phase::OldDeactivated)
             .map_err(|e| Stop::KeepJournal(self.not_retired("deactivated", e)))
@@ -897,6 +949,9 @@ impl<'a> Rotator<'a> {
             )
             .await,
         );
+        if result.is_ok() {
+            failpoint::hit("deleted-unrecorded");
+        }
         result
             .map(|()| Phase::OldDeleted)
             .map_err(|e| Stop::KeepJournal(self.not_retired("deleted", e)))
@@ -904,9 +959,27 @@ impl<'a> Rotator<'a> {
 
     /// The last look: the file must hold the new key, whatever other programs did meanwhile.
     async fn finish(&mut self) {
-        self.repair_file();
-        self.report.outcome = Outcome::Rotated;
         self.report.phase = Some(Phase::OldDeleted);
+        if !self.repair_file() {
+            let new = self.new_key();
+            if self.file_holds(&self.old.id) == Some(false)
+                && self.file_holds(&new.id) == Some(false)
+                && self.key_in_file().is_some()
+            {
+                // The profile now holds a key of someone else's choosing: not ours to undo.
+                tracing::warn!(profile = %self.profile, "the profile was given another key during the rotation; leaving it as it is");
+            } else {
+                // The journal keeps the new secret, so a later run can still put it back.
+                self.report.outcome = Outcome::Interrupted;
+                self.report.error = Some(Error::ChangedMeanwhile {
+                    profile: self.profile.clone(),
+                    path: self.ctx.paths.credentials.clone(),
+                    new_key_id: new.id,
+                });
+                return;
+            }
+        }
+        self.report.outcome = Outcome::Rotated;
         self.close_journal("rotated");
     }
 
@@ -937,11 +1010,19 @@ impl<'a> Rotator<'a> {
         }
         let started = Instant::now();
         let mut restored = true;
-        if let Some(new) = self.new.clone()
-            && self.key_in_file().as_deref() == Some(new.id.as_str())
-        {
-            let old = self.old.clone();
-            restored = self.swap_in_file(&new.id, &old).is_ok();
+        if let Some(new) = self.new.clone() {
+            restored = match self.key_in_file() {
+                // Unreadable right now: the new key must not be deleted while it may be in use.
+                None => false,
+                Some(id) if id == new.id => {
+                    let old = self.old.clone();
+                    self.swap_in_file(&new.id, &old).is_ok()
+                }
+                Some(_) => self.file_holds(&new.id) == Some(false),
+            };
+            if restored {
+                failpoint::hit("rollback-restored");
+            }
         }
         let deleted = if restored {
             self.delete_new_key().await
@@ -959,14 +1040,16 @@ impl<'a> Rotator<'a> {
             restored,
             new_key_deleted: deleted,
         };
-        self.report.error = Some(match error {
-            Some(e) => e.with_rollback(note),
-            None => Error::RecoveredRollback {
+        self.report.error = match error {
+            Some(e) => Some(e.with_rollback(note)),
+            // Recovery finishing an earlier rollback: a success when it is complete.
+            None if rolled_back => None,
+            None => Some(Error::RecoveredRollback {
                 profile: self.profile.clone(),
                 new_key_id: self.new.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
                 note,
-            },
-        });
+            }),
+        };
         if rolled_back {
             self.close_journal("rolled_back");
         }

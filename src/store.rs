@@ -178,26 +178,31 @@ pub fn replace_with<E: std::error::Error + 'static>(
     let mut base = expected.clone();
     let mut written: Option<Vec<u8>> = None;
     let mut refusals = 0;
+    // Set when another program's version could not take the edit after ours was written: theirs
+    // is put back (it is the newest intent) and the edit's refusal is returned.
+    let mut give_back: Option<E> = None;
     for _ in 0..MAX_ROUNDS {
-        let new = match edit(&base) {
-            Ok(new) => new,
-            Err(_) if written.is_none() && refusals < EDIT_RETRIES => {
-                refusals += 1;
-                std::thread::sleep(std::time::Duration::from_millis(50));
-                expected = read_settled(&target)?;
-                base = expected.clone();
-                continue;
-            }
-            Err(e) if written.is_none() => return Err(ReplaceError::Edit(e)),
-            Err(_) => {
-                // Someone else's write can no longer take our edit. Ours stays in place; theirs
-                // is kept as the backup so that nothing is lost.
-                tracing::warn!(path = %target.display(), "another program wrote the file while keyrot-agent replaced it; its version is kept as the backup");
-                let _ = write_backup(backup, &base);
-                break;
+        let new = if give_back.is_some() {
+            base.clone()
+        } else {
+            match edit(&base) {
+                Ok(new) => new,
+                Err(_) if written.is_none() && refusals < EDIT_RETRIES => {
+                    refusals += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    expected = read_settled(&target)?;
+                    base = expected.clone();
+                    continue;
+                }
+                Err(e) if written.is_none() => return Err(ReplaceError::Edit(e)),
+                Err(e) => {
+                    tracing::warn!(path = %target.display(), "another program changed the file in a way that no longer takes keyrot-agent's edit; its version is put back");
+                    give_back = Some(e);
+                    base.clone()
+                }
             }
         };
-        if new == expected && written.is_some() {
+        if new == expected && written.is_some() && give_back.is_none() {
             break;
         }
         let meta = fs::metadata(&target).map_err(io_err("inspect", &target))?;
@@ -208,32 +213,30 @@ pub fn replace_with<E: std::error::Error + 'static>(
             old.read_to_end(&mut current)
                 .map_err(io_err("read", &target))?;
             if current != expected {
-                return Ok(Err(current));
+                return Ok(Err(()));
             }
             write_backup(backup, &expected)?;
-            // A write by another program from here on lands in `old` and is merged below.
+            // A write by another program from here on is found in the displaced file below.
             crate::failpoint::hit("before-rename");
-            fs::rename(&temp, &target).map_err(io_err("replace", &target))?;
-            Ok(Ok(old))
+            let displaced = swap_into_place(&temp, &target, old)?;
+            Ok(Ok(displaced))
         })();
-        let old = match result {
-            Ok(Ok(old)) => old,
-            Ok(Err(current)) => {
-                // Changed since we read it: start over from what is there now.
+        let displaced = match result {
+            Ok(Ok(displaced)) => displaced,
+            Ok(Err(())) => {
+                // Changed since we read it: start over from what is there now, once it settles.
                 let _ = fs::remove_file(&temp);
-                expected = current.clone();
-                base = current;
+                expected = read_settled(&target)?;
+                base = expected.clone();
                 continue;
             }
             Err(e) => {
                 let _ = fs::remove_file(&temp);
-                match written {
-                    None => return Err(ReplaceError::Store(e)),
-                    Some(_) => {
-                        tracing::warn!(error = %e, "could not re-apply the edit after a concurrent write");
-                        break;
-                    }
+                if written.is_none() {
+                    return Err(ReplaceError::Store(e));
                 }
+                tracing::warn!(error = %e, "could not re-apply the edit after a concurrent write");
+                break;
             }
         };
         crate::failpoint::hit("after-rename");
@@ -241,17 +244,71 @@ pub fn replace_with<E: std::error::Error + 'static>(
             tracing::warn!(error = %e, "the file was replaced, but its directory could not be fsynced");
         }
         written = Some(new.clone());
-        let theirs = settled_contents(old);
-        if theirs == expected {
-            break;
+        if let Some(e) = give_back.take() {
+            return Err(ReplaceError::Edit(e));
+        }
+        if displaced == expected {
+            return Ok(new);
         }
         tracing::info!(
             "another program wrote the file during the replacement; redoing the edit on top of its version"
         );
-        base = theirs;
+        base = displaced;
         expected = new;
     }
-    Ok(written.unwrap_or(expected))
+    match written {
+        Some(w) => Ok(w),
+        // Never got a quiet moment to write in.
+        None => Err(ReplaceError::Store(StoreError::ChangedMeanwhile {
+            path: path.to_path_buf(),
+        })),
+    }
+}
+
+/// Puts `temp` in place of `target` and returns what `target` held at that instant, once
+/// settled. On Linux the two are exchanged atomically (`renameat2(RENAME_EXCHANGE)`), so even a
+/// program that replaced `target` by rename after our last check is seen; elsewhere, or where the
+/// file system cannot exchange, a plain rename is used and the replaced inode (`old`, still open)
+/// is read back, which catches in-place writers.
+fn swap_into_place(temp: &Path, target: &Path, old: File) -> Result<Vec<u8>, StoreError> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let (Ok(from), Ok(to)) = (
+            CString::new(temp.as_os_str().as_bytes()),
+            CString::new(target.as_os_str().as_bytes()),
+        ) else {
+            return Err(io_err("replace", target)(io::Error::other(
+                "path contains NUL",
+            )));
+        };
+        // SAFETY: both are valid NUL-terminated paths; AT_FDCWD with absolute or relative paths.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if rc == 0 {
+            // `temp` now names what was in place: read it once it settles, then remove it.
+            let displaced = File::open(temp).map(settled_contents);
+            let _ = fs::remove_file(temp);
+            return displaced.map_err(io_err("read back", target));
+        }
+        let err = io::Error::last_os_error();
+        if !matches!(
+            err.raw_os_error(),
+            Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::ENOTSUP)
+        ) {
+            return Err(io_err("replace", target)(err));
+        }
+    }
+    fs::rename(temp, target).map_err(io_err("replace", target))?;
+    Ok(settled_contents(old))
 }
 
 /// Reads a file that another program may be writing in place (truncate, then write) until two

@@ -88,6 +88,15 @@ fn assert_settled(env: &TestEnv, user: &User, original: &str, when: &str) {
         !env.state_dir().join("rotation.journal").exists(),
         "{when}: journal left"
     );
+    let state_temps: Vec<String> = std::fs::read_dir(env.state_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".keyrot-"))
+        .collect();
+    assert!(
+        state_temps.is_empty(),
+        "{when}: temp files left in the state dir: {state_temps:?}"
+    );
 }
 
 fn crash_at(point: &str, then: &str) {
@@ -247,4 +256,75 @@ fn connection_refused_before_create_changes_nothing() {
     assert_eq!(env.credentials_text(), original);
     assert!(!env.state_dir().join("rotation.journal").exists());
     assert_eq!(moto().keys(&user).len(), 1);
+}
+
+#[test]
+fn a_rollback_interrupted_by_a_crash_is_finished_by_recovery() {
+    for point in failpoint::ROLLBACK {
+        let user = moto().user("rollback-crash");
+        let proxy = Proxy::start(&moto().url);
+        // The new key never works, so the rotation rolls back, and dies while doing so.
+        proxy.delay_new_keys(Duration::from_secs(3600));
+        let env = TestEnv::with_endpoint(&proxy.url);
+        let original = original_file(&user);
+        env.write_credentials(&original);
+        let out = env
+            .command()
+            .env("KEYROT_FAILPOINTS", point)
+            .args(["now", "--verify-timeout", "1s"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGABRT),
+            "{point}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_safe(&env, &user, &format!("right after a crash at {point}"));
+        let journal = std::fs::read_to_string(env.state_dir().join("rotation.journal")).unwrap();
+        assert!(
+            journal.contains("\"rolling_back\": true"),
+            "{point}: the rollback is not recorded"
+        );
+        let run = env.run(&["recover", "--json"]);
+        run.success();
+        assert_eq!(run.json()["keys"][0]["outcome"], "rolled_back");
+        assert_eq!(env.credentials_text(), original);
+        assert_settled(
+            &env,
+            &user,
+            &original,
+            &format!("after a crash at {point} and recover"),
+        );
+    }
+}
+
+#[test]
+fn recovery_never_deletes_a_key_the_user_made_and_used_since() {
+    let user = moto().user("own-key");
+    let proxy = Proxy::start(&moto().url);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = original_file(&user);
+    env.write_credentials(&original);
+    // Killed after the intent: the journal says a key may have been made.
+    let out = env
+        .command()
+        .env("KEYROT_FAILPOINTS", "after-intent")
+        .arg("now")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    // Meanwhile the user makes a key of their own (say, for CI) and uses it.
+    let (theirs, secret) = moto().add_key(&user);
+    assert_eq!(
+        moto().whoami(&theirs, &secret).as_deref(),
+        Some(user.arn.as_str())
+    );
+    let run = env.run(&["recover", "--json"]);
+    run.success();
+    assert!(
+        moto().keys(&user).iter().any(|(id, _)| *id == theirs),
+        "the user's own key was deleted"
+    );
+    assert_eq!(env.credentials_text(), original);
 }

@@ -210,18 +210,32 @@ fn a_rotation_fsyncs_and_journals_in_the_right_order() {
     let sent =
         |name: &'static str| move |e: &Event| matches!(e, Event::Send { action } if action == name);
 
+    let state_dir = env.state_dir().display().to_string();
+    let dir_synced = |from: usize, to: usize| {
+        events[from..to]
+            .iter()
+            .any(|e| matches!(e, Event::Fsync { path } if *path == state_dir))
+    };
     let create = position(&events, 0, sent("CreateAccessKey")).expect("CreateAccessKey sent");
     let intent = position(&events, 0, renamed_to(&journal)).expect("journal written");
     assert!(
         intent < create,
-        "the intent must be durable before CreateAccessKey is sent"
+        "the intent must be renamed into place before CreateAccessKey is sent"
+    );
+    assert!(
+        dir_synced(intent, create),
+        "the intent's directory must be fsynced before CreateAccessKey is sent"
     );
     let next_send = position(&events, create + 1, |e| matches!(e, Event::Send { .. }))
         .expect("requests after create");
     let recorded = position(&events, create + 1, renamed_to(&journal)).expect("new key journaled");
     assert!(
         recorded < next_send,
-        "the new key must be durable in the journal before anything else is sent"
+        "the new key must be in the journal before anything else is sent"
+    );
+    assert!(
+        dir_synced(recorded, next_send),
+        "the new key's journal must be durable (directory fsynced) before anything else is sent"
     );
     let verify = position(&events, create + 1, sent("GetCallerIdentity")).expect("verify sent");
     let written = position(&events, 0, renamed_to(&credentials)).expect("credentials replaced");
