@@ -20,6 +20,25 @@ pub enum Command {
     Now(NowArgs),
     /// Finish or roll back a rotation that was interrupted (crash, kill, network loss).
     Recover(RecoverArgs),
+    /// Write or show the agent's configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented default config file (KEYROT_CONFIG, else ~/.config/keyrot-agent/config.toml).
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the resolved settings and where each came from.
+    Show {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod failpoint;
@@ -18,4 +19,5 @@ pub mod redact;
 pub mod report;
 pub mod rotation;
 pub mod rotator;
+pub mod schedule;
 pub mod store;

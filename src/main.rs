@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyrot_agent::cli::{Cli, Command, NowArgs, RecoverArgs};
+use keyrot_agent::cli::{Cli, Command, ConfigCommand, NowArgs, RecoverArgs};
 use keyrot_agent::error::exit;
 use keyrot_agent::now;
 use keyrot_agent::paths::{self, Paths};
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Now(args) => run_now(args),
         Command::Recover(args) => run_recover(args),
+        Command::Config(cmd) => run_config(cmd),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -103,6 +104,72 @@ fn print_error(json: bool, e: &keyrot_agent::error::Error) -> i32 {
     }
     eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
     code
+}
+
+fn run_config(cmd: ConfigCommand) -> i32 {
+    let paths = match Paths::resolve(|k: &str| std::env::var_os(k)) {
+        Ok(p) => p,
+        Err(e) => return print_error(false, &e.into()),
+    };
+    let path = &paths.agent_config;
+    match cmd {
+        ConfigCommand::Init { force } => {
+            match keyrot_agent::store::write_new(
+                path,
+                keyrot_agent::config::DEFAULT_FILE.as_bytes(),
+                force,
+            ) {
+                Ok(true) => {
+                    println!("wrote {}", path.display());
+                    exit::OK
+                }
+                Ok(false) => {
+                    eprintln!(
+                        "keyrot-agent: {} already exists; pass --force to overwrite it",
+                        path.display()
+                    );
+                    exit::USAGE
+                }
+                Err(e) => {
+                    eprintln!("keyrot-agent: {e}");
+                    exit::INTERNAL
+                }
+            }
+        }
+        ConfigCommand::Show { json } => match keyrot_agent::config::load(path) {
+            Ok(config) => {
+                let rows = keyrot_agent::config::describe(&config);
+                if json {
+                    let settings: serde_json::Map<String, serde_json::Value> = rows
+                        .iter()
+                        .map(|(k, v, s)| (k.clone(), serde_json::json!({"value": v, "source": s})))
+                        .collect();
+                    println!(
+                        "{}",
+                        serde_json::json!({"version": 1, "file": path.display().to_string(), "exists": path.exists(), "settings": settings})
+                    );
+                } else {
+                    println!(
+                        "# {}{}",
+                        path.display(),
+                        if path.exists() {
+                            ""
+                        } else {
+                            " (not present: defaults)"
+                        }
+                    );
+                    for (k, v, s) in rows {
+                        println!("{k:<17} {v:<12} ({s})");
+                    }
+                }
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("keyrot-agent: {e}");
+                exit::INVALID_FILE
+            }
+        },
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -18,6 +18,9 @@ pub struct Paths {
     pub config: PathBuf,
     /// keyrot-agent's state directory (lock file, backup).
     pub state_dir: PathBuf,
+    /// keyrot-agent's own config file: `KEYROT_CONFIG`, else `config.toml` in the platform's
+    /// config directory.
+    pub agent_config: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +59,12 @@ impl Paths {
         let credentials = file("AWS_SHARED_CREDENTIALS_FILE", "credentials")?;
         let config = file("AWS_CONFIG_FILE", "config")?;
         let state_dir = state_dir(&env, home.as_ref())?;
+        let agent_config = match env("KEYROT_CONFIG").filter(|v| !v.is_empty()) {
+            Some(v) => expand_tilde(PathBuf::from(v), home.as_ref())?,
+            None => config_dir(&env, home.as_ref())?.join("config.toml"),
+        };
         Ok(Paths {
+            agent_config,
             credentials,
             config,
             state_dir,
@@ -94,6 +102,24 @@ fn state_dir(
         .ok_or(PathsError::NoHome)
 }
 
+/// keyrot-agent's config directory: `$XDG_CONFIG_HOME/keyrot-agent` (default
+/// `~/.config/keyrot-agent`) on Linux, the platform's config directory elsewhere.
+fn config_dir(
+    env: &impl Fn(&str) -> Option<OsString>,
+    home: Option<&PathBuf>,
+) -> Result<PathBuf, PathsError> {
+    if cfg!(target_os = "linux") {
+        let base = match env("XDG_CONFIG_HOME").map(PathBuf::from) {
+            Some(p) if p.is_absolute() => p,
+            _ => home.ok_or(PathsError::NoHome)?.join(".config"),
+        };
+        return Ok(base.join("keyrot-agent"));
+    }
+    directories::ProjectDirs::from("", "", "keyrot-agent")
+        .map(|d| d.config_dir().to_path_buf())
+        .ok_or(PathsError::NoHome)
+}
+
 /// The profile a bare `keyrot-agent now` rotates: `AWS_PROFILE`, else `default`.
 pub fn default_profile(env: impl Fn(&str) -> Option<OsString>) -> String {
     env("AWS_PROFILE")
@@ -122,7 +148,13 @@ mod tests {
         assert_eq!(p.config, PathBuf::from("/h/.aws/config"));
         if cfg!(target_os = "linux") {
             assert_eq!(p.state_dir, PathBuf::from("/h/.local/state/keyrot-agent"));
+            assert_eq!(
+                p.agent_config,
+                PathBuf::from("/h/.config/keyrot-agent/config.toml")
+            );
         }
+        let p = Paths::resolve(env(&[("HOME", "/h"), ("KEYROT_CONFIG", "~/k.toml")])).unwrap();
+        assert_eq!(p.agent_config, PathBuf::from("/h/k.toml"));
     }
 
     #[test]

@@ -333,6 +333,30 @@ fn settled_contents(mut file: File) -> Vec<u8> {
     last
 }
 
+/// Writes a new, non-secret file (the agent's config) atomically, mode 0644, creating its
+/// directory. An existing file is left alone unless `overwrite`.
+pub fn write_new(path: &Path, contents: &[u8], overwrite: bool) -> Result<bool, StoreError> {
+    if path.exists() && !overwrite {
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .map_err(io_err("create directory", dir))?;
+    }
+    let temp = write_temp(path, contents, None)?;
+    let result = fs::set_permissions(&temp, fs::Permissions::from_mode(0o644))
+        .map_err(io_err("set the mode of", &temp))
+        .and_then(|()| fs::rename(&temp, path).map_err(io_err("write", path)))
+        .and_then(|()| sync_dir(path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result.map(|()| true)
+}
+
 /// Writes `contents` to `path` atomically and durably, mode 0600, creating a private directory.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
     write_backup(path, contents)

@@ -1,0 +1,593 @@
+//! The agent's configuration: a TOML file with a documented default for every field, resolved in
+//! one place.
+//!
+//! The file is `config.toml` in the platform's config directory (`~/.config/keyrot-agent/` on
+//! Linux), or the path in `KEYROT_CONFIG`. Every field is optional. Durations are written as
+//! people write them ("90d", "12h"). An unknown key or a bad value is an error that names the
+//! line; nothing falls back to a default silently. Pure: [`parse`] works on text.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cli::parse_duration;
+
+/// The settings that apply to one profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Rotate a key once it is this old.
+    pub max_age: Duration,
+    /// Notify this long before a key is due.
+    pub warn_before: Duration,
+    /// Rotate due keys; when false, only notify.
+    pub auto_rotate: bool,
+    /// How long the old key stays Inactive before it is deleted.
+    pub grace: Duration,
+    /// How long to wait for IAM to accept a new key.
+    pub verify_timeout: Duration,
+    /// Send desktop notifications.
+    pub notify: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_age: Duration::from_secs(90 * 86400),
+            warn_before: Duration::from_secs(7 * 86400),
+            auto_rotate: true,
+            grace: Duration::ZERO,
+            verify_timeout: Duration::from_secs(60),
+            notify: true,
+        }
+    }
+}
+
+/// Where a resolved value came from, for `config show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File { line: usize },
+    Profile { profile: String, line: usize },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => write!(f, "default"),
+            Source::File { line } => write!(f, "config file, line {line}"),
+            Source::Profile { profile, line } => write!(f, "[profile.{profile}], line {line}"),
+        }
+    }
+}
+
+/// The whole configuration, resolved.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Config {
+    pub global: Settings,
+    /// Glob patterns (`*`, `?`) of profiles to manage; empty means all.
+    pub include: Vec<String>,
+    /// Glob patterns of profiles to leave alone; they win over `include`.
+    pub exclude: Vec<String>,
+    overrides: BTreeMap<String, Overrides>,
+    sources: BTreeMap<String, Source>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Overrides {
+    max_age: Option<(Duration, usize)>,
+    warn_before: Option<(Duration, usize)>,
+    auto_rotate: Option<(bool, usize)>,
+    grace: Option<(Duration, usize)>,
+    verify_timeout: Option<(Duration, usize)>,
+    notify: Option<(bool, usize)>,
+}
+
+/// A problem in the config file, at a line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ConfigError {
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    max_age: Option<Spanned<String>>,
+    warn_before: Option<Spanned<String>>,
+    auto_rotate: Option<Spanned<bool>>,
+    grace: Option<Spanned<String>>,
+    verify_timeout: Option<Spanned<String>>,
+    notify: Option<Spanned<bool>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfiles {
+    include: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    max_age: Option<Spanned<String>>,
+    warn_before: Option<Spanned<String>>,
+    auto_rotate: Option<Spanned<bool>>,
+    grace: Option<Spanned<String>>,
+    verify_timeout: Option<Spanned<String>>,
+    notify: Option<Spanned<bool>>,
+    profiles: Option<RawProfiles>,
+    profile: Option<BTreeMap<String, RawSettings>>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn duration(
+    text: &str,
+    value: &Spanned<String>,
+    key: &str,
+) -> Result<(Duration, usize), ConfigError> {
+    let line = line_of(text, value.span().start);
+    parse_duration(value.get_ref())
+        .map(|d| (d, line))
+        .map_err(|e| ConfigError {
+            line,
+            message: format!("{key}: {e}"),
+        })
+}
+
+/// Parses a config file's text.
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+    let mut config = Config::default();
+    let top = RawSettings {
+        max_age: raw.max_age,
+        warn_before: raw.warn_before,
+        auto_rotate: raw.auto_rotate,
+        grace: raw.grace,
+        verify_timeout: raw.verify_timeout,
+        notify: raw.notify,
+    };
+    let o = overrides(text, &top)?;
+    apply(&mut config.global, &o, &mut config.sources, None);
+    check(&config.global, 1)?;
+    if let Some(p) = raw.profiles {
+        config.include = p.include.unwrap_or_default();
+        config.exclude = p.exclude.unwrap_or_default();
+    }
+    for (name, raw) in raw.profile.unwrap_or_default() {
+        let o = overrides(text, &raw)?;
+        config.overrides.insert(name, o);
+    }
+    for name in config.overrides.keys().cloned().collect::<Vec<_>>() {
+        let settings = config.for_profile(&name);
+        check(&settings, config.line_of_profile(&name))?;
+    }
+    Ok(config)
+}
+
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+    ConfigError {
+        line,
+        message: e.message().to_string(),
+    }
+}
+
+fn overrides(text: &str, raw: &RawSettings) -> Result<Overrides, ConfigError> {
+    let flag = |v: &Option<Spanned<bool>>| {
+        v.as_ref()
+            .map(|b| (*b.get_ref(), line_of(text, b.span().start)))
+    };
+    Ok(Overrides {
+        max_age: raw
+            .max_age
+            .as_ref()
+            .map(|v| duration(text, v, "max_age"))
+            .transpose()?,
+        warn_before: raw
+            .warn_before
+            .as_ref()
+            .map(|v| duration(text, v, "warn_before"))
+            .transpose()?,
+        auto_rotate: flag(&raw.auto_rotate),
+        grace: raw
+            .grace
+            .as_ref()
+            .map(|v| duration(text, v, "grace"))
+            .transpose()?,
+        verify_timeout: raw
+            .verify_timeout
+            .as_ref()
+            .map(|v| duration(text, v, "verify_timeout"))
+            .transpose()?,
+        notify: flag(&raw.notify),
+    })
+}
+
+fn apply(
+    s: &mut Settings,
+    o: &Overrides,
+    sources: &mut BTreeMap<String, Source>,
+    profile: Option<&str>,
+) {
+    let mut note = |key: &str, line: usize| {
+        let source = match profile {
+            Some(p) => Source::Profile {
+                profile: p.to_string(),
+                line,
+            },
+            None => Source::File { line },
+        };
+        sources.insert(key.to_string(), source);
+    };
+    if let Some((v, l)) = o.max_age {
+        s.max_age = v;
+        note("max_age", l);
+    }
+    if let Some((v, l)) = o.warn_before {
+        s.warn_before = v;
+        note("warn_before", l);
+    }
+    if let Some((v, l)) = o.auto_rotate {
+        s.auto_rotate = v;
+        note("auto_rotate", l);
+    }
+    if let Some((v, l)) = o.grace {
+        s.grace = v;
+        note("grace", l);
+    }
+    if let Some((v, l)) = o.verify_timeout {
+        s.verify_timeout = v;
+        note("verify_timeout", l);
+    }
+    if let Some((v, l)) = o.notify {
+        s.notify = v;
+        note("notify", l);
+    }
+}
+
+/// Values that parse but make no sense.
+fn check(s: &Settings, line: usize) -> Result<(), ConfigError> {
+    if s.max_age < Duration::from_secs(1) {
+        return Err(ConfigError {
+            line,
+            message: "max_age must be at least 1s".into(),
+        });
+    }
+    if s.warn_before >= s.max_age {
+        return Err(ConfigError {
+            line,
+            message: format!(
+                "warn_before ({}) must be shorter than max_age ({})",
+                show_duration(s.warn_before),
+                show_duration(s.max_age)
+            ),
+        });
+    }
+    if s.verify_timeout < Duration::from_secs(1) {
+        return Err(ConfigError {
+            line,
+            message: "verify_timeout must be at least 1s".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Matches `*` (any run) and `?` (one character) against the whole name.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+impl Config {
+    /// Whether the agent manages `profile`.
+    pub fn manages(&self, profile: &str) -> bool {
+        let included =
+            self.include.is_empty() || self.include.iter().any(|g| glob_match(g, profile));
+        included && !self.exclude.iter().any(|g| glob_match(g, profile))
+    }
+
+    /// The settings for `profile`: the global ones, overridden by its `[profile.NAME]` table.
+    pub fn for_profile(&self, profile: &str) -> Settings {
+        let mut s = self.global.clone();
+        if let Some(o) = self.overrides.get(profile) {
+            apply(&mut s, o, &mut BTreeMap::new(), Some(profile));
+        }
+        s
+    }
+
+    /// Where each global value came from.
+    pub fn source(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    fn line_of_profile(&self, profile: &str) -> usize {
+        self.overrides
+            .get(profile)
+            .and_then(|o| {
+                [
+                    o.max_age.map(|v| v.1),
+                    o.warn_before.map(|v| v.1),
+                    o.grace.map(|v| v.1),
+                    o.verify_timeout.map(|v| v.1),
+                ]
+                .into_iter()
+                .flatten()
+                .min()
+            })
+            .unwrap_or(1)
+    }
+
+    /// Profiles with their own table.
+    pub fn profiles_with_overrides(&self) -> impl Iterator<Item = &str> {
+        self.overrides.keys().map(String::as_str)
+    }
+}
+
+/// A duration as it would be written in the file.
+pub fn show_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s == 0 {
+        return "0s".into();
+    }
+    for (unit, len) in [("d", 86400), ("h", 3600), ("m", 60)] {
+        if s.is_multiple_of(len) {
+            return format!("{}{unit}", s / len);
+        }
+    }
+    format!("{s}s")
+}
+
+/// The commented default file that `config init` writes. Every field is documented here and in
+/// README.md.
+pub const DEFAULT_FILE: &str = r#"# keyrot-agent configuration. Every setting is optional; the values below are the defaults.
+# Durations are written like 90d, 12h, 30m or 45s.
+
+# Rotate a key once it is this old. 90 days is the CIS AWS Foundations Benchmark's limit.
+max_age = "90d"
+
+# Send a desktop notification this long before a key is due (at most once a day per profile).
+warn_before = "7d"
+
+# Rotate keys that are due. When false, the agent only notifies you.
+auto_rotate = true
+
+# How long the old key stays Inactive before it is deleted. 0s deletes it as soon as the new
+# key is proven. During the grace, `keyrot-agent undo --profile P` brings the old key back.
+grace = "0s"
+
+# How long to wait for IAM to accept a new key before rolling back.
+verify_timeout = "60s"
+
+# Desktop notifications (key due soon, rotated, failed). The --no-notify flag also turns them off.
+notify = true
+
+[profiles]
+# Glob patterns (* and ?) of the profiles the agent manages. Empty: every profile with a key.
+include = []
+# Glob patterns of profiles to leave alone. They win over include.
+exclude = []
+
+# Any setting above can be overridden for one profile:
+# [profile.prod]
+# max_age = "30d"
+# auto_rotate = false
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_file_parses_to_the_defaults() {
+        let c = parse(DEFAULT_FILE).unwrap();
+        assert_eq!(c.global, Settings::default());
+        assert!(c.manages("anything"));
+    }
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.global, Settings::default());
+        assert_eq!(c.source("max_age"), Source::Default);
+    }
+
+    #[test]
+    fn values_and_their_sources() {
+        let c = parse("max_age = \"30d\"\nnotify = false\n[profile.prod]\nmax_age = \"7d\"\nwarn_before = \"1d\"\n").unwrap();
+        assert_eq!(c.global.max_age, Duration::from_secs(30 * 86400));
+        assert!(!c.global.notify);
+        assert_eq!(c.source("max_age"), Source::File { line: 1 });
+        let prod = c.for_profile("prod");
+        assert_eq!(prod.max_age, Duration::from_secs(7 * 86400));
+        assert!(!prod.notify, "inherits the global value");
+        assert_eq!(
+            c.for_profile("dev").max_age,
+            Duration::from_secs(30 * 86400)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = parse("max_age = \"90d\"\nmax_agee = \"1d\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("unknown field `max_agee`"), "{e}");
+        let e = parse("\nwarn_before = \"soon\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("warn_before"), "{e}");
+        let e = parse("notify = \"yes\"\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        let e = parse("[profile.x]\nmax_age = \"1d\"\nbogus = 1\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let e = parse("max_age = \"1d\"\nwarn_before = \"2d\"\n").unwrap_err();
+        assert!(e.message.contains("shorter than max_age"), "{e}");
+    }
+
+    #[test]
+    fn include_and_exclude() {
+        let c =
+            parse("[profiles]\ninclude = [\"work-*\", \"default\"]\nexclude = [\"work-legacy\"]\n")
+                .unwrap();
+        assert!(c.manages("default"));
+        assert!(c.manages("work-eu"));
+        assert!(!c.manages("work-legacy"));
+        assert!(!c.manages("personal"));
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*c", "abbbc"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "abbc"));
+        assert!(glob_match("*-prod", "team-prod"));
+        assert!(!glob_match("*-prod", "team-prod2"));
+    }
+
+    #[test]
+    fn durations_are_shown_as_written() {
+        assert_eq!(show_duration(Duration::from_secs(90 * 86400)), "90d");
+        assert_eq!(show_duration(Duration::from_secs(3600)), "1h");
+        assert_eq!(show_duration(Duration::from_secs(61)), "61s");
+    }
+}
+
+/// Loads the config file at `path`; a missing file is the defaults. Errors carry `path:line`.
+pub fn load(path: &std::path::Path) -> Result<Config, LoadError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text).map_err(|e| LoadError::Invalid {
+            path: path.to_path_buf(),
+            error: e,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(LoadError::Io {
+            path: path.to_path_buf(),
+            error: e.to_string(),
+        }),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}:{}: {}; fix the setting (see `keyrot-agent config init` for every setting and its default)", error.line, error.message, path = path.display())]
+    Invalid {
+        path: std::path::PathBuf,
+        error: ConfigError,
+    },
+    #[error("cannot read {path}: {error}", path = path.display())]
+    Io {
+        path: std::path::PathBuf,
+        error: String,
+    },
+}
+
+/// The resolved settings as `config show` prints them: (name, value, source).
+pub fn describe(config: &Config) -> Vec<(String, String, String)> {
+    let g = &config.global;
+    let mut rows = vec![
+        (
+            "max_age".to_string(),
+            show_duration(g.max_age),
+            config.source("max_age").to_string(),
+        ),
+        (
+            "warn_before".to_string(),
+            show_duration(g.warn_before),
+            config.source("warn_before").to_string(),
+        ),
+        (
+            "auto_rotate".to_string(),
+            g.auto_rotate.to_string(),
+            config.source("auto_rotate").to_string(),
+        ),
+        (
+            "grace".to_string(),
+            show_duration(g.grace),
+            config.source("grace").to_string(),
+        ),
+        (
+            "verify_timeout".to_string(),
+            show_duration(g.verify_timeout),
+            config.source("verify_timeout").to_string(),
+        ),
+        (
+            "notify".to_string(),
+            g.notify.to_string(),
+            config.source("notify").to_string(),
+        ),
+        (
+            "profiles.include".to_string(),
+            if config.include.is_empty() {
+                "(all)".to_string()
+            } else {
+                config.include.join(", ")
+            },
+            if config.include.is_empty() {
+                "default".into()
+            } else {
+                "config file".into()
+            },
+        ),
+        (
+            "profiles.exclude".to_string(),
+            if config.exclude.is_empty() {
+                "(none)".to_string()
+            } else {
+                config.exclude.join(", ")
+            },
+            if config.exclude.is_empty() {
+                "default".into()
+            } else {
+                "config file".into()
+            },
+        ),
+    ];
+    for p in config.profiles_with_overrides() {
+        let s = config.for_profile(p);
+        rows.push((
+            format!("profile.{p}"),
+            format!(
+                "max_age {}, warn_before {}, auto_rotate {}, grace {}, verify_timeout {}, notify {}",
+                show_duration(s.max_age),
+                show_duration(s.warn_before),
+                s.auto_rotate,
+                show_duration(s.grace),
+                show_duration(s.verify_timeout),
+                s.notify
+            ),
+            format!("[profile.{p}]"),
+        ));
+    }
+    rows
+}
