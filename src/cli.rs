@@ -20,9 +20,22 @@ pub enum Command {
     Now(NowArgs),
     /// Finish or roll back a rotation that was interrupted (crash, kill, network loss).
     Recover(RecoverArgs),
+    /// Show every profile: its key, age, when it is due, and its last rotation (offline).
+    Status(StatusArgs),
     /// Write or show the agent's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Ask AWS for the keys' creation dates (ListAccessKeys) instead of using the cache.
+    #[arg(long)]
+    pub refresh: bool,
+
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

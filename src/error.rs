@@ -192,6 +192,9 @@ pub enum Error {
     #[error("{0}")]
     Recovery(String),
 
+    #[error(transparent)]
+    Config(#[from] crate::config::LoadError),
+
     #[error(
         "profile {profile}: the new key {new_key_id} is in place and works, but the old key {old_key_id} could not be {what} ({detail}); delete it yourself: aws iam delete-access-key --access-key-id {old_key_id}"
     )]
@@ -252,6 +255,7 @@ impl Error {
             Error::RecoveredRollback { .. } => NOT_VERIFIED,
             Error::Interrupted { .. } => UNREACHABLE,
             Error::Journal { .. } | Error::Recovery(_) => INTERNAL,
+            Error::Config(_) => INVALID_FILE,
             Error::OldKeyNotRetired { .. } => OLD_KEY_NOT_RETIRED,
             Error::Aws { .. } | Error::Internal { .. } => INTERNAL,
         }
@@ -281,6 +285,7 @@ impl Error {
             Error::Interrupted { .. } => "interrupted",
             Error::Journal { .. } => "journal",
             Error::Recovery(_) => "recovery",
+            Error::Config(_) => "config",
             Error::NotVerifiedOnDisk { .. } => "not_verified_on_disk",
             Error::ChangedMeanwhile { .. } => "changed_meanwhile",
             Error::OldKeyNotRetired { .. } => "old_key_not_retired",

@@ -4,6 +4,7 @@
 //! logging, and turns results into output and exit codes. See ARCHITECTURE.md for the map.
 
 pub mod aws;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod credentials;
@@ -20,4 +21,5 @@ pub mod report;
 pub mod rotation;
 pub mod rotator;
 pub mod schedule;
+pub mod status;
 pub mod store;

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyrot_agent::cli::{Cli, Command, ConfigCommand, NowArgs, RecoverArgs};
+use keyrot_agent::cli::{Cli, Command, ConfigCommand, NowArgs, RecoverArgs, StatusArgs};
 use keyrot_agent::error::exit;
 use keyrot_agent::now;
 use keyrot_agent::paths::{self, Paths};
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Now(args) => run_now(args),
         Command::Recover(args) => run_recover(args),
         Command::Config(cmd) => run_config(cmd),
+        Command::Status(args) => run_status(args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -104,6 +105,33 @@ fn print_error(json: bool, e: &keyrot_agent::error::Error) -> i32 {
     }
     eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
     code
+}
+
+fn run_status(args: StatusArgs) -> i32 {
+    let paths = match Paths::resolve(|k: &str| std::env::var_os(k)) {
+        Ok(p) => p,
+        Err(e) => return print_error(args.json, &e.into()),
+    };
+    let rows = match runtime() {
+        Ok(rt) => rt.block_on(keyrot_agent::status::run(&paths, args.refresh)),
+        Err(e) => {
+            eprintln!("keyrot-agent: cannot start: {e:#}");
+            return exit::INTERNAL;
+        }
+    };
+    match rows {
+        Ok(rows) => {
+            if args.json {
+                println!("{}", scrub(&keyrot_agent::status::json(&rows).to_string()));
+            } else {
+                let color =
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                print!("{}", scrub(&keyrot_agent::status::table(&rows, color)));
+            }
+            exit::OK
+        }
+        Err(e) => print_error(args.json, &e),
+    }
 }
 
 fn run_config(cmd: ConfigCommand) -> i32 {

@@ -196,6 +196,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         };
         let mut report = Rotator::start(&ctx, &target).run().await;
         report.requests = counter.get() - before;
+        remember_keys(paths, &report);
         let stop_here = journal.load().ok().flatten().is_some();
         keys.push(report);
         if stop_here {
@@ -212,6 +213,31 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         skipped: selected.skipped,
         requests: counter.get(),
     })
+}
+
+/// Records in the key cache what a rotation learned: the new key's creation, or the old key's.
+pub fn remember_keys(paths: &Paths, report: &KeyReport) {
+    let Some(user) = report.user_arn.clone() else {
+        return;
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let cache = crate::cache::Cache::new(&paths.state_dir);
+    let dates = |created| crate::cache::KeyDates {
+        created,
+        user_arn: user.clone(),
+        checked_at: now,
+    };
+    match (&report.outcome, &report.new_key_id) {
+        (crate::rotator::Outcome::Rotated, Some(new)) => cache.update(
+            &[(new.clone(), dates(report.new_key_created.or(Some(now))))],
+            std::slice::from_ref(&report.old_key_id),
+        ),
+        _ if report.old_key_created.is_some() => cache.update(
+            &[(report.old_key_id.clone(), dates(report.old_key_created))],
+            &[],
+        ),
+        _ => {}
+    }
 }
 
 /// Every profile in the file that holds a key, with the key's id.

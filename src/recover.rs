@@ -107,6 +107,7 @@ pub async fn finish_pending(
     };
     let mut report = Rotator::resume(&ctx, record).run_resumed().await;
     report.requests = counter.get() - before;
+    crate::now::remember_keys(&paths, &report);
     Ok(Some(report))
 }
 

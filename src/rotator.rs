@@ -76,6 +76,10 @@ pub struct KeyReport {
     pub dry_run: bool,
     /// An Inactive key deleted to make room (or, in a dry run, that would be).
     pub deleted_inactive_key_id: Option<String>,
+    /// When the old key was created, as ListAccessKeys said.
+    pub old_key_created: Option<OffsetDateTime>,
+    /// When the new key was created (as seen from here).
+    pub new_key_created: Option<OffsetDateTime>,
     /// Keys found and deleted because a crash lost their secret.
     pub orphans_deleted: Vec<String>,
     /// Wall time of each step, in order.
@@ -98,6 +102,8 @@ impl KeyReport {
             outcome: Outcome::Refused,
             dry_run,
             deleted_inactive_key_id: None,
+            old_key_created: None,
+            new_key_created: None,
             orphans_deleted: Vec::new(),
             timings: Vec::new(),
             verify_attempts: 0,
@@ -198,6 +204,7 @@ impl<'a> Rotator<'a> {
         report.user_arn = Some(record.user_arn.clone());
         report.new_key_id = record.new_key_id.clone();
         report.resumed_from = Some(record.phase);
+        report.new_key_created = Some(record.started_at);
         report.phase = Some(record.phase);
         let new = match (&record.new_key_id, &record.new_secret) {
             (Some(id), Some(secret)) => Some(KeyPair {
@@ -453,6 +460,7 @@ impl<'a> Rotator<'a> {
             .await
             .map_err(|e| Stop::NothingChanged(Error::from_aws(&profile, &identity.arn, e)))?;
         self.keys_before = keys.iter().map(|k| k.id.clone()).collect();
+        self.report.old_key_created = keys.iter().find(|k| k.id == old.id).and_then(|k| k.created);
         match rotation::plan_slots(&old.id, &keys) {
             Ok(SlotPlan::Free) => {}
             Ok(SlotPlan::DeleteInactive { key_id }) => {
@@ -539,6 +547,7 @@ impl<'a> Rotator<'a> {
         match aws.create_key(&old).await {
             Ok(new) => {
                 failpoint::hit("after-create");
+                self.report.new_key_created = Some(OffsetDateTime::now_utc());
                 self.report.new_key_id = Some(new.id.clone());
                 self.new = Some(new);
                 Ok(Phase::Created)

@@ -1,0 +1,87 @@
+//! What keyrot-agent knows about keys without asking AWS: each key's creation date and user, and
+//! when that was last checked. `status` works offline from it; `now` and `status --refresh` fill
+//! it. It lives in the state directory (`keys.json`, 0600) and holds no secret.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::store;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDates {
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created: Option<OffsetDateTime>,
+    pub user_arn: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+}
+
+/// The cache file of a state directory.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    path: PathBuf,
+}
+
+impl Cache {
+    pub fn new(state_dir: &Path) -> Cache {
+        Cache {
+            path: state_dir.join("keys.json"),
+        }
+    }
+
+    /// Every known key; an unreadable or missing cache is empty (it is only a cache).
+    pub fn load(&self) -> BTreeMap<String, KeyDates> {
+        store::read_optional(&self.path)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Records `entries` (key id → dates) and forgets `gone` keys. Failures are logged only.
+    pub fn update(&self, entries: &[(String, KeyDates)], gone: &[String]) {
+        let mut all = self.load();
+        for id in gone {
+            all.remove(id);
+        }
+        for (id, dates) in entries {
+            all.insert(id.clone(), dates.clone());
+        }
+        match serde_json::to_vec_pretty(&all) {
+            Ok(bytes) => {
+                if let Err(e) = store::write_private(&self.path, &bytes) {
+                    tracing::warn!(error = %e, "could not update the key cache");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not encode the key cache"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_forget() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cache::new(dir.path());
+        assert!(c.load().is_empty());
+        let d = KeyDates {
+            created: Some(OffsetDateTime::UNIX_EPOCH),
+            user_arn: "arn".into(),
+            checked_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        c.update(
+            &[("AKIA1".into(), d.clone()), ("AKIA2".into(), d.clone())],
+            &[],
+        );
+        c.update(&[], &["AKIA1".into()]);
+        let all = c.load();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all["AKIA2"], d);
+    }
+}

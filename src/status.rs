@@ -1,0 +1,386 @@
+//! `keyrot-agent status`: one row per profile, from what is known locally: the credentials and
+//! config files, the key cache, the history, the journal and the config's schedule. It makes no
+//! AWS call unless asked to (`--refresh`), so it works offline.
+//!
+//! Building the rows is a pure function of those inputs and "now"; the command around it reads
+//! them and prints.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::cache::KeyDates;
+use crate::config::Config;
+use crate::journal::Record;
+use crate::profiles::Profile;
+use crate::schedule::{self, KeyAge, Status};
+
+/// The last finished rotation of a profile, from the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastRotation {
+    pub time: String,
+    pub outcome: String,
+}
+
+/// One row of the status table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub profile: String,
+    /// The key id with its middle masked, e.g. `AKIA…WXYZ`.
+    pub key: Option<String>,
+    pub user: Option<String>,
+    pub age_days: Option<i64>,
+    pub due_at: Option<OffsetDateTime>,
+    /// `ok`, `warn`, `due`, `unknown` (no creation date cached), `unmanaged` (excluded by the
+    /// config) or `skipped` (no long-term key).
+    pub state: String,
+    pub storage: &'static str,
+    pub last_rotation: Option<LastRotation>,
+    /// A rotation in flight, or why the profile is skipped.
+    pub note: Option<String>,
+}
+
+/// `AKIA…WXYZ`: enough to tell keys apart, not the whole id.
+pub fn mask(key_id: &str) -> String {
+    if key_id.len() <= 8 {
+        return key_id.to_string();
+    }
+    format!("{}…{}", &key_id[..4], &key_id[key_id.len() - 4..])
+}
+
+/// The latest history line per profile.
+pub fn last_rotations(history: &str) -> BTreeMap<String, LastRotation> {
+    let mut out = BTreeMap::new();
+    for line in history.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let time = v["time"].as_str().unwrap_or_default().to_string();
+        let outcome = v["outcome"].as_str().unwrap_or_default().to_string();
+        for p in v["profiles"].as_array().into_iter().flatten() {
+            if let Some(p) = p.as_str() {
+                out.insert(
+                    p.to_string(),
+                    LastRotation {
+                        time: time.clone(),
+                        outcome: outcome.clone(),
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Builds the rows.
+pub fn rows(
+    profiles: &[Profile],
+    cache: &BTreeMap<String, KeyDates>,
+    config: &Config,
+    history: &BTreeMap<String, LastRotation>,
+    in_flight: Option<&Record>,
+    now: OffsetDateTime,
+) -> Vec<Row> {
+    let mut out = Vec::new();
+    for p in profiles {
+        let last_rotation = history.get(&p.name).cloned();
+        let flight = in_flight.filter(|r| r.profiles.contains(&p.name)).map(|r| {
+            format!(
+                "rotation in flight ({} → {}, after step '{}'): run keyrot-agent recover",
+                r.old_key_id,
+                r.new_key_id.as_deref().unwrap_or("?"),
+                r.phase.name()
+            )
+        });
+        let Ok(key) = &p.status else {
+            let reason = p.status.as_ref().err().map(|r| r.to_string());
+            out.push(Row {
+                profile: p.name.clone(),
+                key: None,
+                user: None,
+                age_days: None,
+                due_at: None,
+                state: "skipped".into(),
+                storage: "file",
+                last_rotation,
+                note: flight.or(reason),
+            });
+            continue;
+        };
+        let dates = cache.get(&key.access_key_id);
+        let created = dates.and_then(|d| d.created);
+        let (state, due_at) = match created {
+            _ if !config.manages(&p.name) => ("unmanaged".to_string(), None),
+            None => ("unknown".to_string(), None),
+            Some(created) => {
+                let plan = schedule::evaluate(
+                    &[KeyAge {
+                        profile: p.name.clone(),
+                        key_id: key.access_key_id.clone(),
+                        created,
+                    }],
+                    config,
+                    now,
+                );
+                let d = &plan.decisions[0];
+                let state = match d.status {
+                    Status::Ok => "ok",
+                    Status::Warn => "warn",
+                    Status::Due => "due",
+                };
+                (state.to_string(), Some(d.due_at))
+            }
+        };
+        out.push(Row {
+            profile: p.name.clone(),
+            key: Some(mask(&key.access_key_id)),
+            user: dates.map(|d| d.user_arn.clone()),
+            age_days: created.map(|c| (now - c).whole_days()),
+            due_at,
+            state,
+            storage: "file",
+            last_rotation,
+            note: flight.or_else(|| {
+                (created.is_none() && config.manages(&p.name))
+                    .then(|| "age unknown: run keyrot-agent status --refresh".to_string())
+            }),
+        });
+    }
+    out
+}
+
+fn date(d: Option<OffsetDateTime>) -> String {
+    d.map(|d| {
+        let f = time::macros::format_description!("[year]-[month]-[day]");
+        d.format(&f).unwrap_or_default()
+    })
+    .unwrap_or_else(|| "-".into())
+}
+
+/// The table, with the state coloured when `color` is set.
+pub fn table(rows: &[Row], color: bool) -> String {
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.profile.clone(),
+                r.key.clone().unwrap_or_else(|| "-".into()),
+                r.user
+                    .as_deref()
+                    .and_then(|u| u.rsplit(':').next())
+                    .unwrap_or("-")
+                    .to_string(),
+                r.age_days
+                    .map(|d| format!("{d}d"))
+                    .unwrap_or_else(|| "-".into()),
+                date(r.due_at),
+                r.state.clone(),
+                r.storage.to_string(),
+                r.last_rotation
+                    .as_ref()
+                    .map(|l| format!("{} {}", l.time.get(..10).unwrap_or(&l.time), l.outcome))
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let header = [
+        "PROFILE",
+        "KEY",
+        "USER",
+        "AGE",
+        "DUE",
+        "STATE",
+        "STORAGE",
+        "LAST ROTATION",
+    ];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for c in &cells {
+        for (i, v) in c.iter().enumerate() {
+            widths[i] = widths[i].max(v.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |vals: &[String], out: &mut String, state_color: Option<&str>| {
+        for (i, v) in vals.iter().enumerate() {
+            let pad = widths[i] - v.chars().count();
+            match (i, state_color) {
+                (5, Some(code)) => out.push_str(&format!("\x1b[{code}m{v}\x1b[0m")),
+                _ => out.push_str(v),
+            }
+            if i + 1 < vals.len() {
+                out.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push('\n');
+    };
+    line(&header.map(String::from), &mut out, None);
+    for (r, c) in rows.iter().zip(&cells) {
+        let code = match r.state.as_str() {
+            "due" => Some("31"),
+            "warn" => Some("33"),
+            "ok" => Some("32"),
+            _ => None,
+        };
+        line(c, &mut out, if color { code } else { None });
+        if let Some(note) = &r.note {
+            out.push_str(&format!("  └ {note}\n"));
+        }
+    }
+    out
+}
+
+pub fn json(rows: &[Row]) -> Value {
+    json!({
+        "version": 1,
+        "profiles": rows.iter().map(|r| json!({
+            "profile": r.profile,
+            "key": r.key,
+            "user": r.user,
+            "age_days": r.age_days,
+            "due_at": r.due_at.and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok()),
+            "state": r.state,
+            "storage": r.storage,
+            "last_rotation": r.last_rotation.as_ref().map(|l| json!({"time": l.time, "outcome": l.outcome})),
+            "note": r.note,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `keyrot-agent status`: reads what is known locally (and, with `refresh`, asks AWS for the
+/// keys' creation dates), and returns the rows.
+pub async fn run(
+    paths: &crate::paths::Paths,
+    refresh: bool,
+) -> Result<Vec<Row>, crate::error::Error> {
+    use crate::credentials::{FileKind, parse};
+    use crate::error::Error;
+    use crate::store;
+    let invalid = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |problems| Error::InvalidFile { path, problems }
+    };
+    let bytes = store::read_settled(&paths.credentials)?;
+    let creds = parse(&bytes, FileKind::Credentials).map_err(invalid(&paths.credentials))?;
+    let aws_config = match store::read_optional(&paths.config)? {
+        Some(b) => Some(parse(&b, FileKind::Config).map_err(invalid(&paths.config))?),
+        None => None,
+    };
+    let profiles = crate::profiles::classify(&creds, aws_config.as_ref());
+    let config = crate::config::load(&paths.agent_config)?;
+    let cache = crate::cache::Cache::new(&paths.state_dir);
+    if refresh {
+        refresh_cache(&profiles, &cache).await;
+    }
+    let history =
+        std::fs::read_to_string(crate::journal::Journal::new(&paths.state_dir).history_path())
+            .map(|h| last_rotations(&h))
+            .unwrap_or_default();
+    let in_flight = crate::journal::Journal::new(&paths.state_dir)
+        .load()
+        .ok()
+        .flatten();
+    Ok(rows(
+        &profiles,
+        &cache.load(),
+        &config,
+        &history,
+        in_flight.as_ref(),
+        OffsetDateTime::now_utc(),
+    ))
+}
+
+/// Asks AWS (GetCallerIdentity and ListAccessKeys, with each key itself) for every rotatable
+/// key's creation date. Failures are reported per key and leave the cache as it was.
+async fn refresh_cache(profiles: &[Profile], cache: &crate::cache::Cache) {
+    use crate::aws::{Aws, KeyPair, RequestCounter};
+    let mut seen = Vec::new();
+    let mut entries = Vec::new();
+    for p in profiles {
+        let Ok(r) = &p.status else { continue };
+        if seen.contains(&r.access_key_id) {
+            continue;
+        }
+        seen.push(r.access_key_id.clone());
+        let aws = Aws::load(&p.name, RequestCounter::default()).await;
+        let key = KeyPair {
+            id: r.access_key_id.clone(),
+            secret: r.secret.clone(),
+        };
+        let result = async {
+            let identity = aws.identity(&key).await?;
+            let keys = aws.list_keys(&key).await?;
+            Ok::<_, crate::aws::AwsError>((identity, keys))
+        }
+        .await;
+        match result {
+            Ok((identity, keys)) => {
+                let created = keys.iter().find(|k| k.id == key.id).and_then(|k| k.created);
+                entries.push((
+                    key.id.clone(),
+                    KeyDates {
+                        created,
+                        user_arn: identity.arn,
+                        checked_at: OffsetDateTime::now_utc(),
+                    },
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(profile = %p.name, error = %e, "could not refresh the key's dates")
+            }
+        }
+    }
+    cache.update(&entries, &[]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::{FileKind, parse};
+    use crate::profiles::classify;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-06-01 00:00 UTC);
+
+    #[test]
+    fn rows_from_local_knowledge() {
+        let creds = parse(
+            b"[default]\naws_access_key_id = AKIAAAAAAAAAAAAA0001\naws_secret_access_key = secret0001xx\n[fresh]\naws_access_key_id = AKIAAAAAAAAAAAAA0002\naws_secret_access_key = secret0002xx\n[sso]\nsso_session = x\n",
+            FileKind::Credentials,
+        )
+        .unwrap();
+        let profiles = classify(&creds, None);
+        let mut cache = BTreeMap::new();
+        cache.insert(
+            "AKIAAAAAAAAAAAAA0001".to_string(),
+            KeyDates {
+                created: Some(NOW - time::Duration::days(100)),
+                user_arn: "arn:aws:iam::1:user/alice".into(),
+                checked_at: NOW,
+            },
+        );
+        let history = last_rotations(
+            "{\"time\":\"2026-03-01T00:00:00Z\",\"profiles\":[\"default\"],\"outcome\":\"rotated\"}\nnot json\n",
+        );
+        let rows = rows(&profiles, &cache, &Config::default(), &history, None, NOW);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].state, "due");
+        assert_eq!(rows[0].key.as_deref(), Some("AKIA…0001"));
+        assert_eq!(rows[0].age_days, Some(100));
+        assert_eq!(rows[0].last_rotation.as_ref().unwrap().outcome, "rotated");
+        assert_eq!(rows[1].state, "unknown");
+        assert!(rows[1].note.as_ref().unwrap().contains("--refresh"));
+        assert_eq!(rows[2].state, "skipped");
+        let plain = table(&rows, false);
+        assert!(!plain.contains('\x1b'));
+        assert!(plain.contains("alice"));
+        assert!(table(&rows, true).contains("\x1b[31mdue"));
+        assert!(!json(&rows).to_string().contains("secret"));
+    }
+
+    #[test]
+    fn masking() {
+        assert_eq!(mask("AKIAIOSFODNN7EXAMPLE"), "AKIA…MPLE");
+        assert_eq!(mask("short"), "short");
+    }
+}
