@@ -20,6 +20,8 @@ pub enum Command {
     Now(NowArgs),
     /// Finish or roll back a rotation that was interrupted (crash, kill, network loss).
     Recover(RecoverArgs),
+    /// The agent: rotate keys as they come due, until stopped (what the login item runs).
+    Run,
     /// Show every profile: its key, age, when it is due, and its last rotation (offline).
     Status(StatusArgs),
     /// Write or show the agent's configuration file.

@@ -28,6 +28,7 @@ pub mod exit {
     pub const BUSY: i32 = 11;
     pub const OLD_KEY_NOT_RETIRED: i32 = 12;
     pub const KEY_REJECTED: i32 = 13;
+    pub const AGENT_RUNNING: i32 = 14;
 }
 
 /// The user's other, Active key that blocks a rotation, and what is known about its use.
@@ -196,6 +197,12 @@ pub enum Error {
     Config(#[from] crate::config::LoadError),
 
     #[error(
+        "keyrot-agent run is already running{}; only one agent runs per user",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    AgentRunning { pid: Option<u32> },
+
+    #[error(
         "profile {profile}: the new key {new_key_id} is in place and works, but the old key {old_key_id} could not be {what} ({detail}); delete it yourself: aws iam delete-access-key --access-key-id {old_key_id}"
     )]
     OldKeyNotRetired {
@@ -256,6 +263,7 @@ impl Error {
             Error::Interrupted { .. } => UNREACHABLE,
             Error::Journal { .. } | Error::Recovery(_) => INTERNAL,
             Error::Config(_) => INVALID_FILE,
+            Error::AgentRunning { .. } => AGENT_RUNNING,
             Error::OldKeyNotRetired { .. } => OLD_KEY_NOT_RETIRED,
             Error::Aws { .. } | Error::Internal { .. } => INTERNAL,
         }
@@ -286,6 +294,7 @@ impl Error {
             Error::Journal { .. } => "journal",
             Error::Recovery(_) => "recovery",
             Error::Config(_) => "config",
+            Error::AgentRunning { .. } => "agent_running",
             Error::NotVerifiedOnDisk { .. } => "not_verified_on_disk",
             Error::ChangedMeanwhile { .. } => "changed_meanwhile",
             Error::OldKeyNotRetired { .. } => "old_key_not_retired",

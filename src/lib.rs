@@ -3,6 +3,7 @@
 //! The library holds everything; the binary (`main.rs`) only parses the command line, sets up
 //! logging, and turns results into output and exit codes. See ARCHITECTURE.md for the map.
 
+pub mod agent;
 pub mod aws;
 pub mod cache;
 pub mod cli;

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Recover(args) => run_recover(args),
         Command::Config(cmd) => run_config(cmd),
         Command::Status(args) => run_status(args),
+        Command::Run => run_agent(),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -105,6 +106,24 @@ fn print_error(json: bool, e: &keyrot_agent::error::Error) -> i32 {
     }
     eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
     code
+}
+
+fn run_agent() -> i32 {
+    let paths = match Paths::resolve(|k: &str| std::env::var_os(k)) {
+        Ok(p) => p,
+        Err(e) => return print_error(false, &e.into()),
+    };
+    let result = match runtime() {
+        Ok(rt) => rt.block_on(keyrot_agent::agent::run(&paths)),
+        Err(e) => {
+            eprintln!("keyrot-agent: cannot start: {e:#}");
+            return exit::INTERNAL;
+        }
+    };
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => print_error(false, &e),
+    }
 }
 
 fn run_status(args: StatusArgs) -> i32 {
