@@ -1,7 +1,7 @@
 //! `keyrot-agent run`: the agent loop a login item runs.
 //!
 //! One instance per user (a lock in the state directory). On start it finishes any interrupted
-//! rotation. Then, in a loop:
+//! rotation (`recover`). Then, in a loop:
 //! - it reads the config and the credentials file;
 //! - it learns the keys' creation dates from the cache, asking AWS at most once a day per key;
 //! - it asks the schedule policy what is due, and rotates what is due (through `now`).
@@ -54,6 +54,24 @@ pub async fn run(paths: &Paths) -> Result<(), Error> {
     // A bad config stops the agent at start, with its line; later it keeps the last good one.
     let mut config = crate::config::load(&paths.agent_config)?;
     tracing::info!("keyrot-agent run: started");
+    // First, whatever an earlier run left half done.
+    let recover_options = Options {
+        selection: Selection::All,
+        dry_run: false,
+        allow_root: false,
+        verify_timeout: config.global.verify_timeout,
+        progress: false,
+    };
+    match crate::recover::run(paths, &recover_options).await {
+        Ok(report) => {
+            for k in &report.keys {
+                tracing::warn!(profiles = ?k.profiles, outcome = k.outcome.name(), "finished an interrupted rotation");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not run recovery at start; the next rotation will")
+        }
+    }
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -61,7 +79,9 @@ pub async fn run(paths: &Paths) -> Result<(), Error> {
     loop {
         match crate::config::load(&paths.agent_config) {
             Ok(c) => config = c,
-            Err(e) => tracing::error!(error = %e, "the config file is invalid; keeping the previous settings"),
+            Err(e) => {
+                tracing::error!(error = %e, "the config file is invalid; keeping the previous settings")
+            }
         }
         let round = round(paths, &config).await;
         let sleep = if round.failed {
@@ -85,7 +105,10 @@ pub async fn run(paths: &Paths) -> Result<(), Error> {
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Error> {
-    tokio::signal::unix::signal(kind).map_err(|e| Error::Internal { profile: "-".into(), what: format!("cannot handle signals: {e}") })
+    tokio::signal::unix::signal(kind).map_err(|e| Error::Internal {
+        profile: "-".into(),
+        what: format!("cannot handle signals: {e}"),
+    })
 }
 
 /// One round: learn the dates, rotate what is due, and say when to look again.
@@ -101,7 +124,10 @@ async fn round(paths: &Paths, config: &Config) -> Round {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the credentials; trying again later");
-            return Round { sleep: MAX_SLEEP, failed: true };
+            return Round {
+                sleep: MAX_SLEEP,
+                failed: true,
+            };
         }
     };
     let cache = Cache::new(&paths.state_dir);
@@ -113,7 +139,11 @@ async fn round(paths: &Paths, config: &Config) -> Round {
             .filter_map(|p| {
                 let r = p.status.as_ref().ok()?;
                 let created = dates.get(&r.access_key_id)?.created?;
-                Some(KeyAge { profile: p.name.clone(), key_id: r.access_key_id.clone(), created })
+                Some(KeyAge {
+                    profile: p.name.clone(),
+                    key_id: r.access_key_id.clone(),
+                    created,
+                })
             })
             .collect()
     };
@@ -123,19 +153,29 @@ async fn round(paths: &Paths, config: &Config) -> Round {
     for d in &plan.decisions {
         match d.status {
             Status::Due if d.auto_rotate => due.push(d.profile.clone()),
-            Status::Due => tracing::warn!(profile = %d.profile, "key is due but auto_rotate is off"),
-            Status::Warn => tracing::info!(profile = %d.profile, due_at = %d.due_at, "key is due soon"),
+            Status::Due => {
+                tracing::warn!(profile = %d.profile, "key is due but auto_rotate is off")
+            }
+            Status::Warn => {
+                tracing::info!(profile = %d.profile, due_at = %d.due_at, "key is due soon")
+            }
             Status::Ok => {}
         }
     }
     let mut rotated = false;
     if !due.is_empty() {
-        let timeout = due.iter().map(|p| config.for_profile(p).verify_timeout).max().unwrap_or(Duration::from_secs(60));
+        let timeout = due
+            .iter()
+            .map(|p| config.for_profile(p).verify_timeout)
+            .max()
+            .unwrap_or(Duration::from_secs(60));
         match now::run(paths, &options(Selection::Named(due.clone()), timeout)).await {
             Ok(report) => {
                 for k in &report.keys {
                     match &k.error {
-                        None => tracing::info!(profiles = ?k.profiles, new = ?k.new_key_id, "rotated"),
+                        None => {
+                            tracing::info!(profiles = ?k.profiles, new = ?k.new_key_id, "rotated")
+                        }
                         Some(e) => {
                             failed = true;
                             tracing::error!(profiles = ?k.profiles, error = %e, "rotation failed");
@@ -164,12 +204,16 @@ async fn round(paths: &Paths, config: &Config) -> Round {
 
 fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
     let bytes = store::read_settled(&paths.credentials)?;
-    let creds = parse(&bytes, FileKind::Credentials)
-        .map_err(|problems| Error::InvalidFile { path: paths.credentials.clone(), problems })?;
+    let creds = parse(&bytes, FileKind::Credentials).map_err(|problems| Error::InvalidFile {
+        path: paths.credentials.clone(),
+        problems,
+    })?;
     let config = match store::read_optional(&paths.config)? {
         Some(b) => Some(
-            parse(&b, FileKind::Config)
-                .map_err(|problems| Error::InvalidFile { path: paths.config.clone(), problems })?,
+            parse(&b, FileKind::Config).map_err(|problems| Error::InvalidFile {
+                path: paths.config.clone(),
+                problems,
+            })?,
         ),
         None => None,
     };
@@ -190,11 +234,17 @@ async fn refresh_stale(profiles: &[Profile], config: &Config, cache: &Cache) -> 
             continue;
         }
         seen.push(r.access_key_id.clone());
-        if dates.get(&r.access_key_id).is_some_and(|d| now_utc - d.checked_at < REFRESH_EVERY && d.created.is_some()) {
+        if dates
+            .get(&r.access_key_id)
+            .is_some_and(|d| now_utc - d.checked_at < REFRESH_EVERY && d.created.is_some())
+        {
             continue;
         }
         let aws = Aws::load(&p.name, RequestCounter::default()).await;
-        let key = KeyPair { id: r.access_key_id.clone(), secret: r.secret.clone() };
+        let key = KeyPair {
+            id: r.access_key_id.clone(),
+            secret: r.secret.clone(),
+        };
         let result = async {
             let identity = aws.identity(&key).await?;
             let keys = aws.list_keys(&key).await?;

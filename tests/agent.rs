@@ -12,7 +12,11 @@ use support::{TestEnv, moto, profile};
 
 fn file_key(env: &TestEnv) -> String {
     let text = env.credentials_text();
-    parse(text.as_bytes(), FileKind::Credentials).unwrap().get("default", "aws_access_key_id").unwrap().to_string()
+    parse(text.as_bytes(), FileKind::Credentials)
+        .unwrap()
+        .get("default", "aws_access_key_id")
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -22,14 +26,18 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
     let mut env = TestEnv::with_endpoint(&proxy.url);
     let config = env.dir.path().join("keyrot.toml");
     std::fs::write(&config, "max_age = \"6s\"\nwarn_before = \"2s\"\n").unwrap();
-    env.extra_env.push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.extra_env
+        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
     env.write_credentials(profile("default", &user));
 
     let mut agent = env.command().arg("run").spawn().unwrap();
     // The key is new: the agent learns its date, then sleeps until it is due (~6 s), rotates.
     let start = Instant::now();
     while file_key(&env) == user.key_id {
-        assert!(start.elapsed() < Duration::from_secs(60), "the agent never rotated");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the agent never rotated"
+        );
         assert!(agent.try_wait().unwrap().is_none(), "the agent exited");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -37,14 +45,22 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
     // Let it finish the rotation (old key deleted) and settle.
     let settled = Instant::now();
     while moto().keys(&user) != vec![(new.clone(), true)] {
-        assert!(settled.elapsed() < Duration::from_secs(30), "{:?}", moto().keys(&user));
+        assert!(
+            settled.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            moto().keys(&user)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
     // Nothing is due for ~5 s now: no AWS request at all.
     let before = proxy.seen().len();
     std::thread::sleep(Duration::from_millis(2000));
-    assert_eq!(proxy.seen().len(), before, "AWS requests while nothing was due");
+    assert_eq!(
+        proxy.seen().len(),
+        before,
+        "AWS requests while nothing was due"
+    );
     assert_eq!(env.cli_identity("default"), user.arn);
 
     // status reflects it.
@@ -54,7 +70,11 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
     // A second agent is refused at once with its own exit code.
     let second = env.run(&["run"]);
     second.failure(14);
-    assert!(second.stderr.contains("already running"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("already running"),
+        "{}",
+        second.stderr
+    );
 
     // SIGTERM stops it cleanly.
     unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
@@ -64,7 +84,10 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
             assert!(status.success(), "{status:?}");
             break;
         }
-        assert!(stopped.elapsed() < Duration::from_secs(20), "the agent did not stop on SIGTERM");
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "the agent did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -74,7 +97,8 @@ fn a_bad_config_stops_the_agent_at_start_with_its_line() {
     let mut env = TestEnv::with_endpoint("http://127.0.0.1:9");
     let config = env.dir.path().join("keyrot.toml");
     std::fs::write(&config, "max_age = \"6s\"\nauto_rotate = maybe\n").unwrap();
-    env.extra_env.push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.extra_env
+        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
     let run = env.run(&["run"]);
     run.failure(3);
     assert!(run.stderr.contains(":2:"), "{}", run.stderr);

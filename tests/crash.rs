@@ -328,3 +328,35 @@ fn recovery_never_deletes_a_key_the_user_made_and_used_since() {
     );
     assert_eq!(env.credentials_text(), original);
 }
+
+#[test]
+fn the_agent_finishes_an_interrupted_rotation_when_it_starts() {
+    let user = moto().user("agent-recovers");
+    let proxy = Proxy::start(&moto().url);
+    let mut env = TestEnv::with_endpoint(&proxy.url);
+    let config = env.dir.path().join("keyrot.toml");
+    std::fs::write(&config, "max_age = \"90d\"\n").unwrap();
+    env.extra_env
+        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    let original = original_file(&user);
+    env.write_credentials(&original);
+    let out = env
+        .command()
+        .env("KEYROT_FAILPOINTS", "after-verify")
+        .arg("now")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    let mut agent = env.command().arg("run").spawn().unwrap();
+    let start = std::time::Instant::now();
+    while env.state_dir().join("rotation.journal").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the agent did not recover"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    assert!(agent.wait().unwrap().success());
+    assert_settled(&env, &user, &original, "after the agent started");
+}
