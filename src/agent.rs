@@ -19,8 +19,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::aws::{Aws, KeyPair, RequestCounter};
-use crate::cache::{Cache, KeyDates};
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::credentials::{FileKind, parse};
 use crate::error::Error;
@@ -131,7 +130,14 @@ async fn round(paths: &Paths, config: &Config) -> Round {
         }
     };
     let cache = Cache::new(&paths.state_dir);
-    let mut failed = !refresh_stale(&profiles, config, &cache).await;
+    // Only managed keys whose cached date is missing or more than a day old are asked about.
+    let now_utc = OffsetDateTime::now_utc();
+    let mut failed = !crate::cache::refresh(&profiles, &cache, |profile, cached| {
+        config.manages(profile)
+            && !cached
+                .is_some_and(|d| d.created.is_some() && now_utc - d.checked_at < REFRESH_EVERY)
+    })
+    .await;
     let keys: Vec<KeyAge> = {
         let dates = cache.load();
         profiles
@@ -147,7 +153,6 @@ async fn round(paths: &Paths, config: &Config) -> Round {
             })
             .collect()
     };
-    let now_utc = OffsetDateTime::now_utc();
     let plan = schedule::evaluate(&keys, config, now_utc);
     let mut due: Vec<String> = Vec::new();
     for d in &plan.decisions {
@@ -218,56 +223,4 @@ fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
         None => None,
     };
     Ok(profiles::classify(&creds, config.as_ref()))
-}
-
-/// Asks AWS for the creation date of every managed key whose cached date is missing or older
-/// than a day. Returns false if any of them failed.
-async fn refresh_stale(profiles: &[Profile], config: &Config, cache: &Cache) -> bool {
-    let dates = cache.load();
-    let now_utc = OffsetDateTime::now_utc();
-    let mut ok = true;
-    let mut entries = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    for p in profiles.iter().filter(|p| config.manages(&p.name)) {
-        let Ok(r) = &p.status else { continue };
-        if seen.contains(&r.access_key_id) {
-            continue;
-        }
-        seen.push(r.access_key_id.clone());
-        if dates
-            .get(&r.access_key_id)
-            .is_some_and(|d| now_utc - d.checked_at < REFRESH_EVERY && d.created.is_some())
-        {
-            continue;
-        }
-        let aws = Aws::load(&p.name, RequestCounter::default()).await;
-        let key = KeyPair {
-            id: r.access_key_id.clone(),
-            secret: r.secret.clone(),
-        };
-        let result = async {
-            let identity = aws.identity(&key).await?;
-            let keys = aws.list_keys(&key).await?;
-            Ok::<_, crate::aws::AwsError>((identity, keys))
-        }
-        .await;
-        match result {
-            Ok((identity, keys)) => entries.push((
-                key.id.clone(),
-                KeyDates {
-                    created: keys.iter().find(|k| k.id == key.id).and_then(|k| k.created),
-                    user_arn: identity.arn,
-                    checked_at: now_utc,
-                },
-            )),
-            Err(e) => {
-                ok = false;
-                tracing::warn!(profile = %p.name, error = %e, "could not learn the key's creation date");
-            }
-        }
-    }
-    if !entries.is_empty() {
-        cache.update(&entries, &[]);
-    }
-    ok
 }

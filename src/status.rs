@@ -270,7 +270,7 @@ pub async fn run(
     let config = crate::config::load(&paths.agent_config)?;
     let cache = crate::cache::Cache::new(&paths.state_dir);
     if refresh {
-        refresh_cache(&profiles, &cache).await;
+        crate::cache::refresh(&profiles, &cache, |_, _| true).await;
     }
     let history =
         std::fs::read_to_string(crate::journal::Journal::new(&paths.state_dir).history_path())
@@ -288,49 +288,6 @@ pub async fn run(
         in_flight.as_ref(),
         OffsetDateTime::now_utc(),
     ))
-}
-
-/// Asks AWS (GetCallerIdentity and ListAccessKeys, with each key itself) for every rotatable
-/// key's creation date. Failures are reported per key and leave the cache as it was.
-async fn refresh_cache(profiles: &[Profile], cache: &crate::cache::Cache) {
-    use crate::aws::{Aws, KeyPair, RequestCounter};
-    let mut seen = Vec::new();
-    let mut entries = Vec::new();
-    for p in profiles {
-        let Ok(r) = &p.status else { continue };
-        if seen.contains(&r.access_key_id) {
-            continue;
-        }
-        seen.push(r.access_key_id.clone());
-        let aws = Aws::load(&p.name, RequestCounter::default()).await;
-        let key = KeyPair {
-            id: r.access_key_id.clone(),
-            secret: r.secret.clone(),
-        };
-        let result = async {
-            let identity = aws.identity(&key).await?;
-            let keys = aws.list_keys(&key).await?;
-            Ok::<_, crate::aws::AwsError>((identity, keys))
-        }
-        .await;
-        match result {
-            Ok((identity, keys)) => {
-                let created = keys.iter().find(|k| k.id == key.id).and_then(|k| k.created);
-                entries.push((
-                    key.id.clone(),
-                    KeyDates {
-                        created,
-                        user_arn: identity.arn,
-                        checked_at: OffsetDateTime::now_utc(),
-                    },
-                ));
-            }
-            Err(e) => {
-                tracing::warn!(profile = %p.name, error = %e, "could not refresh the key's dates")
-            }
-        }
-    }
-    cache.update(&entries, &[]);
 }
 
 #[cfg(test)]
