@@ -928,16 +928,7 @@ impl<'a> Rotator<'a> {
                 new_key_id: self.new_key().id,
             }));
         }
-        let new = self.new_key();
-        let old_id = self.old.id.clone();
-        let aws = self.ctx.aws;
-        let result = ok_if_gone(
-            self.retry(
-                |e| Self::network_or_transient(e) || e.class == ErrorClass::KeyRejected,
-                async |_| aws.set_key_active(&new, &old_id, false).await,
-            )
-            .await,
-        );
+        let result = self.retire_old(false).await;
         if result.is_ok() {
             failpoint::hit("deactivated-unrecorded");
         }
@@ -948,22 +939,35 @@ impl<'a> Rotator<'a> {
 
     async fn delete_old(&mut self) -> Step {
         failpoint::hit("before-delete");
-        let new = self.new_key();
-        let old_id = self.old.id.clone();
-        let aws = self.ctx.aws;
-        let result = ok_if_gone(
-            self.retry(
-                |e| Self::network_or_transient(e) || e.class == ErrorClass::KeyRejected,
-                async |_| aws.delete_key(&new, &old_id).await,
-            )
-            .await,
-        );
+        let result = self.retire_old(true).await;
         if result.is_ok() {
             failpoint::hit("deleted-unrecorded");
         }
         result
             .map(|()| Phase::OldDeleted)
             .map_err(|e| Stop::KeepJournal(self.not_retired("deleted", e)))
+    }
+
+    /// Deactivates (or with `delete`, deletes) the old key, signed with the new one, retrying
+    /// while the network, throttling or the new key's propagation get in the way. A key that is
+    /// already gone counts as done.
+    async fn retire_old(&mut self, delete: bool) -> Result<(), AwsError> {
+        let new = self.new_key();
+        let old_id = self.old.id.clone();
+        let aws = self.ctx.aws;
+        ok_if_gone(
+            self.retry(
+                |e| Self::network_or_transient(e) || e.class == ErrorClass::KeyRejected,
+                async |_| {
+                    if delete {
+                        aws.delete_key(&new, &old_id).await
+                    } else {
+                        aws.set_key_active(&new, &old_id, false).await
+                    }
+                },
+            )
+            .await,
+        )
     }
 
     /// The last look: the file must hold the new key, whatever other programs did meanwhile.

@@ -6,18 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use keyrot_agent::credentials::{FileKind, parse};
 use support::proxy::Proxy;
 use support::{TestEnv, moto, profile};
-
-fn file_key(env: &TestEnv) -> String {
-    let text = env.credentials_text();
-    parse(text.as_bytes(), FileKind::Credentials)
-        .unwrap()
-        .get("default", "aws_access_key_id")
-        .unwrap()
-        .to_string()
-}
 
 #[test]
 fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
@@ -33,7 +23,7 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
     let mut agent = env.command().arg("run").spawn().unwrap();
     // The key is new: the agent learns its date, then sleeps until it is due (~6 s), rotates.
     let start = Instant::now();
-    while file_key(&env) == user.key_id {
+    while env.key_pair("default").0 == user.key_id {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "the agent never rotated"
@@ -41,7 +31,7 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
         assert!(agent.try_wait().unwrap().is_none(), "the agent exited");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let new = file_key(&env);
+    let new = env.key_pair("default").0;
     // Let it finish the rotation (old key deleted) and settle.
     let settled = Instant::now();
     while moto().keys(&user) != vec![(new.clone(), true)] {

@@ -8,17 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use keyrot_agent::credentials::{FileKind, parse};
 use support::proxy::Proxy;
 use support::{TestEnv, moto, profile};
-
-fn value(env: &TestEnv, section: &str, key: &str) -> Option<String> {
-    let text = env.credentials_text();
-    parse(text.as_bytes(), FileKind::Credentials)
-        .unwrap()
-        .get(section, key)
-        .map(String::from)
-}
 
 #[test]
 fn two_agents_at_once_rotate_exactly_once() {
@@ -57,7 +48,7 @@ fn two_agents_at_once_rotate_exactly_once() {
         .filter(|s| s.action == "CreateAccessKey")
         .count();
     assert_eq!(creates, 1, "exactly one rotation");
-    let key = value(&env, "default", "aws_access_key_id").unwrap();
+    let key = env.value("default", "aws_access_key_id").unwrap();
     assert_eq!(moto().keys(&user), vec![(key, true)]);
 }
 
@@ -98,21 +89,30 @@ fn aws_configure_set_in_a_loop_loses_no_update() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let mut rotated = 0;
     for _ in 0..rotations {
-        env.run(&["now"]).success();
+        // A stale copy written back between keyrot-agent's write and its read-back makes it roll
+        // back safely (exit 10, the writer's version kept); anything else is a failure.
+        let run = env.run(&["now"]);
+        match run.code {
+            Some(0) => rotated += 1,
+            Some(10) => assert!(run.stderr.contains("rolled back"), "{}", run.stderr),
+            _ => panic!("unexpected outcome:\n{}\n{}", run.stdout, run.stderr),
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert!(rotated > 0, "no rotation went through");
     stop.store(true, Ordering::SeqCst);
     let last = writer.join().unwrap();
-    // One more rotation after the writer's last write must keep it.
+    // One more rotation after the writer's last write (nothing races it now) must keep it.
     env.run(&["now"]).success();
     assert!(last >= 1, "the writer ran {last} times");
     // No lost update: the writer's last value is there, and so is the last rotation's key.
     assert_eq!(
-        value(&env, "other", "aws_session_token").as_deref(),
+        env.value("other", "aws_session_token").as_deref(),
         Some(format!("tok-{last}").as_str())
     );
-    let key = value(&env, "default", "aws_access_key_id").unwrap();
+    let key = env.value("default", "aws_access_key_id").unwrap();
     assert_eq!(moto().keys(&user), vec![(key, true)]);
     assert_eq!(env.cli_identity("default"), user.arn);
 }
@@ -185,11 +185,11 @@ mod forced_races {
             "{stderr}"
         );
         assert_eq!(
-            value(&env, "other", "region").as_deref(),
+            env.value("other", "region").as_deref(),
             Some("ap-south-1"),
             "the other write was lost"
         );
-        let key = value(&env, "default", "aws_access_key_id").unwrap();
+        let key = env.value("default", "aws_access_key_id").unwrap();
         assert_ne!(key, user.key_id);
         assert_eq!(moto().keys(&user), vec![(key, true)]);
         assert_eq!(env.cli_identity("default"), user.arn);
@@ -213,11 +213,8 @@ mod forced_races {
         let status = child.wait().unwrap();
         let stderr = reader.join().unwrap();
         assert!(status.success(), "{stderr}");
-        assert_eq!(
-            value(&env, "other", "region").as_deref(),
-            Some("ap-south-1")
-        );
-        let key = value(&env, "default", "aws_access_key_id").unwrap();
+        assert_eq!(env.value("other", "region").as_deref(), Some("ap-south-1"));
+        let key = env.value("default", "aws_access_key_id").unwrap();
         assert_ne!(
             key, user.key_id,
             "the stale copy's old (deleted) key must not stay"

@@ -15,22 +15,9 @@ mod support;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use keyrot_agent::credentials::{FileKind, parse};
 use keyrot_agent::failpoint;
 use support::proxy::Proxy;
 use support::{TestEnv, User, moto, profile};
-
-fn key_in_file(env: &TestEnv, name: &str) -> (String, String) {
-    let text = env.credentials_text();
-    let parsed = parse(text.as_bytes(), FileKind::Credentials).unwrap();
-    (
-        parsed.get(name, "aws_access_key_id").unwrap().to_string(),
-        parsed
-            .get(name, "aws_secret_access_key")
-            .unwrap()
-            .to_string(),
-    )
-}
 
 fn original_file(user: &User) -> String {
     format!(
@@ -44,12 +31,8 @@ fn original_file(user: &User) -> String {
 /// The file holds a working key for the user, and IAM at most two keys.
 #[track_caller]
 fn assert_safe(env: &TestEnv, user: &User, when: &str) {
-    let (id, _) = key_in_file(env, "default");
-    assert_eq!(
-        key_in_file(env, "ci").0,
-        id,
-        "{when}: shared profiles disagree"
-    );
+    let (id, _) = env.key_pair("default");
+    assert_eq!(env.key_pair("ci").0, id, "{when}: shared profiles disagree");
     assert_eq!(
         env.cli_identity("default"),
         user.arn,
@@ -64,7 +47,7 @@ fn assert_safe(env: &TestEnv, user: &User, when: &str) {
 #[track_caller]
 fn assert_settled(env: &TestEnv, user: &User, original: &str, when: &str) {
     assert_safe(env, user, when);
-    let (id, secret) = key_in_file(env, "default");
+    let (id, secret) = env.key_pair("default");
     assert_eq!(
         moto().keys(user),
         vec![(id.clone(), true)],
@@ -225,7 +208,7 @@ fn the_network_going_away_after_create_is_finished_later() {
     );
     assert!(env.state_dir().join("rotation.journal").exists());
     // Still safe while offline: the file holds the old, working key.
-    assert_eq!(key_in_file(&env, "default").0, user.key_id);
+    assert_eq!(env.key_pair("default").0, user.key_id);
     assert!(moto().keys(&user).len() <= 2);
 
     // While still offline, recovery reports and keeps the journal.

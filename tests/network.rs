@@ -11,15 +11,6 @@ use keyrot_agent::credentials::{FileKind, parse};
 use support::proxy::Proxy;
 use support::{TestEnv, User, moto, profile};
 
-fn file_key(env: &TestEnv) -> String {
-    let text = env.credentials_text();
-    parse(text.as_bytes(), FileKind::Credentials)
-        .unwrap()
-        .get("default", "aws_access_key_id")
-        .unwrap()
-        .to_string()
-}
-
 fn rotate_with_delay(delay: Duration) {
     let user = moto().user("propagation");
     let proxy = Proxy::start(&moto().url);
@@ -30,7 +21,7 @@ fn rotate_with_delay(delay: Duration) {
     run.success();
     let v = run.json();
     assert_eq!(v["keys"][0]["outcome"], "rotated");
-    let new = file_key(&env);
+    let new = env.key_pair("default").0;
     assert_eq!(moto().keys(&user), vec![(new, true)]);
     assert_eq!(env.cli_identity("default"), user.arn);
 }
@@ -84,7 +75,7 @@ fn run_with_faults(rate: f64, seed: u64) -> String {
         env.run(&["recover"]).success();
     }
     // Settled: exactly the file's key, and the file changed only in its values.
-    let key = file_key(&env);
+    let key = env.key_pair("default").0;
     assert_eq!(moto().keys(&user), vec![(key.clone(), true)], "{context}");
     assert_eq!(env.cli_identity("default"), user.arn, "{context}");
     let text = env.credentials_text();

@@ -9,30 +9,10 @@ use std::time::Duration;
 use support::proxy::{Failure, Proxy};
 use support::{TestEnv, User, moto, profile};
 
-/// The new key pair of `profile` in the file as it is now.
-fn key_in_file(env: &TestEnv, profile: &str) -> (String, String) {
-    let text = env.credentials_text();
-    let parsed = keyrot_agent::credentials::parse(
-        text.as_bytes(),
-        keyrot_agent::credentials::FileKind::Credentials,
-    )
-    .unwrap();
-    (
-        parsed
-            .get(profile, "aws_access_key_id")
-            .unwrap()
-            .to_string(),
-        parsed
-            .get(profile, "aws_secret_access_key")
-            .unwrap()
-            .to_string(),
-    )
-}
-
 /// Everything a successful rotation must leave behind.
 #[track_caller]
 fn assert_rotated(env: &TestEnv, user: &User, profile: &str, original: &str) -> (String, String) {
-    let (new_id, new_secret) = key_in_file(env, profile);
+    let (new_id, new_secret) = env.key_pair(profile);
     assert_ne!(new_id, user.key_id);
     // Only the two values changed, in every profile that held the key.
     let expected = original
@@ -147,10 +127,10 @@ fn profiles_sharing_the_key_move_together() {
     env.write_credentials(&original);
     env.run(&["now", "--profile", "ci"]).success();
     let (new_id, _) = assert_rotated(&env, &user, "ci", &original);
-    assert_eq!(key_in_file(&env, "default").0, new_id);
+    assert_eq!(env.key_pair("default").0, new_id);
     assert_eq!(env.cli_identity("default"), user.arn);
     // The other user's key was not touched.
-    assert_eq!(key_in_file(&env, "work").0, other.key_id);
+    assert_eq!(env.key_pair("work").0, other.key_id);
     assert_eq!(moto().keys(&other), vec![(other.key_id.clone(), true)]);
 }
 
@@ -207,8 +187,8 @@ fn all_rotates_every_long_term_key_and_says_why_others_are_skipped() {
             .contains("temporary")
     );
     assert!(v["skipped"][3]["reason"].as_str().unwrap().contains("SSO"));
-    let (new_a, _) = key_in_file(&env, "default");
-    let (new_b, _) = key_in_file(&env, "b");
+    let (new_a, _) = env.key_pair("default");
+    let (new_b, _) = env.key_pair("b");
     assert_eq!(moto().keys(&a), vec![(new_a, true)]);
     assert_eq!(moto().keys(&b), vec![(new_b, true)]);
     assert_eq!(env.cli_identity("a-again"), a.arn);
@@ -411,7 +391,7 @@ fn root_keys_are_skipped_unless_allowed() {
     assert_eq!(env.credentials_text(), original);
     // With --allow-root it goes ahead (the proxy says root; the rotation itself is the user's).
     env.run(&["now", "--allow-root"]).success();
-    assert_ne!(key_in_file(&env, "default").0, user.key_id);
+    assert_ne!(env.key_pair("default").0, user.key_id);
 }
 
 #[test]

@@ -395,6 +395,26 @@ impl TestEnv {
         Run::from(self.command().args(args).output().unwrap())
     }
 
+    /// A value of the credentials file as it is now on disk.
+    pub fn value(&self, section: &str, key: &str) -> Option<String> {
+        let text = self.credentials_text();
+        keyrot_agent::credentials::parse(
+            text.as_bytes(),
+            keyrot_agent::credentials::FileKind::Credentials,
+        )
+        .unwrap()
+        .get(section, key)
+        .map(String::from)
+    }
+
+    /// The key pair `profile` holds in the credentials file now.
+    pub fn key_pair(&self, profile: &str) -> (String, String) {
+        (
+            self.value(profile, "aws_access_key_id").unwrap(),
+            self.value(profile, "aws_secret_access_key").unwrap(),
+        )
+    }
+
     /// The real AWS CLI (botocore) in this environment.
     pub fn aws(&self, args: &[&str]) -> Run {
         let out = Command::new(python())
