@@ -6,11 +6,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> installing test requirements"
-# Debian packages: strace (the durability-order test traces fsync/rename), util-linux's
+# Debian packages (each only if missing): strace (the durability-order test traces fsync/rename), util-linux's
 # script (a real terminal for the progress test).
 missing=()
 command -v strace >/dev/null || missing+=(strace)
 command -v script >/dev/null || missing+=(bsdutils)
+# systemd (systemd-analyze verify, and a real `systemd --user` for the service tests) and
+# desktop-file-utils (desktop-file-validate), for tests/service.rs.
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v desktop-file-validate >/dev/null || missing+=(desktop-file-utils)
+# A real desktop for the notification tests (tests/support/desktop.rs): an X server, a private
+# D-Bus session bus, and the dunst notification server (with dunstctl).
+command -v Xvfb >/dev/null || missing+=(xvfb xauth)
+command -v dbus-daemon >/dev/null || missing+=(dbus)
+command -v dbus-send >/dev/null || missing+=(dbus-bin)
+command -v dunstctl >/dev/null || missing+=(dunst)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -26,3 +36,6 @@ echo "    $KEYROT_TEST_MOTO_URL (pid $KEYROT_TEST_MOTO_PID, log $log)"
 
 echo "==> cargo test (with failpoints, for the crash matrix)"
 cargo test --locked --features failpoints
+
+echo "==> the Debian package (cargo-deb, dpkg -i, dpkg -r)"
+bash tests/deb.sh

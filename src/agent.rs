@@ -7,13 +7,16 @@
 //! - it asks the schedule policy what is due, and rotates what is due (through `now`).
 //!
 //! Between rounds it sleeps until the next instant anything changes, waking at least every hour,
-//! because laptops sleep and wall-clock time jumps. SIGHUP starts a new round at once.
+//! because laptops sleep and wall-clock time jumps. A change to the credentials file, the AWS
+//! config or its own config (`watch`), or SIGHUP, starts a new round at once.
 //! SIGTERM/SIGINT stop it cleanly; a rotation in flight is left to the journal.
 //!
 //! It makes no AWS call while nothing is due and every cached date is fresh. After a failure it
 //! backs off, doubling from a minute up to an hour.
 //!
-//! Not yet here (issue 4): desktop notifications, watching the files for changes.
+//! It tells the user what matters on the desktop (`notices`): a key entering its warn window, a
+//! rotation done or failed, a due key it may not rotate, a problem that stops it. Each problem
+//! once, not once per retry.
 
 use std::time::Duration;
 
@@ -23,6 +26,7 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::credentials::{FileKind, parse};
 use crate::error::Error;
+use crate::notices::{Notice, Notifier};
 use crate::now::{self, Options};
 use crate::paths::Paths;
 use crate::profiles::{self, Profile};
@@ -35,6 +39,9 @@ const REFRESH_EVERY: time::Duration = time::Duration::days(1);
 /// The longest sleep between rounds.
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
 
+/// How long to let a burst of file changes settle before looking.
+const SETTLE: Duration = Duration::from_millis(300);
+
 /// What a round decided about the next one.
 struct Round {
     /// When to look again.
@@ -43,8 +50,15 @@ struct Round {
     failed: bool,
 }
 
+/// How `run` was asked to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Desktop notifications (`--no-notify` turns them off; the config can too).
+    pub notify: bool,
+}
+
 /// Runs the agent until SIGTERM or SIGINT.
-pub async fn run(paths: &Paths) -> Result<(), Error> {
+pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
     let _instance = match store::try_lock(&paths.state_dir.join("agent.lock")) {
         Ok(lock) => lock,
         Err(StoreError::Busy { pid }) => return Err(Error::AgentRunning { pid }),
@@ -61,28 +75,79 @@ pub async fn run(paths: &Paths) -> Result<(), Error> {
         verify_timeout: config.global.verify_timeout,
         progress: false,
     };
-    match crate::recover::run(paths, &recover_options).await {
+    let mut notifier = Notifier::new(&paths.state_dir, options.notify);
+    // Signals are ours from here on. A stop request interrupts whatever is going on: a rotation
+    // cut short is exactly a crash at an await point, which the journal is made for.
+    let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let recovered = tokio::select! {
+        r = crate::recover::run(paths, &recover_options) => r,
+        _ = terminate.recv() => {
+            stopped();
+            return Ok(());
+        }
+        _ = interrupt.recv() => {
+            stopped();
+            return Ok(());
+        }
+    };
+    match recovered {
         Ok(report) => {
             for k in &report.keys {
                 tracing::warn!(profiles = ?k.profiles, outcome = k.outcome.name(), "finished an interrupted rotation");
+                if let Some(n) = rotation_notice(k) {
+                    let wanted = k.profiles.iter().any(|p| config.for_profile(p).notify);
+                    notifier.notify(n, wanted, OffsetDateTime::now_utc()).await;
+                }
             }
         }
         Err(e) => {
             tracing::warn!(error = %e, "could not run recovery at start; the next rotation will")
         }
     }
-    let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let (changed_tx, mut changed) = tokio::sync::mpsc::unbounded_channel();
+    let _watcher = crate::watch::start(
+        &[
+            paths.credentials.clone(),
+            paths.config.clone(),
+            paths.agent_config.clone(),
+        ],
+        changed_tx,
+    );
     let mut backoff = Duration::from_secs(60);
     loop {
+        let mut problems = Vec::new();
         match crate::config::load(&paths.agent_config) {
             Ok(c) => config = c,
             Err(e) => {
-                tracing::error!(error = %e, "the config file is invalid; keeping the previous settings")
+                tracing::error!(error = %e, "the config file is invalid; keeping the previous settings");
+                problems.push(Notice::Problem {
+                    class: "config".into(),
+                    reason: e.to_string(),
+                    fix: "Fix that line; until then keyrot-agent keeps its previous settings."
+                        .into(),
+                });
             }
         }
-        let round = round(paths, &config).await;
+        let round = tokio::select! {
+            r = round(paths, &config, &mut notifier, &mut problems) => r,
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        };
+        let classes: Vec<String> = problems
+            .iter()
+            .filter_map(|n| match n {
+                Notice::Problem { class, .. } => Some(class.clone()),
+                _ => None,
+            })
+            .collect();
+        notifier.problems_now(&classes);
+        for n in problems {
+            notifier
+                .notify(n, config.global.notify, OffsetDateTime::now_utc())
+                .await;
+        }
         let sleep = if round.failed {
             let s = backoff.min(round.sleep);
             backoff = (backoff * 2).min(MAX_SLEEP);
@@ -95,12 +160,22 @@ pub async fn run(paths: &Paths) -> Result<(), Error> {
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = hangup.recv() => tracing::info!("SIGHUP: looking again now"),
+            Some(()) = changed.recv() => {
+                // Let a burst of writes settle, then look once.
+                tokio::time::sleep(SETTLE).await;
+                while changed.try_recv().is_ok() {}
+                tracing::info!("a watched file changed: looking again now");
+            }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }
     }
-    tracing::info!("keyrot-agent run: stopped");
+    stopped();
     Ok(())
+}
+
+fn stopped() {
+    tracing::info!("keyrot-agent run: stopped");
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Error> {
@@ -110,8 +185,40 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
     })
 }
 
-/// One round: learn the dates, rotate what is due, and say when to look again.
-async fn round(paths: &Paths, config: &Config) -> Round {
+/// What to tell the user about one key's rotation.
+fn rotation_notice(k: &crate::rotator::KeyReport) -> Option<Notice> {
+    use crate::rotator::Outcome;
+    match (&k.error, k.outcome) {
+        (None, Outcome::Rotated) => Some(Notice::Rotated {
+            profiles: k.profiles.clone(),
+            new_key_id: k.new_key_id.clone().unwrap_or_default(),
+            old_key_id: k.old_key_id.clone(),
+        }),
+        (Some(e), outcome) => Some(Notice::Failed {
+            profiles: k.profiles.clone(),
+            class: e.kind().to_string(),
+            reason: e.to_string(),
+            command: if outcome == Outcome::Interrupted {
+                "keyrot-agent recover".to_string()
+            } else {
+                format!(
+                    "keyrot-agent now --profile {}",
+                    k.profiles.first().map(String::as_str).unwrap_or("default")
+                )
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// One round: learn the dates, rotate what is due, tell the user, and say when to look again.
+/// Agent-wide problems go to `problems`.
+async fn round(
+    paths: &Paths,
+    config: &Config,
+    notifier: &mut Notifier,
+    problems: &mut Vec<Notice>,
+) -> Round {
     let options = |selection, verify_timeout| Options {
         selection,
         dry_run: false,
@@ -123,6 +230,11 @@ async fn round(paths: &Paths, config: &Config) -> Round {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the credentials; trying again later");
+            problems.push(Notice::Problem {
+                class: e.kind().to_string(),
+                reason: e.to_string(),
+                fix: "keyrot-agent looks again when the file changes.".into(),
+            });
             return Round {
                 sleep: MAX_SLEEP,
                 failed: true,
@@ -156,13 +268,30 @@ async fn round(paths: &Paths, config: &Config) -> Round {
     let plan = schedule::evaluate(&keys, config, now_utc);
     let mut due: Vec<String> = Vec::new();
     for d in &plan.decisions {
+        let wanted = config.for_profile(&d.profile).notify;
         match d.status {
             Status::Due if d.auto_rotate => due.push(d.profile.clone()),
             Status::Due => {
-                tracing::warn!(profile = %d.profile, "key is due but auto_rotate is off")
+                tracing::warn!(profile = %d.profile, "key is due but auto_rotate is off");
+                let age_days = keys
+                    .iter()
+                    .find(|k| k.profile == d.profile)
+                    .map(|k| (now_utc - k.created).whole_days())
+                    .unwrap_or_default();
+                let n = Notice::Due {
+                    profile: d.profile.clone(),
+                    age_days,
+                };
+                notifier.notify(n, wanted, now_utc).await;
             }
             Status::Warn => {
-                tracing::info!(profile = %d.profile, due_at = %d.due_at, "key is due soon")
+                tracing::info!(profile = %d.profile, due_at = %d.due_at, "key is due soon");
+                let n = Notice::Warn {
+                    profile: d.profile.clone(),
+                    due_at: d.due_at,
+                    auto_rotate: d.auto_rotate,
+                };
+                notifier.notify(n, wanted, now_utc).await;
             }
             Status::Ok => {}
         }
@@ -186,12 +315,24 @@ async fn round(paths: &Paths, config: &Config) -> Round {
                             tracing::error!(profiles = ?k.profiles, error = %e, "rotation failed");
                         }
                     }
+                    if let Some(n) = rotation_notice(k) {
+                        let wanted = k.profiles.iter().any(|p| config.for_profile(p).notify);
+                        notifier.notify(n, wanted, OffsetDateTime::now_utc()).await;
+                    }
                 }
                 rotated = report.keys.iter().any(|k| k.error.is_none());
             }
             Err(e) => {
                 failed = true;
                 tracing::error!(error = %e, "could not rotate");
+                // Another keyrot-agent holding the lock is not a problem to report.
+                if e.kind() != "busy" {
+                    problems.push(Notice::Problem {
+                        class: e.kind().to_string(),
+                        reason: e.to_string(),
+                        fix: "keyrot-agent tries again later.".into(),
+                    });
+                }
             }
         }
     }

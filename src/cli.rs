@@ -21,12 +21,66 @@ pub enum Command {
     /// Finish or roll back a rotation that was interrupted (crash, kill, network loss).
     Recover(RecoverArgs),
     /// The agent: rotate keys as they come due, until stopped (what the login item runs).
-    Run,
+    Run(RunArgs),
     /// Show every profile: its key, age, when it is due, and its last rotation (offline).
     Status(StatusArgs),
     /// Write or show the agent's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Install, remove or inspect the login item that runs the agent (systemd user service,
+    /// LaunchAgent, or XDG autostart entry).
+    #[command(subcommand)]
+    Service(ServiceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Write the login item for this keyrot-agent and start it.
+    Install {
+        /// Print the file and where it would go; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only write the file; do not ask systemd/launchd to start it.
+        #[arg(long)]
+        no_start: bool,
+        /// The kind of login item (default: launchd on macOS; systemd where a systemd user
+        /// session runs, else autostart).
+        #[arg(long, value_enum)]
+        kind: Option<ServiceKind>,
+    },
+    /// Stop the agent's login item and remove its file.
+    Uninstall {
+        /// Only remove the file; do not ask systemd/launchd to stop it.
+        #[arg(long)]
+        no_start: bool,
+        /// The kind of login item (default: every kind of this platform that is installed).
+        #[arg(long, value_enum)]
+        kind: Option<ServiceKind>,
+    },
+    /// Show which login items are installed, what they start, and whether the agent runs.
+    Status {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A kind of login item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceKind {
+    /// A systemd user unit (~/.config/systemd/user/keyrot-agent.service).
+    Systemd,
+    /// A macOS LaunchAgent (~/Library/LaunchAgents/io.github.keyrot-agent.plist).
+    Launchd,
+    /// An XDG autostart entry (~/.config/autostart/keyrot-agent.desktop).
+    Autostart,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Send no desktop notifications (the config's `notify = false` does the same).
+    #[arg(long)]
+    pub no_notify: bool,
 }
 
 #[derive(Debug, Args)]

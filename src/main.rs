@@ -4,7 +4,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyrot_agent::cli::{Cli, Command, ConfigCommand, NowArgs, RecoverArgs, StatusArgs};
+use keyrot_agent::cli::{Cli, Command, ConfigCommand, NowArgs, RecoverArgs, RunArgs, StatusArgs};
+use keyrot_agent::cli::{ServiceCommand, ServiceKind};
 use keyrot_agent::error::exit;
 use keyrot_agent::now;
 use keyrot_agent::paths::{self, Paths};
@@ -21,7 +22,8 @@ fn main() -> ExitCode {
         Command::Recover(args) => run_recover(args),
         Command::Config(cmd) => run_config(cmd),
         Command::Status(args) => run_status(args),
-        Command::Run => run_agent(),
+        Command::Run(args) => run_agent(args),
+        Command::Service(cmd) => run_service(cmd),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -108,13 +110,16 @@ fn print_error(json: bool, e: &keyrot_agent::error::Error) -> i32 {
     code
 }
 
-fn run_agent() -> i32 {
+fn run_agent(args: RunArgs) -> i32 {
+    let options = keyrot_agent::agent::RunOptions {
+        notify: !args.no_notify,
+    };
     let paths = match Paths::resolve(|k: &str| std::env::var_os(k)) {
         Ok(p) => p,
         Err(e) => return print_error(false, &e.into()),
     };
     let result = match runtime() {
-        Ok(rt) => rt.block_on(keyrot_agent::agent::run(&paths)),
+        Ok(rt) => rt.block_on(keyrot_agent::agent::run(&paths, &options)),
         Err(e) => {
             eprintln!("keyrot-agent: cannot start: {e:#}");
             return exit::INTERNAL;
@@ -216,6 +221,57 @@ fn run_config(cmd: ConfigCommand) -> i32 {
                 exit::INVALID_FILE
             }
         },
+    }
+}
+
+fn run_service(cmd: ServiceCommand) -> i32 {
+    use keyrot_agent::service::{self, Context, Kind};
+    let kind = |k: ServiceKind| match k {
+        ServiceKind::Systemd => Kind::Systemd,
+        ServiceKind::Launchd => Kind::Launchd,
+        ServiceKind::Autostart => Kind::Autostart,
+    };
+    let fail = |e: service::ServiceError| {
+        eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
+        e.exit_code()
+    };
+    let ctx = match Context::current() {
+        Ok(ctx) => ctx,
+        Err(e) => return fail(e),
+    };
+    match cmd {
+        ServiceCommand::Install {
+            dry_run,
+            no_start,
+            kind: k,
+        } => {
+            let k = k.map(kind).unwrap_or_else(Kind::detect);
+            match service::install(&ctx, k, dry_run, !no_start) {
+                Ok(report) => {
+                    print!("{}", scrub(&report.to_string()));
+                    exit::OK
+                }
+                Err(e) => fail(e),
+            }
+        }
+        ServiceCommand::Uninstall { no_start, kind: k } => {
+            match service::uninstall(&ctx, k.map(kind), !no_start) {
+                Ok(report) => {
+                    print!("{}", scrub(&report.to_string()));
+                    exit::OK
+                }
+                Err(e) => fail(e),
+            }
+        }
+        ServiceCommand::Status { json } => {
+            let status = service::status(&ctx, Kind::detect());
+            if json {
+                println!("{}", scrub(&status.json().to_string()));
+            } else {
+                print!("{}", scrub(&status.human()));
+            }
+            exit::OK
+        }
     }
 }
 

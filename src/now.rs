@@ -215,8 +215,10 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
     })
 }
 
-/// Records in the key cache what a rotation learned: the new key's creation, or the old key's.
+/// Records what a rotation learned: in the key cache, the new key's creation or the old key's;
+/// in the failure record, its failure or its success.
 pub fn remember_keys(paths: &Paths, report: &KeyReport) {
+    crate::failures::Failures::new(&paths.state_dir).record(report);
     let Some(user) = report.user_arn.clone() else {
         return;
     };

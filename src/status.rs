@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use crate::cache::KeyDates;
 use crate::config::Config;
+use crate::failures::LastError;
 use crate::journal::Record;
 use crate::profiles::Profile;
 use crate::schedule::{self, KeyAge, Status};
@@ -39,6 +40,8 @@ pub struct Row {
     pub last_rotation: Option<LastRotation>,
     /// A rotation in flight, or why the profile is skipped.
     pub note: Option<String>,
+    /// The last rotation that failed, until one succeeds.
+    pub last_error: Option<LastError>,
 }
 
 /// `AKIA…WXYZ`: enough to tell keys apart, not the whole id.
@@ -79,12 +82,14 @@ pub fn rows(
     cache: &BTreeMap<String, KeyDates>,
     config: &Config,
     history: &BTreeMap<String, LastRotation>,
+    failures: &BTreeMap<String, LastError>,
     in_flight: Option<&Record>,
     now: OffsetDateTime,
 ) -> Vec<Row> {
     let mut out = Vec::new();
     for p in profiles {
         let last_rotation = history.get(&p.name).cloned();
+        let last_error = failures.get(&p.name).cloned();
         let flight = in_flight.filter(|r| r.profiles.contains(&p.name)).map(|r| {
             format!(
                 "rotation in flight ({} → {}, after step '{}'): run keyrot-agent recover",
@@ -105,6 +110,7 @@ pub fn rows(
                 storage: "file",
                 last_rotation,
                 note: flight.or(reason),
+                last_error,
             });
             continue;
         };
@@ -145,6 +151,7 @@ pub fn rows(
                 (created.is_none() && config.manages(&p.name))
                     .then(|| "age unknown: run keyrot-agent status --refresh".to_string())
             }),
+            last_error,
         });
     }
     out
@@ -226,6 +233,15 @@ pub fn table(rows: &[Row], color: bool) -> String {
         if let Some(note) = &r.note {
             out.push_str(&format!("  └ {note}\n"));
         }
+        if let Some(e) = &r.last_error {
+            let when = e
+                .time
+                .format(time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]"
+                ))
+                .unwrap_or_default();
+            out.push_str(&format!("  └ last error ({when} UTC): {}\n", e.message));
+        }
     }
     out
 }
@@ -243,6 +259,11 @@ pub fn json(rows: &[Row]) -> Value {
             "storage": r.storage,
             "last_rotation": r.last_rotation.as_ref().map(|l| json!({"time": l.time, "outcome": l.outcome})),
             "note": r.note,
+            "last_error": r.last_error.as_ref().map(|e| json!({
+                "time": e.time.format(&time::format_description::well_known::Rfc3339).ok(),
+                "kind": e.kind,
+                "message": e.message,
+            })),
         })).collect::<Vec<_>>(),
     })
 }
@@ -285,6 +306,7 @@ pub async fn run(
         &cache.load(),
         &config,
         &history,
+        &crate::failures::Failures::new(&paths.state_dir).load(),
         in_flight.as_ref(),
         OffsetDateTime::now_utc(),
     ))
@@ -319,7 +341,24 @@ mod tests {
         let history = last_rotations(
             "{\"time\":\"2026-03-01T00:00:00Z\",\"profiles\":[\"default\"],\"outcome\":\"rotated\"}\nnot json\n",
         );
-        let rows = rows(&profiles, &cache, &Config::default(), &history, None, NOW);
+        let mut failures = BTreeMap::new();
+        failures.insert(
+            "fresh".to_string(),
+            LastError {
+                time: NOW - time::Duration::hours(2),
+                kind: "unreachable".into(),
+                message: "cannot reach AWS".into(),
+            },
+        );
+        let rows = rows(
+            &profiles,
+            &cache,
+            &Config::default(),
+            &history,
+            &failures,
+            None,
+            NOW,
+        );
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0].state, "due");
         assert_eq!(rows[0].key.as_deref(), Some("AKIA…0001"));
@@ -330,6 +369,14 @@ mod tests {
         assert_eq!(rows[2].state, "skipped");
         let plain = table(&rows, false);
         assert!(!plain.contains('\x1b'));
+        assert!(
+            plain.contains("last error (2026-05-31 22:00 UTC): cannot reach AWS"),
+            "{plain}"
+        );
+        assert_eq!(
+            json(&rows)["profiles"][1]["last_error"]["kind"],
+            "unreachable"
+        );
         assert!(plain.contains("alice"));
         assert!(table(&rows, true).contains("\x1b[31mdue"));
         assert!(!json(&rows).to_string().contains("secret"));

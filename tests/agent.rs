@@ -1,26 +1,31 @@
-//! `keyrot-agent run`, end to end against moto behind the proxy: with `max_age` set to seconds,
-//! the agent rotates the key when it falls due, makes no AWS request while nothing is due,
-//! refuses a second instance, and stops cleanly on SIGTERM.
+//! `keyrot-agent run`, end to end against moto behind the proxy and a real notification server
+//! (dunst on a private D-Bus session under Xvfb): with `max_age` set to seconds, the agent warns,
+//! rotates the key when it falls due and says so, makes no AWS request while nothing is due,
+//! refuses a second instance, tells a failure once however often it retries, looks again when
+//! its files change, and stops cleanly on SIGTERM.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
+use support::desktop::Desktop;
 use support::proxy::Proxy;
 use support::{TestEnv, moto, profile};
 
 #[test]
 fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
+    let desktop = Desktop::start();
     let user = moto().user("agent");
     let proxy = Proxy::start(&moto().url);
     let mut env = TestEnv::with_endpoint(&proxy.url);
+    env.extra_env.extend(desktop.env());
     let config = env.dir.path().join("keyrot.toml");
-    std::fs::write(&config, "max_age = \"6s\"\nwarn_before = \"2s\"\n").unwrap();
+    std::fs::write(&config, "max_age = \"8s\"\nwarn_before = \"5s\"\n").unwrap();
     env.extra_env
         .push(("KEYROT_CONFIG".into(), config.display().to_string()));
     env.write_credentials(profile("default", &user));
 
-    let mut agent = env.command().arg("run").spawn().unwrap();
+    let mut agent = Agent::spawn(env.command().arg("run"));
     // The key is new: the agent learns its date, then sleeps until it is due (~6 s), rotates.
     let start = Instant::now();
     while env.key_pair("default").0 == user.key_id {
@@ -28,7 +33,10 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
             start.elapsed() < Duration::from_secs(60),
             "the agent never rotated"
         );
-        assert!(agent.try_wait().unwrap().is_none(), "the agent exited");
+        assert!(
+            agent.0.as_mut().unwrap().try_wait().unwrap().is_none(),
+            "the agent exited"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let new = env.key_pair("default").0;
@@ -43,7 +51,7 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
-    // Nothing is due for ~5 s now: no AWS request at all.
+    // Nothing is due for ~3 s now: no AWS request at all.
     let before = proxy.seen().len();
     std::thread::sleep(Duration::from_millis(2000));
     assert_eq!(
@@ -53,9 +61,48 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
     );
     assert_eq!(env.cli_identity("default"), user.arn);
 
+    // The warning came first, then the rotation's success, in dunst's history.
+    let start = Instant::now();
+    while desktop.total() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:#?}",
+            desktop.peek()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // KEYROT_SCREENSHOT=path keeps a picture of them for the README.
+    if let Some(path) = std::env::var_os("KEYROT_SCREENSHOT") {
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(desktop.screenshot(std::path::Path::new(&path)));
+    }
+    let shown = desktop.notifications();
+    assert_eq!(shown.len(), 2, "{shown:#?}");
+    assert_eq!(shown[0].appname, "keyrot-agent");
+    assert!(
+        shown[0]
+            .summary
+            .starts_with("AWS key for 'default' is due on"),
+        "{shown:#?}"
+    );
+    assert!(
+        shown[0].body.contains("keyrot-agent now --profile default"),
+        "{shown:#?}"
+    );
+    assert_eq!(shown[1].summary, "Rotated the AWS key for 'default'");
+    assert!(shown[1].body.contains(&new), "{shown:#?}");
+    assert!(shown[1].body.contains(&user.key_id), "{shown:#?}");
+    let secret = env.key_pair("default").1;
+    for s in &shown {
+        for text in [&s.summary, &s.body] {
+            assert!(!text.contains(&secret) && !text.contains(&user.secret));
+        }
+    }
+
     // status reflects it.
     let v = env.run(&["status", "--json"]).json();
     assert_eq!(v["profiles"][0]["last_rotation"]["outcome"], "rotated");
+    assert_eq!(v["profiles"][0]["last_error"], serde_json::Value::Null);
 
     // A second agent is refused at once with its own exit code.
     let second = env.run(&["run"]);
@@ -70,7 +117,7 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
     unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
     let stopped = Instant::now();
     loop {
-        if let Some(status) = agent.try_wait().unwrap() {
+        if let Some(status) = agent.0.as_mut().unwrap().try_wait().unwrap() {
             assert!(status.success(), "{status:?}");
             break;
         }
@@ -92,4 +139,157 @@ fn a_bad_config_stops_the_agent_at_start_with_its_line() {
     let run = env.run(&["run"]);
     run.failure(3);
     assert!(run.stderr.contains(":2:"), "{}", run.stderr);
+}
+
+/// A running agent, killed if the test fails before stopping it.
+struct Agent(Option<std::process::Child>);
+
+impl Agent {
+    fn spawn(cmd: &mut std::process::Command) -> Agent {
+        Agent(Some(cmd.spawn().unwrap()))
+    }
+    fn id(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn sighup(agent: &Agent) {
+    unsafe { libc::kill(agent.id() as i32, libc::SIGHUP) };
+}
+
+fn stop(mut agent: Agent) {
+    let mut child = agent.0.take().unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_failure_is_told_once_however_often_it_is_retried_then_the_success() {
+    let desktop = Desktop::start();
+    let user = moto().user("agentfail");
+    let proxy = Proxy::start(&moto().url);
+    let port = proxy.port();
+    let mut env = TestEnv::with_endpoint(&proxy.url);
+    env.extra_env.extend(desktop.env());
+    let config = env.dir.path().join("keyrot.toml");
+    std::fs::write(
+        &config,
+        "max_age = \"4s\"\nwarn_before = \"0s\"\nverify_timeout = \"2s\"\n",
+    )
+    .unwrap();
+    env.extra_env
+        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.write_credentials(profile("default", &user));
+    let agent = Agent::spawn(env.command().arg("run"));
+    // The agent learns the key's date while the network is up, then the network goes away.
+    let start = Instant::now();
+    while !proxy.seen().iter().any(|s| s.action == "ListAccessKeys") {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proxy.go_down();
+    let failed = desktop.wait_for_summary("Could not rotate", Duration::from_secs(30));
+    assert!(
+        failed.body.contains("keyrot-agent now --profile default"),
+        "{failed:?}"
+    );
+    // status shows the last error, offline.
+    let v = env.run(&["status", "--json"]).json();
+    assert_eq!(v["profiles"][0]["last_error"]["kind"], "unreachable", "{v}");
+    // Retries (SIGHUP forces them) do not repeat it.
+    for _ in 0..3 {
+        sighup(&agent);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let shown = desktop.notifications();
+    assert_eq!(
+        shown
+            .iter()
+            .filter(|s| s.summary.starts_with("Could not rotate"))
+            .count(),
+        1,
+        "{shown:#?}"
+    );
+    assert_eq!(env.key_pair("default").0, user.key_id);
+    // The network comes back: the next try rotates, and says so.
+    let _back = Proxy::start_on(&moto().url, port);
+    sighup(&agent);
+    desktop.wait_for_summary("Rotated the AWS key for 'default'", Duration::from_secs(30));
+    assert_ne!(env.key_pair("default").0, user.key_id);
+    assert_eq!(env.cli_identity("default"), user.arn);
+    let v = env.run(&["status", "--json"]).json();
+    assert_eq!(
+        v["profiles"][0]["last_error"],
+        serde_json::Value::Null,
+        "{v}"
+    );
+    stop(agent);
+}
+
+#[test]
+fn no_notify_and_the_config_silence_it_and_a_config_change_is_seen_at_once() {
+    let desktop = Desktop::start();
+    let user = moto().user("agentquiet");
+    let other = moto().user("agentloud");
+    let mut env = TestEnv::new();
+    env.extra_env.extend(desktop.env());
+    let config = env.dir.path().join("keyrot.toml");
+    // Nothing is due for 90 days: the agent sleeps for an hour.
+    std::fs::write(&config, "[profile.quiet]\nnotify = false\n").unwrap();
+    env.extra_env
+        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.write_credentials(format!(
+        "{}{}",
+        profile("quiet", &user),
+        profile("loud", &other)
+    ));
+    let agent = Agent::spawn(env.command().arg("run"));
+    std::thread::sleep(Duration::from_millis(1500));
+    // The config changes: the agent looks at once, and both keys are due.
+    std::fs::write(
+        &config,
+        "max_age = \"1s\"\nwarn_before = \"0s\"\n[profile.quiet]\nnotify = false\n",
+    )
+    .unwrap();
+    let start = Instant::now();
+    while env.key_pair("quiet").0 == user.key_id || env.key_pair("loud").0 == other.key_id {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the agent did not see the config change"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    desktop.wait_for_summary("Rotated the AWS key for 'loud'", Duration::from_secs(20));
+    // Stop before the new keys fall due again (1 s).
+    stop(agent);
+    let shown = desktop.notifications();
+    assert!(
+        shown.iter().all(|s| !s.summary.contains("'quiet'")),
+        "{shown:#?}"
+    );
+
+    // --no-notify: nothing at all.
+    let user = moto().user("agentnone");
+    env.write_credentials(profile("default", &user));
+    std::fs::write(&config, "max_age = \"1s\"\nwarn_before = \"0s\"\n").unwrap();
+    let before = desktop.notifications().len();
+    let agent = Agent::spawn(env.command().args(["run", "--no-notify"]));
+    let start = Instant::now();
+    while env.key_pair("default").0 == user.key_id {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop(agent);
+    assert_eq!(desktop.notifications().len(), before);
 }

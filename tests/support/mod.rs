@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod desktop;
 pub mod proxy;
 
 use std::collections::HashMap;

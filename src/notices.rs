@@ -1,0 +1,458 @@
+//! What the agent tells the user on the desktop, when, and how it is sent.
+//!
+//! The texts and the "not again so soon" rules are plain data ([`Notice`], [`Sent`]); the one
+//! function that talks to the notification server is [`show`] (notify-rust: D-Bus
+//! `org.freedesktop.Notifications` on Linux and the BSDs, the notification centre on macOS).
+//!
+//! Rules:
+//! - a key entering its warn window, and a due key with `auto_rotate` off: at most once a day per
+//!   profile;
+//! - a rotation that succeeded: every time;
+//! - a rotation that failed, or a problem that stops the agent (an invalid file, no network): once
+//!   per problem, not once per retry. It may be shown again once it was solved, or when the
+//!   problem changes;
+//! - a notice never holds a secret: key ids, profile names and error messages only, and every
+//!   text passes through the scrubber.
+//!
+//! A notification that cannot be shown is logged and never fatal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::redact::scrub;
+use crate::store;
+
+/// How long a daily notice stays quiet.
+const DAILY: time::Duration = time::Duration::days(1);
+
+/// One thing to tell the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A key entered its warn window.
+    Warn {
+        profile: String,
+        due_at: OffsetDateTime,
+        auto_rotate: bool,
+    },
+    /// A key is due and `auto_rotate` is off.
+    Due { profile: String, age_days: i64 },
+    /// A rotation finished.
+    Rotated {
+        profiles: Vec<String>,
+        new_key_id: String,
+        old_key_id: String,
+    },
+    /// A rotation failed. `class` tells problems apart (the exit code's meaning).
+    Failed {
+        profiles: Vec<String>,
+        class: String,
+        reason: String,
+        command: String,
+    },
+    /// Something stops the agent from doing its job at all.
+    Problem {
+        class: String,
+        reason: String,
+        fix: String,
+    },
+}
+
+/// How a notice may repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    Daily,
+    /// Once, until cleared or until its fingerprint changes.
+    OncePerProblem,
+    Always,
+}
+
+impl Notice {
+    pub fn summary(&self) -> String {
+        let text = match self {
+            Notice::Warn {
+                profile, due_at, ..
+            } => format!("AWS key for '{profile}' is due on {}", day(*due_at)),
+            Notice::Due { profile, .. } => format!("AWS key for '{profile}' is due for rotation"),
+            Notice::Rotated { profiles, .. } => {
+                format!("Rotated the AWS key for {}", names(profiles))
+            }
+            Notice::Failed { profiles, .. } => {
+                format!("Could not rotate the AWS key for {}", names(profiles))
+            }
+            Notice::Problem { .. } => "keyrot-agent cannot check your AWS keys".to_string(),
+        };
+        scrub(&text).into_owned()
+    }
+
+    pub fn body(&self) -> String {
+        let text = match self {
+            Notice::Warn {
+                profile,
+                due_at,
+                auto_rotate: true,
+            } => format!(
+                "keyrot-agent will rotate it on {} (UTC). To rotate it now: keyrot-agent now --profile {profile}",
+                minute(*due_at)
+            ),
+            Notice::Warn {
+                profile,
+                auto_rotate: false,
+                ..
+            } => format!(
+                "auto_rotate is off for it. Rotate it with: keyrot-agent now --profile {profile}"
+            ),
+            Notice::Due { profile, age_days } => format!(
+                "It is {age_days} days old and auto_rotate is off. Rotate it with: keyrot-agent now --profile {profile}"
+            ),
+            Notice::Rotated {
+                new_key_id,
+                old_key_id,
+                ..
+            } => format!(
+                "New key {new_key_id} is in use and proven; the old key {old_key_id} is retired."
+            ),
+            Notice::Failed {
+                reason, command, ..
+            } => format!("{reason}\nYour current key still works. To retry: {command}"),
+            Notice::Problem { reason, fix, .. } => format!("{reason}\n{fix}"),
+        };
+        scrub(&text).into_owned()
+    }
+
+    /// Failures are critical; the rest are normal.
+    pub fn critical(&self) -> bool {
+        matches!(self, Notice::Failed { .. } | Notice::Problem { .. })
+    }
+
+    /// The profiles it is about (empty for agent-wide problems).
+    pub fn profiles(&self) -> Vec<String> {
+        match self {
+            Notice::Warn { profile, .. } | Notice::Due { profile, .. } => vec![profile.clone()],
+            Notice::Rotated { profiles, .. } | Notice::Failed { profiles, .. } => profiles.clone(),
+            Notice::Problem { .. } => Vec::new(),
+        }
+    }
+
+    /// The de-duplication key, the fingerprint within it, and how it may repeat.
+    fn slot(&self) -> (String, String, Repeat) {
+        match self {
+            Notice::Warn { profile, .. } => {
+                (format!("warn:{profile}"), String::new(), Repeat::Daily)
+            }
+            Notice::Due { profile, .. } => (format!("due:{profile}"), String::new(), Repeat::Daily),
+            Notice::Rotated { new_key_id, .. } => (
+                format!("rotated:{new_key_id}"),
+                String::new(),
+                Repeat::Always,
+            ),
+            Notice::Failed {
+                profiles, class, ..
+            } => (
+                format!("failed:{}", profiles.join(",")),
+                class.clone(),
+                Repeat::OncePerProblem,
+            ),
+            Notice::Problem { class, .. } => (
+                format!("problem:{class}"),
+                class.clone(),
+                Repeat::OncePerProblem,
+            ),
+        }
+    }
+}
+
+fn names(profiles: &[String]) -> String {
+    let quoted: Vec<String> = profiles.iter().map(|p| format!("'{p}'")).collect();
+    quoted.join(", ")
+}
+
+fn day(t: OffsetDateTime) -> String {
+    t.format(time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+fn minute(t: OffsetDateTime) -> String {
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]"
+    ))
+    .unwrap_or_default()
+}
+
+/// What was shown, and when: the memory that keeps the agent from repeating itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    entries: BTreeMap<String, SentEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SentEntry {
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+    fingerprint: String,
+}
+
+impl Sent {
+    /// Whether `notice` may be shown at `now`.
+    pub fn should_send(&self, notice: &Notice, now: OffsetDateTime) -> bool {
+        let (key, fingerprint, repeat) = notice.slot();
+        let Some(last) = self.entries.get(&key) else {
+            return true;
+        };
+        match repeat {
+            Repeat::Always => true,
+            Repeat::Daily => now - last.at >= DAILY,
+            Repeat::OncePerProblem => last.fingerprint != fingerprint,
+        }
+    }
+
+    /// Remembers that `notice` was shown at `now`. A success clears the failures of its
+    /// profiles, so the next failure is told again.
+    pub fn record(&mut self, notice: &Notice, now: OffsetDateTime) {
+        let (key, fingerprint, repeat) = notice.slot();
+        if let Notice::Rotated { profiles, .. } = notice {
+            self.solved(profiles);
+        }
+        if repeat != Repeat::Always {
+            self.entries.insert(
+                key,
+                SentEntry {
+                    at: now,
+                    fingerprint,
+                },
+            );
+        }
+    }
+
+    /// Forgets the failures of these profiles (they rotated, or were rotated by hand).
+    pub fn solved(&mut self, profiles: &[String]) {
+        self.entries.retain(|k, _| {
+            !k.strip_prefix("failed:")
+                .is_some_and(|ps| ps.split(',').any(|p| profiles.iter().any(|q| q == p)))
+        });
+    }
+
+    /// Forgets the agent-wide problems that are not among `current` (they were solved).
+    pub fn problems_now(&mut self, current: &[String]) {
+        self.entries.retain(|k, _| {
+            k.strip_prefix("problem:")
+                .is_none_or(|class| current.iter().any(|c| c == class))
+        });
+    }
+}
+
+/// The file that holds [`Sent`] in the state directory.
+#[derive(Debug, Clone)]
+pub struct SentFile {
+    path: PathBuf,
+}
+
+impl SentFile {
+    pub fn new(state_dir: &Path) -> SentFile {
+        SentFile {
+            path: state_dir.join("notified.json"),
+        }
+    }
+
+    /// What was sent; unreadable means nothing (at worst a notice repeats once).
+    pub fn load(&self) -> Sent {
+        store::read_optional(&self.path)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, sent: &Sent) {
+        match serde_json::to_vec_pretty(sent) {
+            Ok(bytes) => {
+                if let Err(e) = store::write_private(&self.path, &bytes) {
+                    tracing::warn!(error = %e, "could not record which notifications were sent");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not encode the notification record"),
+        }
+    }
+}
+
+/// Shows `notice` on the desktop. Errors are for logging only.
+pub async fn show(notice: &Notice) -> Result<(), String> {
+    let mut n = notify_rust::Notification::new();
+    n.appname("keyrot-agent")
+        .summary(&notice.summary())
+        .body(&notice.body())
+        .icon("dialog-password");
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        n.urgency(if notice.critical() {
+            notify_rust::Urgency::Critical
+        } else {
+            notify_rust::Urgency::Normal
+        });
+        match tokio::time::timeout(Duration::from_secs(10), n.show_async()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the notification server did not answer within 10 s".into()),
+        }
+    }
+    #[cfg(target_os = "macos")]
+    {
+        let shown = tokio::task::spawn_blocking(move || n.show().map(|_| ()));
+        match tokio::time::timeout(Duration::from_secs(10), shown).await {
+            Ok(Ok(r)) => r.map_err(|e| e.to_string()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the notification centre did not answer within 10 s".into()),
+        }
+    }
+}
+
+/// The agent's notifier: applies the rules, shows, remembers.
+pub struct Notifier {
+    /// `--no-notify` turns every notice off; the config's `notify` turns them off per profile.
+    pub enabled: bool,
+    file: SentFile,
+    sent: Sent,
+}
+
+impl Notifier {
+    pub fn new(state_dir: &Path, enabled: bool) -> Notifier {
+        let file = SentFile::new(state_dir);
+        let sent = file.load();
+        Notifier {
+            enabled,
+            file,
+            sent,
+        }
+    }
+
+    /// Shows `notice` if the rules allow it and `wanted` (the config) says so.
+    pub async fn notify(&mut self, notice: Notice, wanted: bool, now: OffsetDateTime) {
+        if let Notice::Rotated { profiles, .. } = &notice {
+            self.sent.solved(profiles);
+        }
+        if !self.enabled || !wanted || !self.sent.should_send(&notice, now) {
+            self.file.save(&self.sent);
+            return;
+        }
+        match show(&notice).await {
+            Ok(()) => {
+                tracing::info!(summary = %notice.summary(), "notification shown");
+                self.sent.record(&notice, now);
+            }
+            Err(e) => {
+                tracing::warn!(error = %scrub(&e), summary = %notice.summary(), "could not show a notification")
+            }
+        }
+        self.file.save(&self.sent);
+    }
+
+    /// Forgets agent-wide problems that are no longer current.
+    pub fn problems_now(&mut self, current: &[String]) {
+        let before = self.sent.clone();
+        self.sent.problems_now(current);
+        if self.sent != before {
+            self.file.save(&self.sent);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-11-01 12:00 UTC);
+
+    fn warn(p: &str) -> Notice {
+        Notice::Warn {
+            profile: p.into(),
+            due_at: datetime!(2026-11-08 09:30 UTC),
+            auto_rotate: true,
+        }
+    }
+
+    fn failed(p: &str, class: &str) -> Notice {
+        Notice::Failed {
+            profiles: vec![p.into()],
+            class: class.into(),
+            reason: "cannot reach IAM".into(),
+            command: format!("keyrot-agent now --profile {p}"),
+        }
+    }
+
+    #[test]
+    fn warn_at_most_once_a_day_per_profile() {
+        let mut s = Sent::default();
+        assert!(s.should_send(&warn("work"), T0));
+        s.record(&warn("work"), T0);
+        assert!(!s.should_send(&warn("work"), T0 + time::Duration::hours(23)));
+        assert!(s.should_send(&warn("home"), T0));
+        assert!(s.should_send(&warn("work"), T0 + time::Duration::hours(24)));
+    }
+
+    #[test]
+    fn a_failure_is_told_once_until_solved_or_changed() {
+        let mut s = Sent::default();
+        s.record(&failed("work", "unreachable"), T0);
+        for h in 1..100 {
+            assert!(!s.should_send(
+                &failed("work", "unreachable"),
+                T0 + time::Duration::hours(h)
+            ));
+        }
+        assert!(s.should_send(&failed("work", "access_denied"), T0));
+        s.record(
+            &Notice::Rotated {
+                profiles: vec!["work".into()],
+                new_key_id: "AKIANEW".into(),
+                old_key_id: "AKIAOLD".into(),
+            },
+            T0,
+        );
+        assert!(s.should_send(&failed("work", "unreachable"), T0));
+    }
+
+    #[test]
+    fn problems_clear_when_they_are_gone() {
+        let mut s = Sent::default();
+        let p = Notice::Problem {
+            class: "invalid_file".into(),
+            reason: "r".into(),
+            fix: "f".into(),
+        };
+        s.record(&p, T0);
+        s.problems_now(&["invalid_file".into()]);
+        assert!(!s.should_send(&p, T0 + time::Duration::days(3)));
+        s.problems_now(&[]);
+        assert!(s.should_send(&p, T0));
+    }
+
+    #[test]
+    fn texts_name_the_profile_and_the_command_and_no_secret() {
+        let n = failed("work", "unreachable");
+        assert_eq!(n.summary(), "Could not rotate the AWS key for 'work'");
+        assert!(n.body().contains("keyrot-agent now --profile work"));
+        let w = warn("work");
+        assert_eq!(w.summary(), "AWS key for 'work' is due on 2026-11-08");
+        assert!(w.body().contains("2026-11-08 09:30"), "{}", w.body());
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        crate::redact::register(secret);
+        let leaky = Notice::Problem {
+            class: "x".into(),
+            reason: format!("bad value {secret}"),
+            fix: "f".into(),
+        };
+        assert!(!leaky.body().contains(secret));
+    }
+
+    #[test]
+    fn the_record_round_trips() {
+        let mut s = Sent::default();
+        s.record(&warn("work"), T0);
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Sent>(&text).unwrap(), s);
+    }
+}
