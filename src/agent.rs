@@ -242,6 +242,20 @@ async fn round(
         }
     };
     let cache = Cache::new(&paths.state_dir);
+    let grace = crate::grace::GraceFile::new(&paths.state_dir);
+    // Old keys whose grace is over go (under the lock; if another keyrot-agent holds it, later).
+    if grace.next_deletion().is_some() {
+        if let Ok(_lock) = store::try_lock(&paths.lock_file()) {
+            let counter = crate::aws::RequestCounter::default();
+            crate::grace::settle(paths, &counter, OffsetDateTime::now_utc()).await;
+        }
+    }
+    // A deletion that is overdue could not be done now (offline?): retry with the backoff.
+    let next_deletion = grace.next_deletion();
+    let deletion_stuck = next_deletion.is_some_and(|t| t <= OffsetDateTime::now_utc());
+    let next_deletion = next_deletion.filter(|_| !deletion_stuck);
+    // Keys brought back by `undo` are left alone until the user rotates them.
+    let held = grace.held();
     // Only managed keys whose cached date is missing or more than a day old are asked about.
     let now_utc = OffsetDateTime::now_utc();
     let mut failed = !crate::cache::refresh(&profiles, &cache, |profile, cached| {
@@ -256,6 +270,9 @@ async fn round(
             .iter()
             .filter_map(|p| {
                 let r = p.status.as_ref().ok()?;
+                if held.contains(&r.access_key_id) {
+                    return None;
+                }
                 let created = dates.get(&r.access_key_id)?.created?;
                 Some(KeyAge {
                     profile: p.name.clone(),
@@ -340,12 +357,18 @@ async fn round(
     let sleep = if rotated {
         Duration::ZERO
     } else {
-        plan.next_change
+        [plan.next_change, next_deletion]
+            .into_iter()
+            .flatten()
+            .min()
             .map(|t| (t - now_utc).try_into().unwrap_or(Duration::ZERO))
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP)
     };
-    Round { sleep, failed }
+    Round {
+        sleep,
+        failed: failed || deletion_stuck,
+    }
 }
 
 fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {

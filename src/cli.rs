@@ -20,6 +20,9 @@ pub enum Command {
     Now(NowArgs),
     /// Finish or roll back a rotation that was interrupted (crash, kill, network loss).
     Recover(RecoverArgs),
+    /// During the grace period: bring back the key the last rotation replaced (Active, proven,
+    /// back in the file) and delete the new one.
+    Undo(UndoArgs),
     /// The agent: rotate keys as they come due, until stopped (what the login item runs).
     Run(RunArgs),
     /// Show every profile: its key, age, when it is due, and its last rotation (offline).
@@ -74,6 +77,21 @@ pub enum ServiceKind {
     Launchd,
     /// An XDG autostart entry (~/.config/autostart/keyrot-agent.desktop).
     Autostart,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The profile whose last rotation to undo (profiles that shared the key go with it).
+    #[arg(long = "profile", short = 'p', value_name = "NAME")]
+    pub profile: String,
+
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+
+    /// How long to wait for IAM to accept the reactivated key.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub verify_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -259,12 +259,11 @@ fn apply(
 
 /// Values that parse but make no sense (or that this version cannot honour yet).
 fn check(s: &Settings, line: usize) -> Result<(), ConfigError> {
-    if !s.grace.is_zero() {
-        // Refused rather than ignored: a user who asks for a grace period must not find the old
-        // key deleted at once.
+    if s.grace >= s.max_age {
+        // The old key would still be waiting when its successor is rotated.
         return Err(ConfigError {
             line,
-            message: "grace: keeping the old key Inactive for a while (and `undo`) is not supported by this version yet; set grace = \"0s\" or remove the line".into(),
+            message: "grace must be shorter than max_age".into(),
         });
     }
     if s.max_age < Duration::from_secs(1) {
@@ -392,7 +391,9 @@ warn_before = "7d"
 auto_rotate = true
 
 # How long the old key stays Inactive before it is deleted. 0s deletes it as soon as the new
-# key is proven. (Not supported yet: any other value is refused rather than ignored.)
+# key is proven. During the grace, `keyrot-agent undo --profile NAME` makes the old key Active
+# again, puts it back in the file and deletes the new one. The old secret is kept (0600) in the
+# state directory until then. Must be shorter than max_age.
 grace = "0s"
 
 # How long to wait for IAM to accept a new key before rolling back.
@@ -460,8 +461,12 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
         let e = parse("max_age = \"1d\"\nwarn_before = \"2d\"\n").unwrap_err();
         assert!(e.message.contains("shorter than max_age"), "{e}");
-        let e = parse("grace = \"7d\"\n").unwrap_err();
-        assert!(e.message.contains("not supported"), "{e}");
+        let e = parse("max_age = \"7d\"\ngrace = \"7d\"\n").unwrap_err();
+        assert!(e.message.contains("shorter than max_age"), "{e}");
+        assert_eq!(
+            parse("grace = \"2d\"\n").unwrap().global.grace,
+            Duration::from_secs(2 * 86400)
+        );
     }
 
     #[test]

@@ -218,6 +218,9 @@ pub enum Error {
 
     #[error("profile {profile}: {what}")]
     Internal { profile: String, what: String },
+
+    #[error("profile {profile}: nothing to undo: {why}")]
+    NothingToUndo { profile: String, why: String },
 }
 
 impl From<StoreError> for Error {
@@ -242,9 +245,10 @@ impl Error {
         use exit::*;
         match self {
             Error::InvalidFile { .. } | Error::Paths(_) => INVALID_FILE,
-            Error::NoCredentialsFile { .. } | Error::Select(_) | Error::RootKey { .. } => {
-                NOTHING_TO_ROTATE
-            }
+            Error::NoCredentialsFile { .. }
+            | Error::Select(_)
+            | Error::RootKey { .. }
+            | Error::NothingToUndo { .. } => NOTHING_TO_ROTATE,
             Error::Store(StoreError::Busy { .. }) => BUSY,
             Error::Store(StoreError::ChangedMeanwhile { .. }) | Error::ChangedMeanwhile { .. } => {
                 CHANGED_MEANWHILE
@@ -279,6 +283,7 @@ impl Error {
             Error::Store(_) => "store",
             Error::Select(_) => "selection",
             Error::RootKey { .. } => "root_key",
+            Error::NothingToUndo { .. } => "nothing_to_undo",
             Error::KeyRejected { .. } => "key_rejected",
             Error::AccessDenied { .. } => "access_denied",
             Error::Unreachable { .. } => "unreachable",

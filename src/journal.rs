@@ -52,6 +52,10 @@ pub struct Record {
     pub rolling_back: bool,
     /// How long each step took, in order, across resumptions.
     pub durations_ms: Vec<(String, u64)>,
+    /// How long the old key stays Inactive before deletion (the `grace` setting when the
+    /// rotation started); 0 deletes it at once.
+    #[serde(default)]
+    pub grace_secs: u64,
 }
 
 impl std::fmt::Debug for Record {

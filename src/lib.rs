@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod error;
 pub mod failpoint;
 pub mod failures;
+pub mod grace;
 pub mod journal;
 pub mod logging;
 pub mod notices;

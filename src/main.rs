@@ -4,7 +4,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyrot_agent::cli::{Cli, Command, ConfigCommand, NowArgs, RecoverArgs, RunArgs, StatusArgs};
+use keyrot_agent::cli::{
+    Cli, Command, ConfigCommand, NowArgs, RecoverArgs, RunArgs, StatusArgs, UndoArgs,
+};
 use keyrot_agent::cli::{ServiceCommand, ServiceKind};
 use keyrot_agent::error::exit;
 use keyrot_agent::now;
@@ -20,6 +22,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Now(args) => run_now(args),
         Command::Recover(args) => run_recover(args),
+        Command::Undo(args) => run_undo(args),
         Command::Config(cmd) => run_config(cmd),
         Command::Status(args) => run_status(args),
         Command::Run(args) => run_agent(args),
@@ -47,6 +50,48 @@ fn run_now(args: NowArgs) -> i32 {
     execute(args.json, |paths| async move {
         now::run(&paths, &options).await
     })
+}
+
+fn run_undo(args: UndoArgs) -> i32 {
+    let paths = match Paths::resolve(|k: &str| std::env::var_os(k)) {
+        Ok(p) => p,
+        Err(e) => return print_error(args.json, &e.into()),
+    };
+    let result = match runtime() {
+        Ok(rt) => rt.block_on(keyrot_agent::grace::run_undo(
+            &paths,
+            &args.profile,
+            args.verify_timeout,
+        )),
+        Err(e) => {
+            eprintln!("keyrot-agent: cannot start: {e:#}");
+            return exit::INTERNAL;
+        }
+    };
+    match result {
+        Ok(u) => {
+            if args.json {
+                let v = serde_json::json!({
+                    "version": 1,
+                    "profiles": u.profiles,
+                    "restored_key_id": u.restored_key_id,
+                    "deleted_key_id": u.deleted_key_id,
+                    "exit_code": exit::OK,
+                });
+                println!("{}", scrub(&v.to_string()));
+            } else {
+                println!(
+                    "undone    {}\n          {} is back (Active, proven, in the file); {} is deleted\n          the agent leaves this key alone until you run: keyrot-agent now --profile {}",
+                    u.profiles.join(", "),
+                    u.restored_key_id,
+                    u.deleted_key_id,
+                    args.profile
+                );
+            }
+            exit::OK
+        }
+        Err(e) => print_error(args.json, &e),
+    }
 }
 
 fn run_recover(args: RecoverArgs) -> i32 {

@@ -121,6 +121,12 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
             });
         }
     }
+    // The agent's settings (grace); a broken config file is refused here as everywhere.
+    let agent_config = crate::config::load(&paths.agent_config)?;
+    if !options.dry_run {
+        // Old keys whose grace is over go; an interrupted undo is finished.
+        crate::grace::settle(paths, &counter, time::OffsetDateTime::now_utc()).await;
+    }
     let bytes = store::read_settled(&paths.credentials)?;
     let creds = parse_file(&paths.credentials, &bytes, FileKind::Credentials)?;
     let config = match store::read_optional(&paths.config)? {
@@ -193,6 +199,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
             progress: options.progress,
             local_keys: &local_keys,
             local_keys_unknown: false,
+            grace: agent_config.for_profile(&target.primary).grace,
         };
         let mut report = Rotator::start(&ctx, &target).run().await;
         report.requests = counter.get() - before;

@@ -16,6 +16,7 @@ use crate::paths::Paths;
 use crate::rotation::Phase;
 use crate::rotator::{Context, KeyReport, Rotator};
 use crate::store;
+use std::time::Duration;
 
 fn journal_error(e: crate::journal::JournalError) -> Error {
     Error::Recovery(e.to_string())
@@ -104,6 +105,8 @@ pub async fn finish_pending(
         progress: options.progress,
         local_keys: &local,
         local_keys_unknown,
+        // A resumed rotation keeps the grace it started with (in the record).
+        grace: Duration::ZERO,
     };
     let mut report = Rotator::resume(&ctx, record).run_resumed().await;
     report.requests = counter.get() - before;
@@ -128,8 +131,11 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<crate::now::Report,
     };
     if options.dry_run {
         report.in_flight = describe_pending(&journal)?;
-    } else if let Some(key) = finish_pending(paths, &journal, options, &counter).await? {
-        report.keys.push(key);
+    } else {
+        if let Some(key) = finish_pending(paths, &journal, options, &counter).await? {
+            report.keys.push(key);
+        }
+        crate::grace::settle(paths, &counter, time::OffsetDateTime::now_utc()).await;
     }
     report.requests = counter.get();
     Ok(report)

@@ -80,6 +80,18 @@ fn human_key(k: &KeyReport) -> String {
         (Some(new), false) => out.push_str(&format!("          {} → {new}\n", k.old_key_id)),
         (None, false) => out.push_str(&format!("          {}\n", k.old_key_id)),
     }
+    if let Some(until) = k.grace_until {
+        let when = until
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "          {} is Inactive until {when}, then deleted; to bring it back until then: keyrot-agent undo --profile {}\n",
+            k.old_key_id,
+            k.profiles.first().map(String::as_str).unwrap_or("default")
+        ));
+    }
     if let Some(id) = &k.deleted_inactive_key_id {
         let verb = if k.dry_run { "would delete" } else { "deleted" };
         out.push_str(&format!(
@@ -144,6 +156,7 @@ fn json_key(k: &KeyReport) -> Value {
         "orphans_deleted": k.orphans_deleted,
         "phase": k.phase.map(|p| p.name()),
         "deleted_inactive_key_id": k.deleted_inactive_key_id,
+        "old_key_inactive_until": k.grace_until.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
         "phases_ms": phases,
         "total_ms": ms(k.timings.iter().map(|(_, d)| *d).sum()),
         "verify_attempts": k.verify_attempts,

@@ -87,6 +87,8 @@ pub struct KeyReport {
     pub verify_attempts: u32,
     /// HTTP requests made for this key, retries included.
     pub requests: usize,
+    /// With a grace period: the old key is Inactive, and deleted after this instant.
+    pub grace_until: Option<OffsetDateTime>,
     pub error: Option<Error>,
 }
 
@@ -108,6 +110,7 @@ impl KeyReport {
             timings: Vec::new(),
             verify_attempts: 0,
             requests: 0,
+            grace_until: None,
             error: None,
         }
     }
@@ -126,6 +129,8 @@ pub struct Context<'a> {
     pub local_keys: &'a [(String, String)],
     /// Set when the credentials file could not be read or parsed to fill `local_keys`.
     pub local_keys_unknown: bool,
+    /// How long a fresh rotation keeps the old key Inactive before deleting it.
+    pub grace: Duration,
 }
 
 /// How a step that cannot go on leaves things.
@@ -374,6 +379,7 @@ impl<'a> Rotator<'a> {
             "new_key_id": self.new.as_ref().map(|n| n.id.clone()).or(record.new_key_id.clone()),
             "outcome": outcome,
             "resumed": self.report.resumed_from.map(|p| p.name()),
+            "old_key_inactive_until": self.report.grace_until.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
             "durations_ms": record.durations_ms.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
         });
         if let Err(e) = self.ctx.journal.append_history(&line) {
@@ -519,6 +525,7 @@ impl<'a> Rotator<'a> {
             new_secret: None,
             rolling_back: false,
             durations_ms: Vec::new(),
+            grace_secs: self.ctx.grace.as_secs(),
         };
         self.save(&record).map_err(Stop::NothingChanged)?;
         self.record = Some(record);
@@ -938,6 +945,10 @@ impl<'a> Rotator<'a> {
     }
 
     async fn delete_old(&mut self) -> Step {
+        let grace = self.record.as_ref().map(|r| r.grace_secs).unwrap_or(0);
+        if grace > 0 {
+            return self.keep_in_grace(grace);
+        }
         failpoint::hit("before-delete");
         let result = self.retire_old(true).await;
         if result.is_ok() {
@@ -946,6 +957,31 @@ impl<'a> Rotator<'a> {
         result
             .map(|()| Phase::OldDeleted)
             .map_err(|e| Stop::KeepJournal(self.not_retired("deleted", e)))
+    }
+
+    /// With a grace period: the old key stays Inactive, and is recorded (with its secret) for
+    /// `undo` and for deletion when the grace is over.
+    fn keep_in_grace(&mut self, grace_secs: u64) -> Step {
+        let started = self
+            .record
+            .as_ref()
+            .map(|r| r.started_at)
+            .unwrap_or_else(OffsetDateTime::now_utc);
+        let delete_after = started + time::Duration::seconds(grace_secs as i64);
+        let entry = crate::grace::Entry {
+            primary: self.profile.clone(),
+            profiles: self.profiles.clone(),
+            user_arn: self.arn.clone(),
+            old_key_id: self.old.id.clone(),
+            old_secret: self.old.secret.clone(),
+            new_key_id: self.new_key().id,
+            delete_after,
+        };
+        crate::grace::GraceFile::new(&self.ctx.paths.state_dir)
+            .keep(entry)
+            .map_err(Stop::KeepJournal)?;
+        self.report.grace_until = Some(delete_after);
+        Ok(Phase::OldDeleted)
     }
 
     /// Deactivates (or with `delete`, deletes) the old key, signed with the new one, retrying

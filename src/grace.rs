@@ -1,0 +1,469 @@
+//! The grace period: with `grace` set, a rotation leaves the old key Inactive (not deleted) for
+//! that long, and `keyrot-agent undo --profile P` can bring it back until then.
+//!
+//! What is kept: one entry per rotated key in `grace.json` in the state directory (0600, written
+//! like the credentials file). It holds the old key's secret, because putting the old key back
+//! into the file needs it; the same secret the credentials file held until the rotation, with
+//! the same protection. The entry goes when the old key is deleted or brought back.
+//!
+//! [`settle`] runs under the lock in every changing command and in each agent round:
+//! - an old key whose grace is over is deleted, unless a local profile holds it;
+//! - an `undo` that was cut short after it put the old key back into the file is finished: the
+//!   replacing key is deleted, unless a local profile holds it.
+//!
+//! An undone key is *held*: the agent does not rotate it again by itself (it would be due at
+//! once), until the user runs `keyrot-agent now` for it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::aws::{Aws, ErrorClass, KeyPair, RequestCounter};
+use crate::credentials::{self, FileKind, NewKey};
+use crate::error::Error;
+use crate::failpoint;
+use crate::paths::Paths;
+use crate::rotation::Backoff;
+use crate::store::{self, ReplaceError};
+
+/// A rotated key whose predecessor is Inactive and may still come back.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub primary: String,
+    pub profiles: Vec<String>,
+    pub user_arn: String,
+    pub old_key_id: String,
+    #[serde(with = "secret")]
+    pub old_secret: SecretString,
+    pub new_key_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub delete_after: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("profiles", &self.profiles)
+            .field("old_key_id", &self.old_key_id)
+            .field("new_key_id", &self.new_key_id)
+            .field("delete_after", &self.delete_after)
+            .finish_non_exhaustive()
+    }
+}
+
+mod secret {
+    use super::*;
+    pub fn serialize<S: serde::Serializer>(s: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s.expose_secret())
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(de: D) -> Result<SecretString, D::Error> {
+        let s = String::deserialize(de)?;
+        crate::redact::register(&s);
+        Ok(SecretString::from(s))
+    }
+}
+
+/// Everything in `grace.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    pub entries: Vec<Entry>,
+    /// Key ids brought back by `undo`: the agent leaves them alone.
+    pub held: Vec<String>,
+}
+
+/// The file in a state directory.
+#[derive(Debug, Clone)]
+pub struct GraceFile {
+    path: PathBuf,
+}
+
+impl GraceFile {
+    pub fn new(state_dir: &Path) -> GraceFile {
+        GraceFile {
+            path: state_dir.join("grace.json"),
+        }
+    }
+
+    /// The state; a missing file is empty. An unreadable one is an error: it may hold the only
+    /// way back to an old key.
+    pub fn load(&self) -> Result<State, Error> {
+        match store::read_optional(&self.path)? {
+            None => Ok(State::default()),
+            Some(b) => serde_json::from_slice(&b).map_err(|e| Error::Internal {
+                profile: "-".into(),
+                what: format!(
+                    "{} is damaged ({e}); move it away to go on (it lists old keys kept Inactive)",
+                    self.path.display()
+                ),
+            }),
+        }
+    }
+
+    pub fn save(&self, state: &State) -> Result<(), Error> {
+        if state.entries.is_empty() && state.held.is_empty() {
+            return store::remove_durably(&self.path).map_err(Error::from);
+        }
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| Error::Internal {
+            profile: "-".into(),
+            what: e.to_string(),
+        })?;
+        store::write_private(&self.path, &bytes).map_err(Error::from)
+    }
+
+    /// Adds (or replaces) the entry for `entry.old_key_id`.
+    pub fn keep(&self, entry: Entry) -> Result<(), Error> {
+        let mut state = self.load()?;
+        state.entries.retain(|e| e.old_key_id != entry.old_key_id);
+        state.entries.push(entry);
+        self.save(&state)
+    }
+
+    /// The key ids the agent must not rotate by itself.
+    pub fn held(&self) -> Vec<String> {
+        self.load().map(|s| s.held).unwrap_or_default()
+    }
+
+    /// The earliest instant an old key is due for deletion.
+    pub fn next_deletion(&self) -> Option<OffsetDateTime> {
+        self.load()
+            .ok()?
+            .entries
+            .iter()
+            .map(|e| e.delete_after)
+            .min()
+    }
+
+    /// Forgets the hold on `key_id` (the user rotated it by hand).
+    pub fn release(&self, key_id: &str) {
+        if let Ok(mut state) = self.load()
+            && state.held.iter().any(|k| k == key_id)
+        {
+            state.held.retain(|k| k != key_id);
+            if let Err(e) = self.save(&state) {
+                tracing::warn!(error = %e, "could not update the grace record");
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the profiles do not hold the key being replaced")]
+struct EditRefused;
+
+/// The credentials file as it is on disk now.
+fn file_keys(paths: &Paths) -> Option<credentials::ParsedFile> {
+    let bytes = store::read_settled(&paths.credentials).ok()?;
+    credentials::parse(&bytes, FileKind::Credentials).ok()
+}
+
+fn holds(file: &credentials::ParsedFile, profiles: &[String], key_id: &str) -> bool {
+    profiles
+        .iter()
+        .all(|p| file.get(p, credentials::ACCESS_KEY_ID) == Some(key_id))
+}
+
+fn anyone_holds(file: &credentials::ParsedFile, key_id: &str) -> bool {
+    crate::now::local_keys(file)
+        .iter()
+        .any(|(_, id)| id == key_id)
+}
+
+fn pair(file: &credentials::ParsedFile, profile: &str) -> Option<KeyPair> {
+    let id = file.get(profile, credentials::ACCESS_KEY_ID)?;
+    let secret = file.get(profile, credentials::SECRET_ACCESS_KEY)?;
+    Some(KeyPair {
+        id: id.to_string(),
+        secret: SecretString::from(secret.to_string()),
+    })
+}
+
+/// What [`settle`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Old keys deleted because their grace was over.
+    pub deleted: Vec<String>,
+    /// Replacing keys deleted to finish an interrupted undo.
+    pub undone: Vec<String>,
+}
+
+/// Deletes old keys whose grace is over and finishes interrupted undos. The caller holds the
+/// lock. Failures leave the entry for the next time, and are logged.
+pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime) -> Settled {
+    let grace = GraceFile::new(&paths.state_dir);
+    let mut done = Settled::default();
+    let Ok(mut state) = grace.load() else {
+        return done;
+    };
+    if state.entries.is_empty() {
+        return done;
+    }
+    let Some(file) = file_keys(paths) else {
+        return done;
+    };
+    let mut keep = Vec::new();
+    for entry in std::mem::take(&mut state.entries) {
+        let aws = Aws::load(&entry.primary, counter.clone()).await;
+        if holds(&file, &entry.profiles, &entry.old_key_id) {
+            // An undo put the old key back and stopped before deleting the replacing key.
+            if anyone_holds(&file, &entry.new_key_id) {
+                keep.push(entry);
+                continue;
+            }
+            let old = KeyPair {
+                id: entry.old_key_id.clone(),
+                secret: entry.old_secret.clone(),
+            };
+            match retire(&aws, &old, &entry.new_key_id).await {
+                Ok(()) => {
+                    done.undone.push(entry.new_key_id.clone());
+                    if !state.held.contains(&entry.old_key_id) {
+                        state.held.push(entry.old_key_id.clone());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not finish an interrupted undo; trying again later");
+                    keep.push(entry);
+                }
+            }
+            continue;
+        }
+        if entry.delete_after > now {
+            keep.push(entry);
+            continue;
+        }
+        if anyone_holds(&file, &entry.old_key_id) {
+            tracing::warn!(key = %entry.old_key_id, "a profile holds the key kept in grace; not deleting it");
+            keep.push(entry);
+            continue;
+        }
+        let Some(signer) = pair(&file, &entry.primary) else {
+            keep.push(entry);
+            continue;
+        };
+        match aws.delete_key(&signer, &entry.old_key_id).await {
+            Ok(()) => done.deleted.push(entry.old_key_id.clone()),
+            Err(e) if e.class == ErrorClass::NoSuchEntity => {}
+            Err(e) => {
+                tracing::warn!(key = %entry.old_key_id, error = %e.detail(), "could not delete the old key after its grace; trying again later");
+                keep.push(entry);
+            }
+        }
+    }
+    state.entries = keep;
+    // Holds on keys no profile holds any more are spent.
+    state.held.retain(|k| anyone_holds(&file, k));
+    if let Err(e) = grace.save(&state) {
+        tracing::warn!(error = %e, "could not update the grace record");
+    }
+    done
+}
+
+/// Deactivates and deletes `target`, signed with `key`. Gone already counts as done.
+async fn retire(aws: &Aws, key: &KeyPair, target: &str) -> Result<(), String> {
+    let gone = |r: Result<(), crate::aws::AwsError>| match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.class == ErrorClass::NoSuchEntity => Ok(()),
+        Err(e) => Err(e.detail()),
+    };
+    gone(aws.set_key_active(key, target, false).await)?;
+    gone(aws.delete_key(key, target).await)
+}
+
+/// What `undo` did.
+#[derive(Debug)]
+pub struct Undone {
+    pub profiles: Vec<String>,
+    pub restored_key_id: String,
+    pub deleted_key_id: String,
+}
+
+/// `keyrot-agent undo --profile P`: brings back the key that the last rotation of `profile`
+/// replaced, while its grace lasts. The old key is made Active, proven with STS, written back
+/// into every profile that held it, read back through the SDK; only then is the replacing key
+/// deactivated and deleted. The caller holds the lock.
+pub async fn undo(
+    paths: &Paths,
+    profile: &str,
+    verify_timeout: Duration,
+    counter: &RequestCounter,
+) -> Result<Undone, Error> {
+    let grace = GraceFile::new(&paths.state_dir);
+    let mut state = grace.load()?;
+    let nothing = |why: String| Error::NothingToUndo {
+        profile: profile.to_string(),
+        why,
+    };
+    let Some(index) = state
+        .entries
+        .iter()
+        .position(|e| e.profiles.iter().any(|p| p == profile))
+    else {
+        return Err(nothing(
+            "no rotation of it is in its grace period (grace is 0, it has run out, or the old key was deleted)".into(),
+        ));
+    };
+    let entry = state.entries[index].clone();
+    let file =
+        file_keys(paths).ok_or_else(|| nothing("the credentials file cannot be read".into()))?;
+    let old = KeyPair {
+        id: entry.old_key_id.clone(),
+        secret: entry.old_secret.clone(),
+    };
+    let aws = Aws::load(&entry.primary, counter.clone()).await;
+    let internal = |what: String| Error::Internal {
+        profile: profile.to_string(),
+        what,
+    };
+    if !holds(&file, &entry.profiles, &entry.old_key_id) {
+        if !holds(&file, &entry.profiles, &entry.new_key_id) {
+            return Err(nothing(format!(
+                "the profiles {} no longer hold the key {} that replaced it; nothing was changed",
+                entry.profiles.join(", "),
+                entry.new_key_id
+            )));
+        }
+        let new = pair(&file, &entry.primary)
+            .ok_or_else(|| internal("the profile has no secret".into()))?;
+        // 1. The old key comes back to life, and must answer as the same user.
+        aws.set_key_active(&new, &old.id, true)
+            .await
+            .map_err(|e| match e.class {
+                ErrorClass::NoSuchEntity => {
+                    nothing(format!("the old key {} no longer exists in IAM", old.id))
+                }
+                _ => Error::from_aws(profile, &entry.user_arn, e),
+            })?;
+        failpoint::hit("undo-reactivated");
+        let backoff = Backoff::with_deadline(verify_timeout);
+        let mut jitter = crate::rotation::Jitter::new(entry.delete_after.unix_timestamp() as u64);
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            match aws.identity(&old).await {
+                Ok(id) if id.arn == entry.user_arn => break,
+                Ok(id) => {
+                    return Err(internal(format!(
+                        "the old key answers as {} instead of {}; nothing more was changed",
+                        id.arn, entry.user_arn
+                    )));
+                }
+                Err(e) => match backoff.next(attempt, started.elapsed(), jitter.sample()) {
+                    Some(wait) => {
+                        attempt += 1;
+                        tokio::time::sleep(wait).await
+                    }
+                    None => {
+                        return Err(internal(format!(
+                            "the old key {} was made Active but does not work yet ({}); the file still holds {}. Run undo again in a minute",
+                            old.id,
+                            e.detail(),
+                            entry.new_key_id
+                        )));
+                    }
+                },
+            }
+        }
+        // 2. Into the file, in every profile that held it.
+        let profiles = entry.profiles.clone();
+        let (from, to) = (entry.new_key_id.clone(), old.clone());
+        let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
+            let parsed =
+                credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
+            if !holds(&parsed, &profiles, &from) {
+                return Err(EditRefused);
+            }
+            parsed
+                .replace_key(
+                    &from,
+                    &NewKey {
+                        access_key_id: &to.id,
+                        secret_access_key: to.secret.expose_secret(),
+                    },
+                )
+                .map(|(text, _)| text.into_bytes())
+                .map_err(|_| EditRefused)
+        };
+        store::replace_with(&paths.credentials, &paths.backup_file(), edit).map_err(
+            |e| match e {
+                ReplaceError::Edit(_) => nothing(
+                    "the credentials file changed meanwhile; nothing was written. Run undo again"
+                        .into(),
+                ),
+                ReplaceError::Store(e) => Error::from(e),
+            },
+        )?;
+        failpoint::hit("undo-written");
+        // 3. Read back as any SDK would.
+        match aws
+            .identity_from_disk(&entry.primary, &paths.credentials, &paths.config)
+            .await
+        {
+            Ok((id, identity)) if id == old.id && identity.arn == entry.user_arn => {}
+            other => {
+                return Err(internal(format!(
+                    "the file holds the old key again, but reading it back failed ({}); run keyrot-agent recover",
+                    match other {
+                        Ok((id, _)) => format!("it read {id}"),
+                        Err(e) => e.to_string(),
+                    }
+                )));
+            }
+        }
+    }
+    // 4. The replacing key goes, signed with the old one (settle would finish this too).
+    let file = file_keys(paths).ok_or_else(|| internal("cannot read the file back".into()))?;
+    if !anyone_holds(&file, &entry.new_key_id) {
+        retire(&aws, &old, &entry.new_key_id)
+            .await
+            .map_err(|e| {
+                internal(format!(
+                    "the old key is back in the file, but deleting {} failed ({e}); run keyrot-agent recover",
+                    entry.new_key_id
+                ))
+            })?;
+    }
+    state.entries.remove(index);
+    if !state.held.contains(&old.id) {
+        state.held.push(old.id.clone());
+    }
+    grace.save(&state)?;
+    Ok(Undone {
+        profiles: entry.profiles,
+        restored_key_id: old.id,
+        deleted_key_id: entry.new_key_id,
+    })
+}
+
+/// `keyrot-agent undo`: under the lock, after recovery, [`undo`], and a history line.
+pub async fn run_undo(
+    paths: &Paths,
+    profile: &str,
+    verify_timeout: Duration,
+) -> Result<Undone, Error> {
+    let _lock = store::try_lock(&paths.lock_file())?;
+    let journal = crate::journal::Journal::new(&paths.state_dir);
+    let counter = RequestCounter::default();
+    let options = crate::now::Options {
+        selection: crate::rotation::Selection::All,
+        dry_run: false,
+        allow_root: false,
+        verify_timeout,
+        progress: false,
+    };
+    crate::recover::finish_pending(paths, &journal, &options, &counter).await?;
+    let undone = undo(paths, profile, verify_timeout, &counter).await?;
+    let line = serde_json::json!({
+        "time": OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "profiles": undone.profiles,
+        "old_key_id": undone.deleted_key_id,
+        "new_key_id": undone.restored_key_id,
+        "outcome": "undone",
+    });
+    if let Err(e) = journal.append_history(&line) {
+        tracing::warn!(error = %e, "could not append to the history");
+    }
+    Ok(undone)
+}
