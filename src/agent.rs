@@ -244,11 +244,11 @@ async fn round(
     let cache = Cache::new(&paths.state_dir);
     let grace = crate::grace::GraceFile::new(&paths.state_dir);
     // Old keys whose grace is over go (under the lock; if another keyrot-agent holds it, later).
-    if grace.next_deletion().is_some() {
-        if let Ok(_lock) = store::try_lock(&paths.lock_file()) {
-            let counter = crate::aws::RequestCounter::default();
-            crate::grace::settle(paths, &counter, OffsetDateTime::now_utc()).await;
-        }
+    if grace.next_deletion().is_some()
+        && let Ok(_lock) = store::try_lock(&paths.lock_file())
+    {
+        let counter = crate::aws::RequestCounter::default();
+        crate::grace::settle(paths, &counter, OffsetDateTime::now_utc()).await;
     }
     // A deletion that is overdue could not be done now (offline?): retry with the backoff.
     let next_deletion = grace.next_deletion();

@@ -224,6 +224,7 @@ mod tests {
             new_secret: Some(SecretString::from("new-secret-value-456".to_string())),
             rolling_back: false,
             durations_ms: vec![("create".into(), 7)],
+            grace_secs: 0,
         }
     }
 
