@@ -301,7 +301,7 @@ pub async fn run(
         .load()
         .ok()
         .flatten();
-    Ok(rows(
+    let mut rows = rows(
         &profiles,
         &cache.load(),
         &config,
@@ -309,7 +309,42 @@ pub async fn run(
         &crate::failures::Failures::new(&paths.state_dir).load(),
         in_flight.as_ref(),
         OffsetDateTime::now_utc(),
-    ))
+    );
+    // Keys brought back by `undo`, and old keys waiting out their grace.
+    let grace = crate::grace::GraceFile::new(&paths.state_dir)
+        .load()
+        .unwrap_or_default();
+    for (row, p) in rows.iter_mut().zip(&profiles) {
+        let Ok(key) = &p.status else { continue };
+        if grace.held.contains(&key.access_key_id) {
+            row.state = "held".into();
+            row.note.get_or_insert_with(|| {
+                format!(
+                    "brought back by undo: the agent leaves it until you run keyrot-agent now --profile {}",
+                    p.name
+                )
+            });
+        }
+        if let Some(e) = grace
+            .entries
+            .iter()
+            .find(|e| e.new_key_id == key.access_key_id)
+        {
+            let until = e
+                .delete_after
+                .format(time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]"
+                ))
+                .unwrap_or_default();
+            row.note.get_or_insert_with(|| {
+                format!(
+                    "old key {} is Inactive until {until} UTC (keyrot-agent undo --profile {} brings it back)",
+                    e.old_key_id, p.name
+                )
+            });
+        }
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

@@ -293,3 +293,39 @@ fn no_notify_and_the_config_silence_it_and_a_config_change_is_seen_at_once() {
     stop(agent);
     assert_eq!(desktop.notifications().len(), before);
 }
+
+#[test]
+fn the_agent_deletes_the_old_key_when_its_grace_is_over() {
+    let user = moto().user("agentgrace");
+    let mut env = TestEnv::new();
+    let config = env.dir.path().join("keyrot.toml");
+    std::fs::write(
+        &config,
+        "max_age = \"3s\"\nwarn_before = \"0s\"\ngrace = \"2s\"\n",
+    )
+    .unwrap();
+    env.extra_env
+        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.write_credentials(profile("default", &user));
+    let agent = Agent::spawn(env.command().arg("run"));
+    let start = Instant::now();
+    while env.key_pair("default").0 == user.key_id {
+        assert!(start.elapsed() < Duration::from_secs(30), "never rotated");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Right after the rotation the old key is still there, Inactive.
+    assert!(moto().keys(&user).contains(&(user.key_id.clone(), false)));
+    // Its grace ends ~2 s later; the agent wakes for it and deletes it (before the new key is
+    // due at ~3 s, the old one is gone).
+    while moto().keys(&user).iter().any(|(k, _)| *k == user.key_id) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            moto().keys(&user)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop(agent);
+    assert!(moto().keys(&user).iter().all(|(k, _)| *k != user.key_id));
+    assert_eq!(env.cli_identity("default"), user.arn);
+}

@@ -56,8 +56,14 @@ fn grace_keeps_the_old_key_inactive_and_undo_brings_it_back() {
         std::fs::metadata(&grace_file).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let v = env.run(&["now", "--dry-run", "--json"]).json();
-    assert_eq!(v["exit_code"], 0);
+    let v = env.run(&["status", "--json"]).json();
+    assert!(
+        v["profiles"][0]["note"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("old key {} is Inactive until", user.key_id)),
+        "{v}"
+    );
 
     let undo = env.run(&["undo", "--profile", "default"]);
     undo.success();
@@ -69,6 +75,8 @@ fn grace_keeps_the_old_key_inactive_and_undo_brings_it_back() {
     // The history says so, and there is nothing left to undo.
     let history = std::fs::read_to_string(env.state_dir().join("history.jsonl")).unwrap();
     assert!(history.lines().last().unwrap().contains("\"undone\""));
+    let v = env.run(&["status", "--json"]).json();
+    assert_eq!(v["profiles"][0]["state"], "held", "{v}");
     let again = env.run(&["undo", "--profile", "default"]);
     again.failure(4);
     assert!(again.stderr.contains("nothing to undo"), "{}", again.stderr);
