@@ -21,6 +21,9 @@ command -v Xvfb >/dev/null || missing+=(xvfb xauth)
 command -v dbus-daemon >/dev/null || missing+=(dbus)
 command -v dbus-send >/dev/null || missing+=(dbus-bin)
 command -v dunstctl >/dev/null || missing+=(dunst)
+# A real Secret Service for keyring mode (tests/support/secrets.rs, tests/keyring.rs).
+command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
+command -v secret-tool >/dev/null || missing+=(libsecret-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -241,6 +241,40 @@ async fn round(
             };
         }
     };
+    // storage = "keyring": the agent moves those profiles' keys into the keyring itself.
+    let to_adopt: Vec<String> = profiles
+        .iter()
+        .filter(|p| {
+            config.manages(&p.name)
+                && config.for_profile(&p.name).storage == crate::config::Storage::Keyring
+                && p.status.as_ref().is_ok_and(|r| !r.in_keyring)
+        })
+        .map(|p| p.name.clone())
+        .collect();
+    let mut adopt_failed = false;
+    if !to_adopt.is_empty() {
+        match crate::adopt::adopt(paths, &Selection::Named(to_adopt)).await {
+            Ok(moved) => {
+                for m in moved {
+                    tracing::info!(profiles = ?m.profiles, key = %m.key_id, "moved the key into the keyring (storage = \"keyring\")");
+                }
+            }
+            Err(e) if e.kind() == "busy" => {}
+            Err(e) => {
+                adopt_failed = true;
+                tracing::error!(error = %e, "could not move a key into the keyring");
+                problems.push(Notice::Problem {
+                    class: "keyring".into(),
+                    reason: e.to_string(),
+                    fix: "The key stays in the credentials file, where it works; keyrot-agent tries again later.".into(),
+                });
+            }
+        }
+    }
+    let profiles = match read_profiles(paths) {
+        Ok(p) => p,
+        Err(_) => profiles,
+    };
     let cache = Cache::new(&paths.state_dir);
     let grace = crate::grace::GraceFile::new(&paths.state_dir);
     // Old keys whose grace is over go (under the lock; if another keyrot-agent holds it, later).
@@ -367,7 +401,7 @@ async fn round(
     };
     Round {
         sleep,
-        failed: failed || deletion_stuck,
+        failed: failed || deletion_stuck || adopt_failed,
     }
 }
 
@@ -386,5 +420,8 @@ fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
         ),
         None => None,
     };
-    Ok(profiles::classify(&creds, config.as_ref()))
+    Ok(crate::adopt::with_keyring(profiles::classify(
+        &creds,
+        config.as_ref(),
+    )))
 }

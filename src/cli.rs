@@ -23,6 +23,15 @@ pub enum Command {
     /// During the grace period: bring back the key the last rotation replaced (Active, proven,
     /// back in the file) and delete the new one.
     Undo(UndoArgs),
+    /// Keyring mode: keep a profile's secret in the OS keyring instead of the file.
+    #[command(subcommand)]
+    Keyring(KeyringCommand),
+    /// Print a keyring profile's key as credential_process JSON (what AWS clients run).
+    CredentialProcess {
+        /// The profile whose key to print.
+        #[arg(long = "profile", short = 'p', value_name = "NAME")]
+        profile: String,
+    },
     /// The agent: rotate keys as they come due, until stopped (what the login item runs).
     Run(RunArgs),
     /// Show every profile: its key, age, when it is due, and its last rotation (offline).
@@ -77,6 +86,29 @@ pub enum ServiceKind {
     Launchd,
     /// An XDG autostart entry (~/.config/autostart/keyrot-agent.desktop).
     Autostart,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyringCommand {
+    /// Move a profile's key pair into the OS keyring; the file keeps a credential_process line.
+    Adopt {
+        /// The profile to adopt (repeatable); profiles sharing its key come along.
+        #[arg(
+            long = "profile",
+            short = 'p',
+            value_name = "NAME",
+            conflicts_with = "all"
+        )]
+        profiles: Vec<String>,
+        /// Every profile that holds a long-term key.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Put a keyring profile's key pair back into the file, and out of the keyring.
+    Release {
+        #[arg(long = "profile", short = 'p', value_name = "NAME")]
+        profile: String,
+    },
 }
 
 #[derive(Debug, Args)]

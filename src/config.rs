@@ -30,6 +30,25 @@ pub struct Settings {
     pub verify_timeout: Duration,
     /// Send desktop notifications.
     pub notify: bool,
+    /// Where the agent keeps the profile's secret: the credentials file, or the OS keyring
+    /// (the agent then adopts the profile by itself).
+    pub storage: Storage,
+}
+
+/// `storage`: where a profile's secret lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    File,
+    Keyring,
+}
+
+impl Storage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::File => "file",
+            Storage::Keyring => "keyring",
+        }
+    }
 }
 
 impl Default for Settings {
@@ -41,6 +60,7 @@ impl Default for Settings {
             grace: Duration::ZERO,
             verify_timeout: Duration::from_secs(60),
             notify: true,
+            storage: Storage::File,
         }
     }
 }
@@ -83,6 +103,7 @@ struct Overrides {
     grace: Option<(Duration, usize)>,
     verify_timeout: Option<(Duration, usize)>,
     notify: Option<(bool, usize)>,
+    storage: Option<(Storage, usize)>,
 }
 
 /// A problem in the config file, at a line.
@@ -102,6 +123,7 @@ struct RawSettings {
     grace: Option<Spanned<String>>,
     verify_timeout: Option<Spanned<String>>,
     notify: Option<Spanned<bool>>,
+    storage: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +142,7 @@ struct RawFile {
     grace: Option<Spanned<String>>,
     verify_timeout: Option<Spanned<String>>,
     notify: Option<Spanned<bool>>,
+    storage: Option<Spanned<String>>,
     profiles: Option<RawProfiles>,
     profile: Option<BTreeMap<String, RawSettings>>,
 }
@@ -157,6 +180,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         grace: raw.grace,
         verify_timeout: raw.verify_timeout,
         notify: raw.notify,
+        storage: raw.storage,
     };
     let o = overrides(text, &top)?;
     apply(&mut config.global, &o, &mut config.sources, None);
@@ -212,6 +236,23 @@ fn overrides(text: &str, raw: &RawSettings) -> Result<Overrides, ConfigError> {
             .map(|v| duration(text, v, "verify_timeout"))
             .transpose()?,
         notify: flag(&raw.notify),
+        storage: raw
+            .storage
+            .as_ref()
+            .map(|v| {
+                let line = line_of(text, v.span().start);
+                match v.get_ref().as_str() {
+                    "file" => Ok((Storage::File, line)),
+                    "keyring" => Ok((Storage::Keyring, line)),
+                    other => Err(ConfigError {
+                        line,
+                        message: format!(
+                            "storage: '{other}' is not a storage; use \"file\" or \"keyring\""
+                        ),
+                    }),
+                }
+            })
+            .transpose()?,
     })
 }
 
@@ -246,6 +287,10 @@ fn apply(
     if let Some((v, l)) = o.grace {
         s.grace = v;
         note("grace", l);
+    }
+    if let Some((v, l)) = o.storage {
+        s.storage = v;
+        note("storage", l);
     }
     if let Some((v, l)) = o.verify_timeout {
         s.verify_timeout = v;
@@ -401,6 +446,12 @@ verify_timeout = "60s"
 
 # Desktop notifications (key due soon, rotated, failed). The --no-notify flag also turns them off.
 notify = true
+
+# Where a profile's secret is kept: "file" (~/.aws/credentials) or "keyring" (the OS keyring:
+# the agent moves the key there by itself, as `keyrot-agent keyring adopt` does, and AWS clients
+# get it through credential_process). Going back to "file" does not move anything: run
+# `keyrot-agent keyring release --profile NAME`.
+storage = "file"
 
 [profiles]
 # Glob patterns (* and ?) of the profiles the agent manages. Empty: every profile with a key.
@@ -562,6 +613,11 @@ pub fn describe(config: &Config) -> Vec<(String, String, String)> {
             config.source("notify").to_string(),
         ),
         (
+            "storage".to_string(),
+            g.storage.name().to_string(),
+            config.source("storage").to_string(),
+        ),
+        (
             "profiles.include".to_string(),
             if config.include.is_empty() {
                 "(all)".to_string()
@@ -593,13 +649,14 @@ pub fn describe(config: &Config) -> Vec<(String, String, String)> {
         rows.push((
             format!("profile.{p}"),
             format!(
-                "max_age {}, warn_before {}, auto_rotate {}, grace {}, verify_timeout {}, notify {}",
+                "max_age {}, warn_before {}, auto_rotate {}, grace {}, verify_timeout {}, notify {}, storage {}",
                 show_duration(s.max_age),
                 show_duration(s.warn_before),
                 s.auto_rotate,
                 show_duration(s.grace),
                 show_duration(s.verify_timeout),
-                s.notify
+                s.notify,
+                s.storage.name()
             ),
             format!("[profile.{p}]"),
         ));

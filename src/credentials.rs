@@ -26,6 +26,7 @@ pub enum FileKind {
 pub const ACCESS_KEY_ID: &str = "aws_access_key_id";
 pub const SECRET_ACCESS_KEY: &str = "aws_secret_access_key";
 pub const SESSION_TOKEN: &str = "aws_session_token";
+pub const CREDENTIAL_PROCESS: &str = "credential_process";
 
 fn is_credential_key(key: &str) -> bool {
     matches!(key, ACCESS_KEY_ID | SECRET_ACCESS_KEY | SESSION_TOKEN)
@@ -563,6 +564,8 @@ pub enum EditError {
     },
     #[error("the replacement {0} contains characters that cannot be stored in the file")]
     UnsafeValue(&'static str),
+    #[error("profile [{profile}] {why}")]
+    Unsuitable { profile: String, why: &'static str },
 }
 
 /// The profile names whose key pair an edit replaced, in file order.
@@ -593,6 +596,126 @@ impl ParsedFile {
     /// The whole text, as read.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The byte range of the whole line that holds `p`, with its line ending.
+    fn line_range(&self, p: &Property) -> Range<usize> {
+        let start = self.text[..p.value.start].rfind('\n').map_or(0, |i| i + 1);
+        let end = self.text[p.value.end..]
+            .find('\n')
+            .map_or(self.text.len(), |i| p.value.end + i + 1);
+        start..end
+    }
+
+    /// The line ending of the line that holds `p` (`\r\n`, `\n`, or none at the end of file).
+    fn line_ending(&self, p: &Property) -> &'static str {
+        let line = &self.text[self.line_range(p)];
+        if line.ends_with("\r\n") {
+            "\r\n"
+        } else if line.ends_with('\n') {
+            "\n"
+        } else {
+            ""
+        }
+    }
+
+    /// Keyring mode: the text with `profile`'s static key pair replaced by
+    /// `credential_process = command`, on the line that held the key id. The secret's line goes.
+    /// Every other byte stays.
+    pub fn to_credential_process(&self, profile: &str, command: &str) -> Result<String, EditError> {
+        let unsuitable = |why| EditError::Unsuitable {
+            profile: profile.to_string(),
+            why,
+        };
+        if command.is_empty()
+            || command.trim() != command
+            || command
+                .chars()
+                .any(|c| c.is_control() || c == '#' || c == ';')
+        {
+            return Err(EditError::UnsafeValue("credential_process command"));
+        }
+        let section = self
+            .section(profile)
+            .ok_or_else(|| unsuitable("is not in the file"))?;
+        let id = section
+            .property(ACCESS_KEY_ID)
+            .ok_or_else(|| unsuitable("holds no aws_access_key_id"))?;
+        let secret = section
+            .property(SECRET_ACCESS_KEY)
+            .ok_or_else(|| unsuitable("holds no aws_secret_access_key"))?;
+        if section.property(SESSION_TOKEN).is_some() {
+            return Err(unsuitable("holds a session token (temporary credentials)"));
+        }
+        if section.property(CREDENTIAL_PROCESS).is_some() {
+            return Err(unsuitable("already has a credential_process"));
+        }
+        let id_line = self.line_range(id);
+        let secret_line = self.line_range(secret);
+        let mut eol = self.line_ending(id);
+        if id_line.end == secret_line.start
+            && secret_line.end == self.text.len()
+            && self.line_ending(secret).is_empty()
+        {
+            // The pair ended the file without a final newline: so does its replacement.
+            eol = "";
+        }
+        let replacement = format!("{CREDENTIAL_PROCESS} = {command}{eol}");
+        let mut edits = [(id_line, replacement.as_str()), (secret_line, "")];
+        edits.sort_by_key(|(r, _)| r.start);
+        Ok(self.splice(&edits))
+    }
+
+    /// The reverse of [`ParsedFile::to_credential_process`]: `profile`'s `credential_process` line
+    /// becomes the two lines of `key`.
+    pub fn to_static_keys(&self, profile: &str, key: &NewKey<'_>) -> Result<String, EditError> {
+        let unsuitable = |why| EditError::Unsuitable {
+            profile: profile.to_string(),
+            why,
+        };
+        fn safe(v: &str) -> bool {
+            !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_graphic() && c != '#' && c != ';' && c != '[')
+        }
+        if !safe(key.access_key_id) || !safe(key.secret_access_key) {
+            return Err(EditError::UnsafeValue("key pair"));
+        }
+        let section = self
+            .section(profile)
+            .ok_or_else(|| unsuitable("is not in the file"))?;
+        if section.property(ACCESS_KEY_ID).is_some()
+            || section.property(SECRET_ACCESS_KEY).is_some()
+        {
+            return Err(unsuitable("already holds static keys"));
+        }
+        let process = section
+            .property(CREDENTIAL_PROCESS)
+            .ok_or_else(|| unsuitable("has no credential_process"))?;
+        let eol = self.line_ending(process);
+        let between = match eol {
+            "" if self.text.contains("\r\n") => "\r\n",
+            "" => "\n",
+            e => e,
+        };
+        let lines = format!(
+            "{ACCESS_KEY_ID} = {}{between}{SECRET_ACCESS_KEY} = {}{eol}",
+            key.access_key_id, key.secret_access_key
+        );
+        Ok(self.splice(&[(self.line_range(process), lines.as_str())]))
+    }
+
+    /// The text with each range (sorted, disjoint) replaced.
+    fn splice(&self, edits: &[(Range<usize>, &str)]) -> String {
+        let mut out = String::with_capacity(self.text.len() + 64);
+        let mut at = 0;
+        for (range, value) in edits {
+            out.push_str(&self.text[at..range.start]);
+            out.push_str(value);
+            at = range.end;
+        }
+        out.push_str(&self.text[at..]);
+        out
     }
 
     /// Returns the text with the key pair of every section whose `aws_access_key_id` equals
@@ -668,6 +791,60 @@ mod tests {
     fn check_refused(text: &str, line: usize, kind: ProblemKind) {
         let got = refused(text);
         assert_eq!(got[0], (line, kind), "for {text:?}: {got:?}");
+    }
+
+    #[test]
+    fn keyring_mode_edits_only_the_profile_s_key_lines() {
+        let text = "# top\r\n[default]\r\nregion = x\r\naws_access_key_id = AKIA1\r\n;c\r\naws_secret_access_key = s1\r\n[other]\r\naws_access_key_id = AKIA2\r\naws_secret_access_key = s2";
+        let f = ok(text);
+        let cmd = "/usr/bin/keyrot-agent credential-process --profile default";
+        let adopted = f.to_credential_process("default", cmd).unwrap();
+        assert_eq!(
+            adopted,
+            format!(
+                "# top\r\n[default]\r\nregion = x\r\ncredential_process = {cmd}\r\n;c\r\n[other]\r\naws_access_key_id = AKIA2\r\naws_secret_access_key = s2"
+            )
+        );
+        let g = ok(&adopted);
+        assert_eq!(g.get("default", CREDENTIAL_PROCESS), Some(cmd));
+        let released = g
+            .to_static_keys(
+                "default",
+                &NewKey {
+                    access_key_id: "AKIA1",
+                    secret_access_key: "s1",
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            released,
+            "# top\r\n[default]\r\nregion = x\r\naws_access_key_id = AKIA1\r\naws_secret_access_key = s1\r\n;c\r\n[other]\r\naws_access_key_id = AKIA2\r\naws_secret_access_key = s2"
+        );
+        // The last profile, without a final newline.
+        let h = ok(&released);
+        let adopted = h.to_credential_process("other", cmd).unwrap();
+        assert!(
+            adopted.ends_with(&format!("[other]\r\ncredential_process = {cmd}")),
+            "{adopted:?}"
+        );
+        let back = ok(&adopted)
+            .to_static_keys(
+                "other",
+                &NewKey {
+                    access_key_id: "AKIA2",
+                    secret_access_key: "s2",
+                },
+            )
+            .unwrap();
+        assert_eq!(back, released);
+        assert!(matches!(
+            h.to_credential_process("default", "x # y"),
+            Err(EditError::UnsafeValue(_))
+        ));
+        assert!(matches!(
+            ok(&adopted).to_credential_process("other", cmd),
+            Err(EditError::Unsuitable { .. })
+        ));
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod exit {
     pub const OLD_KEY_NOT_RETIRED: i32 = 12;
     pub const KEY_REJECTED: i32 = 13;
     pub const AGENT_RUNNING: i32 = 14;
+    pub const KEYRING: i32 = 15;
 }
 
 /// The user's other, Active key that blocks a rotation, and what is known about its use.
@@ -221,6 +222,12 @@ pub enum Error {
 
     #[error("profile {profile}: nothing to undo: {why}")]
     NothingToUndo { profile: String, why: String },
+
+    #[error("profile {profile}: {source}; nothing was changed")]
+    Keyring {
+        profile: String,
+        source: crate::keyring::KeyringError,
+    },
 }
 
 impl From<StoreError> for Error {
@@ -268,6 +275,7 @@ impl Error {
             Error::Journal { .. } | Error::Recovery(_) => INTERNAL,
             Error::Config(_) => INVALID_FILE,
             Error::AgentRunning { .. } => AGENT_RUNNING,
+            Error::Keyring { .. } => KEYRING,
             Error::OldKeyNotRetired { .. } => OLD_KEY_NOT_RETIRED,
             Error::Aws { .. } | Error::Internal { .. } => INTERNAL,
         }
@@ -284,6 +292,7 @@ impl Error {
             Error::Select(_) => "selection",
             Error::RootKey { .. } => "root_key",
             Error::NothingToUndo { .. } => "nothing_to_undo",
+            Error::Keyring { .. } => "keyring",
             Error::KeyRejected { .. } => "key_rejected",
             Error::AccessDenied { .. } => "access_denied",
             Error::Unreachable { .. } => "unreachable",

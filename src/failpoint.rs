@@ -26,13 +26,20 @@ pub const ALL: &[&str] = &[
 /// Failpoints on the rollback path, reached only when a rotation is being undone.
 pub const ROLLBACK: &[&str] = &["rollback-restored"];
 
+/// Failpoints of keyring mode: the new key stored in its pending entry but not yet journaled;
+/// a profile's entry switched to the new key.
+pub const KEYRING: &[&str] = &["keyring-pending-stored", "keyring-profile-switched"];
+
 /// Failpoints of `undo` (a grace period's way back).
 pub const UNDO: &[&str] = &["undo-reactivated", "undo-written"];
 
 #[cfg(feature = "failpoints")]
 pub fn hit(name: &'static str) {
     debug_assert!(
-        ALL.contains(&name) || ROLLBACK.contains(&name) || UNDO.contains(&name),
+        ALL.contains(&name)
+            || ROLLBACK.contains(&name)
+            || UNDO.contains(&name)
+            || KEYRING.contains(&name),
         "unknown failpoint {name}"
     );
     let Ok(spec) = std::env::var("KEYROT_FAILPOINTS") else {

@@ -56,6 +56,10 @@ pub struct Record {
     /// rotation started); 0 deletes it at once.
     #[serde(default)]
     pub grace_secs: u64,
+    /// Keyring mode: the secrets are not in this record (`old_secret` is empty, `new_secret`
+    /// absent) but in the keyring entries `previous:<primary>` and `pending:<primary>`.
+    #[serde(default)]
+    pub in_keyring: bool,
 }
 
 impl std::fmt::Debug for Record {
@@ -225,6 +229,7 @@ mod tests {
             rolling_back: false,
             durations_ms: vec![("create".into(), 7)],
             grace_secs: 0,
+            in_keyring: false,
         }
     }
 

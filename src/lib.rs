@@ -3,6 +3,7 @@
 //! The library holds everything; the binary (`main.rs`) only parses the command line, sets up
 //! logging, and turns results into output and exit codes. See ARCHITECTURE.md for the map.
 
+pub mod adopt;
 pub mod agent;
 pub mod aws;
 pub mod cache;
@@ -14,6 +15,7 @@ pub mod failpoint;
 pub mod failures;
 pub mod grace;
 pub mod journal;
+pub mod keyring;
 pub mod logging;
 pub mod notices;
 pub mod now;

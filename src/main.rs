@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use keyrot_agent::cli::{
-    Cli, Command, ConfigCommand, NowArgs, RecoverArgs, RunArgs, StatusArgs, UndoArgs,
+    Cli, Command, ConfigCommand, KeyringCommand, NowArgs, RecoverArgs, RunArgs, StatusArgs,
+    UndoArgs,
 };
 use keyrot_agent::cli::{ServiceCommand, ServiceKind};
 use keyrot_agent::error::exit;
@@ -23,6 +24,8 @@ fn main() -> ExitCode {
         Command::Now(args) => run_now(args),
         Command::Recover(args) => run_recover(args),
         Command::Undo(args) => run_undo(args),
+        Command::Keyring(cmd) => run_keyring(cmd),
+        Command::CredentialProcess { profile } => credential_process(&profile),
         Command::Config(cmd) => run_config(cmd),
         Command::Status(args) => run_status(args),
         Command::Run(args) => run_agent(args),
@@ -50,6 +53,67 @@ fn run_now(args: NowArgs) -> i32 {
     execute(args.json, |paths| async move {
         now::run(&paths, &options).await
     })
+}
+
+/// `credential-process`: the keyring only, no network, no runtime; one line on failure.
+fn credential_process(profile: &str) -> i32 {
+    match keyrot_agent::keyring::load(profile) {
+        Ok(key) => {
+            println!("{}", keyrot_agent::keyring::process_output(&key));
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("keyrot-agent credential-process: profile {profile}: {e}");
+            exit::KEYRING
+        }
+    }
+}
+
+fn run_keyring(cmd: KeyringCommand) -> i32 {
+    let paths = match Paths::resolve(|k: &str| std::env::var_os(k)) {
+        Ok(p) => p,
+        Err(e) => return print_error(false, &e.into()),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keyrot-agent: cannot start: {e:#}");
+            return exit::INTERNAL;
+        }
+    };
+    let result = match cmd {
+        KeyringCommand::Adopt { profiles, all } => {
+            let selection = if all {
+                Selection::All
+            } else if profiles.is_empty() {
+                Selection::Named(vec![paths::default_profile(|k: &str| std::env::var_os(k))])
+            } else {
+                Selection::Named(profiles)
+            };
+            rt.block_on(keyrot_agent::adopt::adopt(&paths, &selection))
+        }
+        KeyringCommand::Release { profile } => rt
+            .block_on(keyrot_agent::adopt::release(&paths, &profile))
+            .map(|m| vec![m]),
+    };
+    match result {
+        Ok(moved) => {
+            for m in moved {
+                println!(
+                    "{}: key {} {}",
+                    m.profiles.join(", "),
+                    m.key_id,
+                    if m.profiles.is_empty() {
+                        ""
+                    } else {
+                        "moved (proven through the AWS SDK)"
+                    }
+                );
+            }
+            exit::OK
+        }
+        Err(e) => print_error(false, &e),
+    }
 }
 
 fn run_undo(args: UndoArgs) -> i32 {

@@ -143,12 +143,45 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         }
     }
     register_secrets(&creds);
-    let classified = profiles::classify(&creds, config.as_ref());
-    let local_keys = local_keys(&creds);
+    let classified = crate::adopt::with_keyring(profiles::classify(&creds, config.as_ref()));
+    // A key shared between a file profile and a keyring profile cannot move as one.
+    for p in &classified {
+        let Ok(r) = &p.status else { continue };
+        if let Some(q) = classified.iter().find(|q| {
+            q.status
+                .as_ref()
+                .is_ok_and(|s| s.access_key_id == r.access_key_id && s.in_keyring != r.in_keyring)
+        }) {
+            let (keyring_one, file_one) = if r.in_keyring {
+                (&p.name, &q.name)
+            } else {
+                (&q.name, &p.name)
+            };
+            return Err(Error::Internal {
+                profile: p.name.clone(),
+                what: format!(
+                    "profile {keyring_one} (in the keyring) and profile {file_one} (in the file) hold the same key; run keyrot-agent keyring adopt --profile {file_one} (or release {keyring_one}) so that they move together"
+                ),
+            });
+        }
+    }
+    let mut local_keys = local_keys(&creds);
+    // Keyring profiles hold keys too, though not in the file.
+    for p in &classified {
+        if let Ok(r) = &p.status
+            && r.in_keyring
+        {
+            local_keys.push((p.name.clone(), r.access_key_id.clone()));
+        }
+    }
     let mut selected = rotation::select(classified, &options.selection).map_err(Error::Select)?;
     // Every profile that holds a key moves with it. Try each edit now, before any AWS call, so
     // that a file that cannot take the new key is refused while nothing has changed.
     for target in &mut selected.targets {
+        if target.in_keyring {
+            // Keyring mode: the file is not written; each profile's keyring entry is.
+            continue;
+        }
         let probe = NewKey {
             access_key_id: "AKIAPROBEPROBEPROBE0",
             secret_access_key: "probe",

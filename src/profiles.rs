@@ -18,8 +18,10 @@ use crate::credentials::{
 pub struct Rotatable {
     pub access_key_id: String,
     pub secret: SecretString,
-    /// Line of `aws_access_key_id` in the credentials file.
+    /// Line of `aws_access_key_id` in the credentials file (0 for a keyring profile).
     pub line: usize,
+    /// The pair lives in the OS keyring (keyring mode), not in the file.
+    pub in_keyring: bool,
 }
 
 /// Why a profile is not rotated.
@@ -31,9 +33,17 @@ pub enum SkipReason {
     Sso,
     LoginSession,
     CredentialProcess,
+    /// keyrot-agent's own credential_process: the key is in the keyring (until it is read).
+    InKeyring,
+    /// A keyring profile whose entry cannot be read now.
+    KeyringUnreadable(String),
     KeysAndCredentialProcess,
-    IncompleteKeyPair { missing: &'static str },
-    KeysInConfigFile { line: usize },
+    IncompleteKeyPair {
+        missing: &'static str,
+    },
+    KeysInConfigFile {
+        line: usize,
+    },
     NotAnIamUserKey,
     NoCredentials,
 }
@@ -53,6 +63,10 @@ impl fmt::Display for SkipReason {
             Self::Sso => write!(f, "uses IAM Identity Center (SSO), not an access key"),
             Self::LoginSession => write!(f, "uses a console login session, not an access key"),
             Self::CredentialProcess => write!(f, "gets its credentials from credential_process"),
+            Self::InKeyring => write!(f, "kept in the keyring (not read yet)"),
+            Self::KeyringUnreadable(why) => {
+                write!(f, "kept in the keyring, which cannot be read now: {why}")
+            }
             Self::KeysAndCredentialProcess => write!(
                 f,
                 "has both static keys and credential_process: the AWS CLI uses the keys but the SDKs run the process; remove one of them"
@@ -186,9 +200,11 @@ fn classify_one(
     let secret = credentials
         .get(name, SECRET_ACCESS_KEY)
         .filter(|v| !v.is_empty());
-    if get("credential_process").is_some() {
+    if let Some(process) = get("credential_process") {
         return Err(if id.is_some() || secret.is_some() {
             SkipReason::KeysAndCredentialProcess
+        } else if crate::adopt::is_ours(process) {
+            SkipReason::InKeyring
         } else {
             SkipReason::CredentialProcess
         });
@@ -228,6 +244,7 @@ fn classify_one(
                 access_key_id: id.to_string(),
                 secret: SecretString::from(secret.to_string()),
                 line,
+                in_keyring: false,
             })
         }
     }

@@ -97,6 +97,8 @@ pub struct Target {
     pub primary: String,
     /// Every profile in the credentials file holding this key, in file order.
     pub profiles: Vec<String>,
+    /// Keyring mode: the pair lives in the OS keyring (one entry per profile).
+    pub in_keyring: bool,
 }
 
 /// Which profiles the user asked for.
@@ -184,6 +186,7 @@ pub fn select(profiles: Vec<Profile>, selection: &Selection) -> Result<Selected,
             secret: first.secret.clone(),
             primary: names[0].clone(),
             profiles: names,
+            in_keyring: first.in_keyring,
         });
     }
     Ok(Selected { targets, skipped })

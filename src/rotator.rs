@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use crate::aws::{Aws, AwsError, ErrorClass, KeyPair};
@@ -157,6 +157,8 @@ pub struct Rotator<'a> {
     record: Option<Record>,
     jitter: Jitter,
     attempts: u32,
+    /// Keyring mode: the profiles' pairs live in keyring entries, not in the file.
+    in_keyring: bool,
     pub report: KeyReport,
 }
 
@@ -195,6 +197,7 @@ impl<'a> Rotator<'a> {
             record: None,
             jitter: Jitter::new(seed()),
             attempts: 0,
+            in_keyring: target.in_keyring,
             report: KeyReport::new(
                 target.profiles.clone(),
                 target.access_key_id.clone(),
@@ -211,24 +214,45 @@ impl<'a> Rotator<'a> {
         report.resumed_from = Some(record.phase);
         report.new_key_created = Some(record.started_at);
         report.phase = Some(record.phase);
-        let new = match (&record.new_key_id, &record.new_secret) {
+        let mut new = match (&record.new_key_id, &record.new_secret) {
             (Some(id), Some(secret)) => Some(KeyPair {
                 id: id.clone(),
                 secret: secret.clone(),
             }),
             _ => None,
         };
+        let mut old_secret = record.old_secret.clone();
+        if record.in_keyring {
+            // The secrets are in the keyring: the rotation's own entries, or the profile's
+            // entry if it already holds that key.
+            let find = |entry: String, id: &str| {
+                [entry, crate::keyring::user(&record.primary)]
+                    .iter()
+                    .filter_map(|e| crate::keyring::load_from(e, &record.primary).ok())
+                    .find(|k| k.id == id)
+            };
+            if let Some(id) = &record.new_key_id {
+                new = find(crate::keyring::pending(&record.primary), id);
+            }
+            if let Some(k) = find(
+                crate::keyring::previous(&record.primary),
+                &record.old_key_id,
+            ) {
+                old_secret = k.secret;
+            }
+        }
         Rotator {
             ctx,
             profile: record.primary.clone(),
             profiles: record.profiles.clone(),
             old: KeyPair {
                 id: record.old_key_id.clone(),
-                secret: record.old_secret.clone(),
+                secret: old_secret,
             },
             new,
             arn: record.user_arn.clone(),
             keys_before: record.keys_before.clone(),
+            in_keyring: record.in_keyring,
             record: Some(record),
             jitter: Jitter::new(seed()),
             attempts: 0,
@@ -330,7 +354,9 @@ impl<'a> Rotator<'a> {
         record.phase = phase;
         if let Some(new) = &self.new {
             record.new_key_id = Some(new.id.clone());
-            record.new_secret = Some(new.secret.clone());
+            if !record.in_keyring {
+                record.new_secret = Some(new.secret.clone());
+            }
         }
         record
             .durations_ms
@@ -387,6 +413,17 @@ impl<'a> Rotator<'a> {
         }
         if let Err(e) = self.ctx.journal.remove() {
             tracing::warn!(error = %e, "could not remove the finished journal");
+        }
+        if record.in_keyring {
+            // The rotation's own entries: the profile's entry holds what is in use now.
+            for entry in [
+                crate::keyring::pending(&record.primary),
+                crate::keyring::previous(&record.primary),
+            ] {
+                if let Err(e) = crate::keyring::remove_named(&entry) {
+                    tracing::warn!(error = %e, "could not remove a finished rotation's keyring entry");
+                }
+            }
         }
     }
 
@@ -517,7 +554,12 @@ impl<'a> Rotator<'a> {
             profiles: self.profiles.clone(),
             user_arn: self.arn.clone(),
             old_key_id: self.old.id.clone(),
-            old_secret: self.old.secret.clone(),
+            // Keyring mode keeps secrets off the disk: the old pair goes to its own entry.
+            old_secret: if self.in_keyring {
+                SecretString::from(String::new())
+            } else {
+                self.old.secret.clone()
+            },
             keys_before: self.keys_before.clone(),
             started_at: OffsetDateTime::now_utc(),
             phase: Phase::Planned,
@@ -525,8 +567,17 @@ impl<'a> Rotator<'a> {
             new_secret: None,
             rolling_back: false,
             durations_ms: Vec::new(),
-            grace_secs: self.ctx.grace.as_secs(),
+            grace_secs: if self.in_keyring {
+                0
+            } else {
+                self.ctx.grace.as_secs()
+            },
+            in_keyring: self.in_keyring,
         };
+        if self.in_keyring {
+            crate::keyring::store_as(&crate::keyring::previous(&self.profile), &self.old)
+                .map_err(|e| self.keyring_stop(e))?;
+        }
         self.save(&record).map_err(Stop::NothingChanged)?;
         self.record = Some(record);
         failpoint::hit("after-intent");
@@ -556,6 +607,25 @@ impl<'a> Rotator<'a> {
                 failpoint::hit("after-create");
                 self.report.new_key_created = Some(OffsetDateTime::now_utc());
                 self.report.new_key_id = Some(new.id.clone());
+                if self.in_keyring
+                    && let Err(e) =
+                        crate::keyring::store_as(&crate::keyring::pending(&self.profile), &new)
+                {
+                    // Its secret is nowhere else: the key must go at once.
+                    self.new = Some(new);
+                    let stop = self.keyring_stop(e);
+                    if self.delete_new_key().await {
+                        self.new = None;
+                        return Err(stop);
+                    }
+                    return Err(match stop {
+                        Stop::NothingChanged(e) => Stop::KeepJournal(e),
+                        other => other,
+                    });
+                }
+                if self.in_keyring {
+                    failpoint::hit("keyring-pending-stored");
+                }
                 self.new = Some(new);
                 Ok(Phase::Created)
             }
@@ -776,9 +846,37 @@ impl<'a> Rotator<'a> {
         }
     }
 
+    /// A keyring failure before anything changed in AWS or in the profiles.
+    fn keyring_stop(&self, e: crate::keyring::KeyringError) -> Stop {
+        Stop::NothingChanged(Error::Keyring {
+            profile: self.profile.clone(),
+            source: e,
+        })
+    }
+
+    /// Keyring mode's [`Self::swap_in_file`]: each profile's entry moves from `from` to `to`.
+    fn swap_in_keyring(&self, from: &str, to: &KeyPair) -> Result<(), SwapError> {
+        for p in &self.profiles {
+            let current = crate::keyring::load(p).map_err(|e| SwapError::Other(e.to_string()))?;
+            if current.id == to.id {
+                continue;
+            }
+            if current.id != from {
+                return Err(SwapError::Changed);
+            }
+            crate::keyring::store(p, to).map_err(|e| SwapError::Other(e.to_string()))?;
+            failpoint::hit("keyring-profile-switched");
+        }
+        Ok(())
+    }
+
     /// Moves this rotation's profiles from key `from` to key `to` in the credentials file as it is
-    /// on disk now. Profiles that already hold `to` are left as they are.
+    /// on disk now (in keyring mode, in their keyring entries). Profiles that already hold `to`
+    /// are left as they are.
     fn swap_in_file(&self, from: &str, to: &KeyPair) -> Result<(), SwapError> {
+        if self.in_keyring {
+            return self.swap_in_keyring(from, to);
+        }
         let profiles = self.profiles.clone();
         let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
             let parsed =
@@ -820,6 +918,13 @@ impl<'a> Rotator<'a> {
     /// Whether every profile of this rotation holds `key_id` in the file on disk now; `None` when
     /// the file cannot be read or parsed.
     fn file_holds(&self, key_id: &str) -> Option<bool> {
+        if self.in_keyring {
+            let mut all = true;
+            for p in &self.profiles {
+                all &= crate::keyring::load(p).ok()?.id == key_id;
+            }
+            return Some(all);
+        }
         let bytes = store::read_settled(&self.ctx.paths.credentials).ok()?;
         let parsed = credentials::parse(&bytes, FileKind::Credentials).ok()?;
         Some(
@@ -831,6 +936,9 @@ impl<'a> Rotator<'a> {
 
     /// Which key the primary profile holds in the file on disk now.
     fn key_in_file(&self) -> Option<String> {
+        if self.in_keyring {
+            return crate::keyring::load(&self.profile).ok().map(|k| k.id);
+        }
         let bytes = store::read_settled(&self.ctx.paths.credentials).ok()?;
         let parsed = credentials::parse(&bytes, FileKind::Credentials).ok()?;
         parsed

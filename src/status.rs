@@ -107,7 +107,15 @@ pub fn rows(
                 age_days: None,
                 due_at: None,
                 state: "skipped".into(),
-                storage: "file",
+                storage: if matches!(
+                    p.status,
+                    Err(crate::profiles::SkipReason::InKeyring
+                        | crate::profiles::SkipReason::KeyringUnreadable(_))
+                ) {
+                    "keyring"
+                } else {
+                    "file"
+                },
                 last_rotation,
                 note: flight.or(reason),
                 last_error,
@@ -145,7 +153,7 @@ pub fn rows(
             age_days: created.map(|c| (now - c).whole_days()),
             due_at,
             state,
-            storage: "file",
+            storage: if key.in_keyring { "keyring" } else { "file" },
             last_rotation,
             note: flight.or_else(|| {
                 (created.is_none() && config.manages(&p.name))
@@ -287,7 +295,8 @@ pub async fn run(
         Some(b) => Some(parse(&b, FileKind::Config).map_err(invalid(&paths.config))?),
         None => None,
     };
-    let profiles = crate::profiles::classify(&creds, aws_config.as_ref());
+    let profiles =
+        crate::adopt::with_keyring(crate::profiles::classify(&creds, aws_config.as_ref()));
     let config = crate::config::load(&paths.agent_config)?;
     let cache = crate::cache::Cache::new(&paths.state_dir);
     if refresh {

@@ -60,8 +60,12 @@ impl Desktop {
         let socket = PathBuf::from(format!("/tmp/.X11-unix/X{}", &display[1..]));
         wait_for(|| socket.exists(), "Xvfb to listen");
         let out = Command::new("dbus-daemon")
+            .arg(concat!(
+                "--config-file=",
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/session-bus.conf"
+            ))
             .args([
-                "--session",
                 "--fork",
                 "--nopidfile",
                 "--print-address=1",

@@ -8,6 +8,7 @@
 
 pub mod desktop;
 pub mod proxy;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::ffi::OsString;

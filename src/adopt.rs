@@ -1,0 +1,334 @@
+//! Keyring mode's commands: `keyring adopt` moves a profile's key pair into the OS keyring and
+//! leaves `credential_process = <this program> credential-process --profile P` in its place;
+//! `keyring release` puts the pair back into the file; `credential-process` serves it to every AWS
+//! client.
+//!
+//! Both moves run under the same lock, after recovery, with the same atomic write and backup as a
+//! rotation, and each is proven before it is kept: after `adopt` the profile is read back through
+//! aws-config (which runs the credential process) and must answer STS with the same key; after
+//! `release` the static keys are read back the same way. A failed proof puts things back as they
+//! were. The keyring entry is written before the file changes, and removed only after. After
+//! `adopt`, keyrot-agent's backup of the file no longer holds the secrets that moved.
+
+use secrecy::ExposeSecret;
+
+use crate::aws::{Aws, KeyPair, RequestCounter};
+use crate::credentials::{self, FileKind, NewKey, ParsedFile};
+use crate::error::Error;
+use crate::keyring;
+use crate::paths::Paths;
+use crate::rotation::Selection;
+use crate::store::{self, ReplaceError};
+
+/// What moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub profiles: Vec<String>,
+    pub key_id: String,
+}
+
+/// `credential_process` value for a profile: this program, quoted for both botocore (shlex) and
+/// the SDKs (`sh -c`).
+pub fn command_for(exe: &std::path::Path, profile: &str) -> Result<String, Error> {
+    let quote = |s: &str| -> Option<String> {
+        let plain = !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_./+-@:,=".contains(c));
+        if plain {
+            Some(s.to_string())
+        } else if s.contains('\'') || s.chars().any(|c| c.is_control() || c == '#' || c == ';') {
+            None
+        } else {
+            Some(format!("'{s}'"))
+        }
+    };
+    let exe_text = exe.to_str().and_then(quote).ok_or_else(|| Error::Internal {
+        profile: profile.to_string(),
+        what: format!(
+            "the path of this program ({}) cannot be written into credential_process; install keyrot-agent under a plain path",
+            exe.display()
+        ),
+    })?;
+    let name = quote(profile).ok_or_else(|| Error::Internal {
+        profile: profile.to_string(),
+        what: "this profile name cannot be written into credential_process".into(),
+    })?;
+    Ok(format!("{exe_text} credential-process --profile {name}"))
+}
+
+/// Whether a `credential_process` value is keyrot-agent's.
+pub fn is_ours(command: &str) -> bool {
+    command.contains("keyrot-agent") && command.contains(" credential-process --profile ")
+}
+
+fn parse(paths: &Paths, bytes: &[u8]) -> Result<ParsedFile, Error> {
+    credentials::parse(bytes, FileKind::Credentials).map_err(|problems| Error::InvalidFile {
+        path: paths.credentials.clone(),
+        problems,
+    })
+}
+
+fn changed(paths: &Paths, profile: &str) -> Error {
+    Error::ChangedMeanwhile {
+        profile: profile.to_string(),
+        path: paths.credentials.clone(),
+        new_key_id: String::new(),
+    }
+}
+
+async fn recover_first(paths: &Paths, counter: &RequestCounter) -> Result<(), Error> {
+    let journal = crate::journal::Journal::new(&paths.state_dir);
+    let options = crate::now::Options {
+        selection: Selection::All,
+        dry_run: false,
+        allow_root: false,
+        verify_timeout: std::time::Duration::from_secs(60),
+        progress: false,
+    };
+    crate::recover::finish_pending(paths, &journal, &options, counter).await?;
+    Ok(())
+}
+
+/// `keyring adopt`.
+pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, Error> {
+    let _lock = store::try_lock(&paths.lock_file())?;
+    let counter = RequestCounter::default();
+    recover_first(paths, &counter).await?;
+    let bytes = store::read_settled(&paths.credentials)?;
+    let creds = parse(paths, &bytes)?;
+    let config = match store::read_optional(&paths.config)? {
+        Some(b) => Some(
+            credentials::parse(&b, FileKind::Config).map_err(|problems| Error::InvalidFile {
+                path: paths.config.clone(),
+                problems,
+            })?,
+        ),
+        None => None,
+    };
+    let classified = crate::profiles::classify(&creds, config.as_ref());
+    let selected = crate::rotation::select(classified, selection).map_err(Error::Select)?;
+    let exe = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| Error::Internal {
+            profile: "-".into(),
+            what: format!("cannot find this program's path: {e}"),
+        })?;
+    let mut moved = Vec::new();
+    for target in selected.targets {
+        let pair = KeyPair {
+            id: target.access_key_id.clone(),
+            secret: target.secret.clone(),
+        };
+        // 1. Into the keyring, one entry per profile, each read back.
+        for p in &target.profiles {
+            keyring::store(p, &pair).map_err(|e| keyring_error(p, e))?;
+            let back = keyring::load(p).map_err(|e| keyring_error(p, e))?;
+            if back.id != pair.id || back.secret.expose_secret() != pair.secret.expose_secret() {
+                return Err(Error::Internal {
+                    profile: p.clone(),
+                    what: "the keyring gave back something else than was stored; nothing in the file was changed".into(),
+                });
+            }
+        }
+        // 2. The file: every profile that held the pair gets the credential process.
+        let commands: Vec<(String, String)> = target
+            .profiles
+            .iter()
+            .map(|p| command_for(&exe, p).map(|c| (p.clone(), c)))
+            .collect::<Result<_, _>>()?;
+        let key_id = pair.id.clone();
+        let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
+            let mut text = String::from_utf8(bytes.to_vec()).map_err(|_| EditRefused)?;
+            for (p, command) in &commands {
+                let f = credentials::parse(text.as_bytes(), FileKind::Credentials)
+                    .map_err(|_| EditRefused)?;
+                if f.get(p, credentials::ACCESS_KEY_ID) != Some(key_id.as_str()) {
+                    return Err(EditRefused);
+                }
+                text = f
+                    .to_credential_process(p, command)
+                    .map_err(|_| EditRefused)?;
+            }
+            Ok(text.into_bytes())
+        };
+        if let Err(e) = store::replace_with(&paths.credentials, &paths.backup_file(), edit) {
+            forget(&target.profiles);
+            return Err(match e {
+                ReplaceError::Edit(_) => changed(paths, &target.primary),
+                ReplaceError::Store(e) => e.into(),
+            });
+        }
+        // 3. Proof: aws-config runs the credential process and the key answers STS.
+        let aws = Aws::load(&target.primary, counter.clone()).await;
+        let proof = aws
+            .identity_from_disk(&target.primary, &paths.credentials, &paths.config)
+            .await;
+        match proof {
+            Ok((id, _)) if id == pair.id => moved.push(Moved {
+                profiles: target.profiles.clone(),
+                key_id: pair.id.clone(),
+            }),
+            other => {
+                let why = match other {
+                    Ok((id, _)) => format!("it read {id}"),
+                    Err(e) => e.to_string(),
+                };
+                put_back(paths, &target.profiles, &pair);
+                return Err(Error::Internal {
+                    profile: target.primary.clone(),
+                    what: format!(
+                        "reading the profile back through credential_process failed ({why}); the static keys were put back and the keyring entry removed"
+                    ),
+                });
+            }
+        }
+    }
+    // The backup holds the file as it was before, with the secrets that just moved out of it:
+    // it becomes the file as it is now.
+    if !moved.is_empty() {
+        let scrubbed = store::read_settled(&paths.credentials)
+            .and_then(|now| store::write_private(&paths.backup_file(), &now));
+        if let Err(e) = scrubbed {
+            tracing::warn!(error = %e, path = %paths.backup_file().display(), "could not clear the backup; it still holds the adopted secret: delete it");
+        }
+    }
+    Ok(moved)
+}
+
+/// Undoes step 2 and 1 of an adopt whose proof failed.
+fn put_back(paths: &Paths, profiles: &[String], pair: &KeyPair) {
+    let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
+        let mut text = String::from_utf8(bytes.to_vec()).map_err(|_| EditRefused)?;
+        for p in profiles {
+            let f = credentials::parse(text.as_bytes(), FileKind::Credentials)
+                .map_err(|_| EditRefused)?;
+            text = f
+                .to_static_keys(
+                    p,
+                    &NewKey {
+                        access_key_id: &pair.id,
+                        secret_access_key: pair.secret.expose_secret(),
+                    },
+                )
+                .map_err(|_| EditRefused)?;
+        }
+        Ok(text.into_bytes())
+    };
+    match store::replace_with(&paths.credentials, &paths.backup_file(), edit) {
+        Ok(_) => forget(profiles),
+        Err(e) => {
+            tracing::error!(error = %e, "could not put the static keys back; the keyring entry is kept, and keyrot-agent keyring release puts them back")
+        }
+    }
+}
+
+fn forget(profiles: &[String]) {
+    for p in profiles {
+        if let Err(e) = keyring::remove(p) {
+            tracing::warn!(profile = %p, error = %e, "could not remove the keyring entry");
+        }
+    }
+}
+
+fn keyring_error(profile: &str, e: keyring::KeyringError) -> Error {
+    Error::Keyring {
+        profile: profile.to_string(),
+        source: e,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the profile does not hold what it held when checked")]
+struct EditRefused;
+
+/// `keyring release`: the key pair goes back into the file, proven, then out of the keyring.
+pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
+    let _lock = store::try_lock(&paths.lock_file())?;
+    let counter = RequestCounter::default();
+    recover_first(paths, &counter).await?;
+    let bytes = store::read_settled(&paths.credentials)?;
+    let creds = parse(paths, &bytes)?;
+    let ours = creds
+        .get(profile, credentials::CREDENTIAL_PROCESS)
+        .is_some_and(is_ours);
+    if !ours {
+        return Err(Error::Internal {
+            profile: profile.to_string(),
+            what: "this profile is not kept in the keyring by keyrot-agent (no keyrot-agent credential_process); nothing to release".into(),
+        });
+    }
+    let pair = keyring::load(profile).map_err(|e| keyring_error(profile, e))?;
+    let profiles = vec![profile.to_string()];
+    let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
+        let f = credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
+        if !f
+            .get(profile, credentials::CREDENTIAL_PROCESS)
+            .is_some_and(is_ours)
+        {
+            return Err(EditRefused);
+        }
+        f.to_static_keys(
+            profile,
+            &NewKey {
+                access_key_id: &pair.id,
+                secret_access_key: pair.secret.expose_secret(),
+            },
+        )
+        .map(String::into_bytes)
+        .map_err(|_| EditRefused)
+    };
+    store::replace_with(&paths.credentials, &paths.backup_file(), edit).map_err(|e| match e {
+        ReplaceError::Edit(_) => changed(paths, profile),
+        ReplaceError::Store(e) => e.into(),
+    })?;
+    let aws = Aws::load(profile, counter.clone()).await;
+    match aws
+        .identity_from_disk(profile, &paths.credentials, &paths.config)
+        .await
+    {
+        Ok((id, _)) if id == pair.id => {}
+        other => {
+            let why = match other {
+                Ok((id, _)) => format!("it read {id}"),
+                Err(e) => e.to_string(),
+            };
+            // The keyring entry stays: the key is in both places, and the file's copy is what
+            // clients read now.
+            return Err(Error::Internal {
+                profile: profile.to_string(),
+                what: format!(
+                    "the keys are back in the file, but reading them back failed ({why}); the keyring entry is kept"
+                ),
+            });
+        }
+    }
+    forget(&profiles);
+    Ok(Moved {
+        profiles,
+        key_id: pair.id,
+    })
+}
+
+/// Reads the keyring for every profile that keyring mode manages, so that they can be rotated,
+/// scheduled and shown like the others. A profile whose entry cannot be read is skipped with the
+/// reason. Profiles that share a key across the file and the keyring are refused by `now`.
+pub fn with_keyring(profiles: Vec<crate::profiles::Profile>) -> Vec<crate::profiles::Profile> {
+    use crate::profiles::{Rotatable, SkipReason};
+    profiles
+        .into_iter()
+        .map(|mut p| {
+            if matches!(p.status, Err(SkipReason::InKeyring)) {
+                p.status = match keyring::load(&p.name) {
+                    Ok(pair) => Ok(Rotatable {
+                        access_key_id: pair.id,
+                        secret: pair.secret,
+                        line: 0,
+                        in_keyring: true,
+                    }),
+                    Err(e) => Err(SkipReason::KeyringUnreadable(e.to_string())),
+                };
+            }
+            p
+        })
+        .collect()
+}

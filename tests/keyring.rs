@@ -1,0 +1,282 @@
+//! Keyring mode against a real Secret Service (gnome-keyring on a private session bus) and moto:
+//! `keyring adopt` leaves no secret in the file and every client (the real AWS CLI through
+//! `credential_process`, the Rust SDK) still works; `secret-tool` finds the entry; `release`
+//! restores a working plaintext profile; without a Secret Service, a clear error and nothing
+//! changed.
+
+mod support;
+
+use support::secrets::SessionBus;
+use support::{TestEnv, moto, profile};
+
+fn env_on(bus: &SessionBus) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.extra_env.extend(bus.env());
+    env
+}
+
+#[test]
+fn adopt_serves_every_client_from_the_keyring_and_release_restores_the_file() {
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("keyring");
+    let other = moto().user("keyringother");
+    let env = env_on(&bus);
+    let original = format!(
+        "# keep me\n{}\n{}",
+        profile("default", &user),
+        profile("other", &other)
+    );
+    env.write_credentials(&original);
+
+    let run = env.run(&["keyring", "adopt", "--profile", "default"]);
+    run.success();
+    run.assert_no_secret(&[&user.secret]);
+    let text = env.credentials_text();
+    assert!(!text.contains(&user.secret), "{text}");
+    assert!(!text.contains(&user.key_id), "{text}");
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_keyrot-agent")).unwrap();
+    assert_eq!(
+        text,
+        original.replace(
+            &format!(
+                "aws_access_key_id = {}\naws_secret_access_key = {}\n",
+                user.key_id, user.secret
+            ),
+            &format!(
+                "credential_process = {} credential-process --profile default\n",
+                exe.display()
+            )
+        ),
+        "only the pair's lines changed"
+    );
+    // The real AWS CLI runs the credential process; the other profile is untouched.
+    assert_eq!(env.cli_identity("default"), user.arn);
+    assert_eq!(env.cli_identity("other"), other.arn);
+    // secret-tool finds the entry.
+    let stored = bus
+        .lookup("keyrot-agent", "profile:default")
+        .expect("secret-tool finds the entry");
+    let v: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(v["AccessKeyId"], user.key_id.as_str());
+    // credential-process prints what clients expect.
+    let cp = env.run(&["credential-process", "--profile", "default"]);
+    cp.success();
+    let v = cp.json();
+    assert_eq!(v["Version"], 1);
+    assert_eq!(v["AccessKeyId"], user.key_id.as_str());
+    assert_eq!(v["SecretAccessKey"], user.secret.as_str());
+    // status says where the secret is.
+    let v = env.run(&["status", "--json"]).json();
+    assert_eq!(v["profiles"][0]["storage"], "keyring", "{v}");
+    assert_eq!(v["profiles"][1]["storage"], "file", "{v}");
+
+    let run = env.run(&["keyring", "release", "--profile", "default"]);
+    run.success();
+    assert_eq!(
+        env.credentials_text(),
+        original,
+        "release restores the file"
+    );
+    assert_eq!(env.cli_identity("default"), user.arn);
+    assert_eq!(bus.lookup("keyrot-agent", "profile:default"), None);
+}
+
+#[test]
+fn without_a_secret_service_adopt_fails_clearly_and_changes_nothing() {
+    let user = moto().user("nokeyring");
+    // A bus with no Secret Service on it.
+    let bus = SessionBus::start();
+    let env = env_on(&bus);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["keyring", "adopt"]);
+    run.failure(15);
+    assert!(
+        run.stderr
+            .contains("no Secret Service on the session bus: install and unlock gnome-keyring"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    assert!(
+        !bus.has_owner("org.freedesktop.secrets"),
+        "nothing was started"
+    );
+
+    // No session bus at all.
+    let env = TestEnv::new();
+    env.write_credentials(&original);
+    let run = env.run(&["keyring", "adopt"]);
+    run.failure(15);
+    assert!(
+        run.stderr.contains("no D-Bus session bus"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    // credential-process fails in one line, with no secret.
+    let cp = env.run(&["credential-process", "--profile", "default"]);
+    cp.failure(15);
+    assert_eq!(cp.stderr.lines().count(), 1, "{}", cp.stderr);
+    assert!(cp.stdout.is_empty());
+}
+
+#[test]
+fn credential_process_for_an_unknown_profile_is_one_clear_line() {
+    let bus = SessionBus::with_keyring();
+    let env = env_on(&bus);
+    let cp = env.run(&["credential-process", "--profile", "nope"]);
+    cp.failure(15);
+    assert!(
+        cp.stderr
+            .contains("the keyring has no entry for profile nope"),
+        "{}",
+        cp.stderr
+    );
+    assert_eq!(cp.stderr.lines().count(), 1);
+}
+
+/// Every file under `dir`, read, for secret scans.
+fn all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(all_files(&path));
+        } else if let Ok(b) = std::fs::read(&path) {
+            out.push((path, b));
+        }
+    }
+    out
+}
+
+/// No file of the test's HOME, state or config holds `secret`.
+fn assert_not_on_disk(env: &TestEnv, secret: &str, context: &str) {
+    for (path, bytes) in all_files(env.dir.path()) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "{context}: a secret is on disk in {}",
+            path.display()
+        );
+    }
+}
+
+fn keyring_key(bus: &SessionBus, profile: &str) -> (String, String) {
+    let v: serde_json::Value = serde_json::from_str(
+        &bus.lookup("keyrot-agent", &format!("profile:{profile}"))
+            .unwrap(),
+    )
+    .unwrap();
+    (
+        v["AccessKeyId"].as_str().unwrap().to_string(),
+        v["SecretAccessKey"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_rotation_in_keyring_mode_keeps_every_secret_off_the_disk() {
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("keyringrot");
+    let env = env_on(&bus);
+    env.write_credentials(profile("default", &user));
+    env.run(&["keyring", "adopt"]).success();
+    let adopted = env.credentials_text();
+
+    let run = env.run(&["now", "--json"]);
+    run.success();
+    let (new, new_secret) = keyring_key(&bus, "default");
+    assert_ne!(new, user.key_id);
+    assert_eq!(run.json()["keys"][0]["new_key_id"], new.as_str());
+    assert_eq!(env.credentials_text(), adopted, "the file is not touched");
+    assert_eq!(moto().keys(&user), vec![(new.clone(), true)]);
+    assert_eq!(env.cli_identity("default"), user.arn);
+    assert_not_on_disk(&env, &new_secret, "after the rotation");
+    assert_not_on_disk(&env, &user.secret, "after the rotation");
+    run.assert_no_secret(&[&new_secret, &user.secret]);
+    // The rotation's own entries are gone.
+    assert_eq!(bus.lookup("keyrot-agent", "pending:default"), None);
+    assert_eq!(bus.lookup("keyrot-agent", "previous:default"), None);
+    let v = env.run(&["status", "--json"]).json();
+    assert_eq!(v["profiles"][0]["storage"], "keyring");
+    assert_eq!(v["profiles"][0]["last_rotation"]["outcome"], "rotated");
+}
+
+#[test]
+fn keyring_mode_crash_matrix() {
+    use std::os::unix::process::ExitStatusExt;
+    let bus = SessionBus::with_keyring();
+    let mut not_reached = Vec::new();
+    let points = keyrot_agent::failpoint::ALL
+        .iter()
+        .chain(keyrot_agent::failpoint::KEYRING);
+    for point in points {
+        let user = moto().user("keyringcrash");
+        let env = env_on(&bus);
+        // Two profiles share the key: a crash can fall between switching their entries.
+        env.write_credentials(format!(
+            "{}{}",
+            profile("default", &user),
+            profile("twin", &user)
+        ));
+        env.run(&["keyring", "adopt"]).success();
+        let adopted = env.credentials_text();
+        let out = env
+            .command()
+            .env("KEYROT_FAILPOINTS", point)
+            .arg("now")
+            .output()
+            .unwrap();
+        let context = format!("crash at {point}");
+        // Points of the file path (the rename) are not on keyring mode's path.
+        let crashed = out.status.signal() == Some(libc::SIGABRT);
+        if !crashed {
+            not_reached.push(*point);
+        }
+        assert!(
+            crashed || out.status.success(),
+            "{context}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // At the crash: a working key for every client, at most two keys, no secret on disk.
+        assert_eq!(env.cli_identity("default"), user.arn, "{context}");
+        assert_eq!(env.cli_identity("twin"), user.arn, "{context}");
+        assert!(moto().keys(&user).len() <= 2, "{context}");
+        assert_eq!(env.credentials_text(), adopted, "{context}");
+        assert_not_on_disk(&env, &user.secret, &context);
+        // After recovery: exactly the keyring's key.
+        env.run(&["recover"]).success();
+        let (key, secret) = keyring_key(&bus, "default");
+        assert_eq!(moto().keys(&user), vec![(key, true)], "{context}");
+        assert_eq!(env.cli_identity("default"), user.arn, "{context}");
+        assert_not_on_disk(&env, &secret, &context);
+        assert!(
+            !env.state_dir().join("rotation.journal").exists(),
+            "{context}"
+        );
+        assert_eq!(
+            bus.lookup("keyrot-agent", "pending:default"),
+            None,
+            "{context}"
+        );
+        assert_eq!(
+            bus.lookup("keyrot-agent", "previous:default"),
+            None,
+            "{context}"
+        );
+        assert_eq!(
+            keyring_key(&bus, "twin").0,
+            keyring_key(&bus, "default").0,
+            "{context}"
+        );
+        env.run(&["keyring", "release", "--profile", "default"])
+            .success();
+        env.run(&["keyring", "release", "--profile", "twin"])
+            .success();
+    }
+    // Only the file's rename is off keyring mode's path.
+    assert_eq!(not_reached, ["before-rename", "after-rename"]);
+}
