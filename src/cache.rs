@@ -34,11 +34,7 @@ impl Cache {
 
     /// Every known key; an unreadable or missing cache is empty (it is only a cache).
     pub fn load(&self) -> BTreeMap<String, KeyDates> {
-        store::read_optional(&self.path)
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        store::load_json(&self.path).unwrap_or_default()
     }
 
     /// Records `entries` (key id → dates) and forgets `gone` keys. Failures are logged only.
@@ -50,14 +46,7 @@ impl Cache {
         for (id, dates) in entries {
             all.insert(id.clone(), dates.clone());
         }
-        match serde_json::to_vec_pretty(&all) {
-            Ok(bytes) => {
-                if let Err(e) = store::write_private(&self.path, &bytes) {
-                    tracing::warn!(error = %e, "could not update the key cache");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not encode the key cache"),
-        }
+        store::save_json(&self.path, &all, "the key cache");
     }
 }
 

@@ -545,6 +545,13 @@ fn parse_header(content: &str) -> Result<&str, ProblemKind> {
     Ok(name)
 }
 
+/// Whether a key id or secret can be written as a value that both clients read back verbatim.
+fn safe(v: &str) -> bool {
+    !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_graphic() && c != '#' && c != ';' && c != '[')
+}
+
 /// A replacement key pair for [`ParsedFile::replace_key`]. Both values go into the file verbatim.
 pub struct NewKey<'a> {
     pub access_key_id: &'a str,
@@ -673,11 +680,6 @@ impl ParsedFile {
             profile: profile.to_string(),
             why,
         };
-        fn safe(v: &str) -> bool {
-            !v.is_empty()
-                && v.chars()
-                    .all(|c| c.is_ascii_graphic() && c != '#' && c != ';' && c != '[')
-        }
         if !safe(key.access_key_id) || !safe(key.secret_access_key) {
             return Err(EditError::UnsafeValue("key pair"));
         }
@@ -725,11 +727,6 @@ impl ParsedFile {
         old_key_id: &str,
         new: &NewKey<'_>,
     ) -> Result<(String, ChangedProfiles), EditError> {
-        fn safe(v: &str) -> bool {
-            !v.is_empty()
-                && v.chars()
-                    .all(|c| c.is_ascii_graphic() && c != '#' && c != ';' && c != '[')
-        }
         if !safe(new.access_key_id) {
             return Err(EditError::UnsafeValue("access key id"));
         }
@@ -760,15 +757,7 @@ impl ParsedFile {
             return Err(EditError::KeyNotFound(old_key_id.to_string()));
         }
         edits.sort_by_key(|(r, _)| r.start);
-        let mut out = String::with_capacity(self.text.len() + 64);
-        let mut at = 0;
-        for (range, value) in edits {
-            out.push_str(&self.text[at..range.start]);
-            out.push_str(value);
-            at = range.end;
-        }
-        out.push_str(&self.text[at..]);
-        Ok((out, changed))
+        Ok((self.splice(&edits), changed))
     }
 }
 

@@ -70,11 +70,7 @@ impl Failures {
 
     /// Every profile's last failure; unreadable means none known.
     pub fn load(&self) -> BTreeMap<String, LastError> {
-        store::read_optional(&self.path)
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        store::load_json(&self.path).unwrap_or_default()
     }
 
     /// Records what `report` says. Failures to write are logged only.
@@ -83,13 +79,6 @@ impl Failures {
         if !apply(&mut all, report, OffsetDateTime::now_utc()) {
             return;
         }
-        match serde_json::to_vec_pretty(&all) {
-            Ok(bytes) => {
-                if let Err(e) = store::write_private(&self.path, &bytes) {
-                    tracing::warn!(error = %e, "could not record the last failure");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not encode the failure record"),
-        }
+        store::save_json(&self.path, &all, "the failure record");
     }
 }

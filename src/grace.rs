@@ -36,7 +36,7 @@ pub struct Entry {
     pub profiles: Vec<String>,
     pub user_arn: String,
     pub old_key_id: String,
-    #[serde(with = "secret")]
+    #[serde(with = "crate::journal::secret")]
     pub old_secret: SecretString,
     pub new_key_id: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -51,18 +51,6 @@ impl std::fmt::Debug for Entry {
             .field("new_key_id", &self.new_key_id)
             .field("delete_after", &self.delete_after)
             .finish_non_exhaustive()
-    }
-}
-
-mod secret {
-    use super::*;
-    pub fn serialize<S: serde::Serializer>(s: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
-        ser.serialize_str(s.expose_secret())
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(de: D) -> Result<SecretString, D::Error> {
-        let s = String::deserialize(de)?;
-        crate::redact::register(&s);
-        Ok(SecretString::from(s))
     }
 }
 

@@ -76,7 +76,8 @@ impl std::fmt::Debug for Record {
     }
 }
 
-mod secret {
+/// Serde for a secret that is stored (0600) and registered with the scrubber when read back.
+pub(crate) mod secret {
     use super::*;
     pub fn serialize<S: serde::Serializer>(s: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
         ser.serialize_str(s.expose_secret())

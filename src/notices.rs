@@ -259,22 +259,11 @@ impl SentFile {
 
     /// What was sent; unreadable means nothing (at worst a notice repeats once).
     pub fn load(&self) -> Sent {
-        store::read_optional(&self.path)
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        store::load_json(&self.path).unwrap_or_default()
     }
 
     pub fn save(&self, sent: &Sent) {
-        match serde_json::to_vec_pretty(sent) {
-            Ok(bytes) => {
-                if let Err(e) = store::write_private(&self.path, &bytes) {
-                    tracing::warn!(error = %e, "could not record which notifications were sent");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not encode the notification record"),
-        }
+        store::save_json(&self.path, sent, "the notification record");
     }
 }
 

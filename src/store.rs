@@ -362,6 +362,27 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
     write_backup(path, contents)
 }
 
+/// A small JSON state file of keyrot-agent's (a cache, a record of what was shown): its value,
+/// or `None` when it is missing or unreadable, which such files may be.
+pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    read_optional(path)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// Writes a JSON state file (0600, durably). A failure is logged with `what`, never fatal.
+pub fn save_json<T: serde::Serialize>(path: &Path, value: &T, what: &str) {
+    match serde_json::to_vec_pretty(value) {
+        Ok(bytes) => {
+            if let Err(e) = write_private(path, &bytes) {
+                tracing::warn!(error = %e, "could not update {what}");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not encode {what}"),
+    }
+}
+
 /// Removes `path` durably (the directory is fsynced). A missing file is fine.
 pub fn remove_durably(path: &Path) -> Result<(), StoreError> {
     match fs::remove_file(path) {

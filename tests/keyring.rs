@@ -280,3 +280,70 @@ fn keyring_mode_crash_matrix() {
     // Only the file's rename is off keyring mode's path.
     assert_eq!(not_reached, ["before-rename", "after-rename"]);
 }
+
+#[test]
+fn with_storage_keyring_the_agent_adopts_by_itself_and_rotates_in_the_keyring() {
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("keyringagent");
+    let mut env = env_on(&bus);
+    let config = env.dir.path().join("keyrot.toml");
+    std::fs::write(
+        &config,
+        "max_age = \"4s\"\nwarn_before = \"0s\"\nstorage = \"keyring\"\n",
+    )
+    .unwrap();
+    env.extra_env
+        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.write_credentials(profile("default", &user));
+    let mut agent = env.command().arg("run").spawn().unwrap();
+    let start = std::time::Instant::now();
+    let rotated = loop {
+        if let Some(v) = bus.lookup("keyrot-agent", "profile:default") {
+            let v: serde_json::Value = serde_json::from_str(&v).unwrap();
+            if v["AccessKeyId"] != user.key_id.as_str()
+                && moto().keys(&user).len() == 1
+                && bus.lookup("keyrot-agent", "pending:default").is_none()
+            {
+                break v["AccessKeyId"].as_str().unwrap().to_string();
+            }
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(40),
+            "the agent did not adopt and rotate: {}",
+            env.credentials_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    let status = agent.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // A rotation the SIGTERM cut short (the new key due again every 4 s) is finished first.
+    env.run(&["recover"]).success();
+    let text = env.credentials_text();
+    assert!(text.contains("credential_process"), "{text}");
+    assert!(!text.contains("aws_secret_access_key"), "{text}");
+    assert_eq!(env.cli_identity("default"), user.arn);
+    let (key, secret) = keyring_key(&bus, "default");
+    assert_eq!(moto().keys(&user), vec![(key.clone(), true)]);
+    assert_ne!(rotated, user.key_id);
+    assert_not_on_disk(&env, &secret, "agent in keyring mode");
+    assert_not_on_disk(&env, &user.secret, "agent in keyring mode");
+}
+
+#[test]
+fn a_locked_keyring_is_named_and_nothing_changes() {
+    let bus = SessionBus::with_locked_keyring();
+    let user = moto().user("lockedkeyring");
+    let env = env_on(&bus);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["keyring", "adopt"]);
+    run.failure(15);
+    assert!(
+        run.stderr.contains("the keyring is locked"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+}

@@ -1,10 +1,13 @@
-//! A real desktop session for one test: Xvfb, a private D-Bus session bus, and the dunst
+//! A real desktop session for one test: Xvfb, a private D-Bus session bus (`secrets::SessionBus`),
+//! and the dunst
 //! notification server on it, all from Debian's packages (the README's test command installs
 //! them). Everything is started by PID and killed by PID when the guard drops; nothing touches a
 //! bus or display the machine already has.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use super::secrets::SessionBus;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -13,10 +16,9 @@ const DUNSTRC: &str = include_str!("dunstrc");
 
 pub struct Desktop {
     pub display: String,
-    pub bus: String,
-    xvfb: Child,
-    bus_pid: i32,
     dunst: Child,
+    bus: SessionBus,
+    xvfb: Child,
     dir: tempfile::TempDir,
 }
 
@@ -59,33 +61,14 @@ impl Desktop {
         };
         let socket = PathBuf::from(format!("/tmp/.X11-unix/X{}", &display[1..]));
         wait_for(|| socket.exists(), "Xvfb to listen");
-        let out = Command::new("dbus-daemon")
-            .arg(concat!(
-                "--config-file=",
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/support/session-bus.conf"
-            ))
-            .args([
-                "--fork",
-                "--nopidfile",
-                "--print-address=1",
-                "--print-pid=1",
-            ])
-            .env("DISPLAY", &display)
-            .stderr(Stdio::null())
-            .output()
-            .expect("dbus-daemon (package dbus) is needed");
-        let text = String::from_utf8(out.stdout).unwrap();
-        let mut lines = text.lines();
-        let bus = lines.next().expect("bus address").to_string();
-        let bus_pid: i32 = lines.next().expect("bus pid").trim().parse().unwrap();
+        let bus = SessionBus::start();
         let rc = dir.path().join("dunstrc");
         std::fs::write(&rc, DUNSTRC).unwrap();
         let dunst = Command::new("dunst")
             .arg("-config")
             .arg(&rc)
             .env("DISPLAY", &display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
             .env("HOME", dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -93,10 +76,9 @@ impl Desktop {
             .expect("dunst (package dunst) is needed");
         let desktop = Desktop {
             display,
+            dunst,
             bus,
             xvfb,
-            bus_pid,
-            dunst,
             dir,
         };
         wait_for(
@@ -110,7 +92,7 @@ impl Desktop {
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
             ("DISPLAY".into(), self.display.clone()),
-            ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus.clone()),
+            ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus.address.clone()),
         ]
     }
 
@@ -121,19 +103,7 @@ impl Desktop {
     }
 
     pub fn has_owner(&self, name: &str) -> bool {
-        let out = self
-            .command("dbus-send")
-            .args([
-                "--session",
-                "--print-reply=literal",
-                "--dest=org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus.NameHasOwner",
-                &format!("string:{name}"),
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).contains("true")
+        self.bus.has_owner(name)
     }
 
     /// Every notification dunst has received, oldest first (`dunstctl history` after moving the
@@ -243,7 +213,6 @@ impl Drop for Desktop {
     fn drop(&mut self) {
         let _ = self.dunst.kill();
         let _ = self.dunst.wait();
-        unsafe { libc::kill(self.bus_pid, libc::SIGTERM) };
         let _ = self.xvfb.kill();
         let _ = self.xvfb.wait();
     }

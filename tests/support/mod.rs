@@ -377,6 +377,12 @@ impl TestEnv {
             ("AWS_DEFAULT_REGION".into(), REGION.into()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
             ("NO_COLOR".into(), "1".into()),
+            // No session bus unless a test brings its own (desktop, keyring): nothing reaches a
+            // bus the machine may have at $XDG_RUNTIME_DIR/bus.
+            (
+                "DBUS_SESSION_BUS_ADDRESS".into(),
+                "unix:path=/nonexistent/keyrot-test-no-bus".into(),
+            ),
         ];
         for (k, v) in &self.extra_env {
             env.push((k.clone(), v.into()));

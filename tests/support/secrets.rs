@@ -45,6 +45,40 @@ impl SessionBus {
     /// A bus with an unlocked gnome-keyring on it.
     pub fn with_keyring() -> SessionBus {
         let mut bus = SessionBus::start();
+        bus.start_keyring(b"keyrot-test-password");
+        bus
+    }
+
+    /// A bus with a gnome-keyring whose login collection stays locked: it was created under
+    /// another password, as after a password change the keyring did not follow.
+    pub fn with_locked_keyring() -> SessionBus {
+        let mut bus = SessionBus::start();
+        bus.start_keyring(b"first-password");
+        let stored = Command::new("secret-tool")
+            .args(["store", "--label", "x", "service", "test", "username", "x"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .stdin(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin.take().unwrap().write_all(b"x")?;
+                c.wait()
+            })
+            .unwrap();
+        assert!(stored.success());
+        let mut first = bus.keyring.take().unwrap();
+        let _ = first.kill();
+        let _ = first.wait();
+        let start = Instant::now();
+        while bus.has_owner("org.freedesktop.secrets") {
+            assert!(start.elapsed() < Duration::from_secs(20));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bus.start_keyring(b"another-password");
+        bus
+    }
+
+    fn start_keyring(&mut self, password: &[u8]) {
+        let bus = self;
         let mut child = Command::new("gnome-keyring-daemon")
             .args(["--foreground", "--unlock", "--components=secrets"])
             .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
@@ -55,12 +89,7 @@ impl SessionBus {
             .stderr(Stdio::null())
             .spawn()
             .expect("gnome-keyring-daemon (package gnome-keyring) is needed");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"keyrot-test-password")
-            .unwrap();
+        child.stdin.take().unwrap().write_all(password).unwrap();
         bus.keyring = Some(child);
         let start = Instant::now();
         while !bus.has_owner("org.freedesktop.secrets") {
@@ -70,7 +99,6 @@ impl SessionBus {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        bus
     }
 
     pub fn env(&self) -> Vec<(String, String)> {
