@@ -325,7 +325,7 @@ pub fn with_keyring(profiles: Vec<crate::profiles::Profile>) -> Vec<crate::profi
                         line: 0,
                         in_keyring: true,
                     }),
-                    Err(e) => Err(SkipReason::KeyringUnreadable(e.to_string())),
+                    Err(e) => Err(SkipReason::KeyringUnreadable(e)),
                 };
             }
             p

@@ -144,6 +144,19 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
     }
     register_secrets(&creds);
     let classified = crate::adopt::with_keyring(profiles::classify(&creds, config.as_ref()));
+    // A named keyring profile whose entry cannot be read: the keyring's own error (exit 15).
+    if let Selection::Named(names) = &options.selection {
+        for p in &classified {
+            if let Err(profiles::SkipReason::KeyringUnreadable(e)) = &p.status
+                && names.contains(&p.name)
+            {
+                return Err(Error::Keyring {
+                    profile: p.name.clone(),
+                    source: e.clone(),
+                });
+            }
+        }
+    }
     // A key shared between a file profile and a keyring profile cannot move as one.
     for p in &classified {
         let Ok(r) = &p.status else { continue };

@@ -36,7 +36,7 @@ pub enum SkipReason {
     /// keyrot-agent's own credential_process: the key is in the keyring (until it is read).
     InKeyring,
     /// A keyring profile whose entry cannot be read now.
-    KeyringUnreadable(String),
+    KeyringUnreadable(crate::keyring::KeyringError),
     KeysAndCredentialProcess,
     IncompleteKeyPair {
         missing: &'static str,

@@ -114,6 +114,24 @@ fn without_a_secret_service_adopt_fails_clearly_and_changes_nothing() {
         run.stderr
     );
     assert_eq!(env.credentials_text(), original);
+    // A keyring profile cannot be rotated without its keyring: the keyring's error, exit 15.
+    let adopted = SessionBus::with_keyring();
+    let mut on_bus = env_on(&adopted);
+    on_bus.write_credentials(&original);
+    on_bus.run(&["keyring", "adopt"]).success();
+    on_bus
+        .extra_env
+        .retain(|(k, _)| k != "DBUS_SESSION_BUS_ADDRESS");
+    let adopted_text = on_bus.credentials_text();
+    let now = on_bus.run(&["now"]);
+    now.failure(15);
+    assert!(
+        now.stderr.contains("no D-Bus session bus"),
+        "{}",
+        now.stderr
+    );
+    assert_eq!(on_bus.credentials_text(), adopted_text);
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
     // credential-process fails in one line, with no secret.
     let cp = env.run(&["credential-process", "--profile", "default"]);
     cp.failure(15);
