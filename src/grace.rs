@@ -13,6 +13,10 @@
 //!
 //! An undone key is *held*: the agent does not rotate it again by itself (it would be due at
 //! once), until the user runs `keyrot-agent now` for it.
+//!
+//! Keyring mode works the same way with the keyring in place of the file: the old pair is kept
+//! in the keyring entry `grace:<old key id>` (never in `grace.json`), and `undo` switches the
+//! profiles' entries back.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,6 +45,35 @@ pub struct Entry {
     pub new_key_id: String,
     #[serde(with = "time::serde::rfc3339")]
     pub delete_after: OffsetDateTime,
+    /// Keyring mode: `old_secret` is empty here; the old pair is in the keyring entry
+    /// `grace:<old key id>`, and the profiles' pairs are their keyring entries.
+    #[serde(default)]
+    pub in_keyring: bool,
+}
+
+impl Entry {
+    /// The old key pair: from this record, or in keyring mode from its keyring entry.
+    fn old_pair(&self) -> Option<KeyPair> {
+        if self.in_keyring {
+            crate::keyring::load_from(&crate::keyring::grace(&self.old_key_id), &self.primary)
+                .ok()
+                .filter(|k| k.id == self.old_key_id)
+        } else {
+            Some(KeyPair {
+                id: self.old_key_id.clone(),
+                secret: self.old_secret.clone(),
+            })
+        }
+    }
+
+    /// Forgets the old pair's keyring entry (keyring mode), once the entry is done with.
+    fn forget_old_pair(&self) {
+        if self.in_keyring
+            && let Err(e) = crate::keyring::remove_named(&crate::keyring::grace(&self.old_key_id))
+        {
+            tracing::warn!(error = %e, "could not remove a grace period's keyring entry");
+        }
+    }
 }
 
 impl std::fmt::Debug for Entry {
@@ -141,31 +174,63 @@ impl GraceFile {
 #[error("the profiles do not hold the key being replaced")]
 struct EditRefused;
 
-/// The credentials file as it is on disk now.
-fn file_keys(paths: &Paths) -> Option<credentials::ParsedFile> {
+/// Every local profile's key pair as it is now: the file's static keys, and the keyring entries
+/// of keyring-mode profiles. `None` when the file cannot be read.
+struct Local(Vec<(String, KeyPair)>);
+
+fn local(paths: &Paths) -> Option<Local> {
     let bytes = store::read_settled(&paths.credentials).ok()?;
-    credentials::parse(&bytes, FileKind::Credentials).ok()
+    let file = credentials::parse(&bytes, FileKind::Credentials).ok()?;
+    let mut pairs = Vec::new();
+    for section in file.sections() {
+        let name = &section.name;
+        let id = file.get(name, credentials::ACCESS_KEY_ID);
+        let secret = file.get(name, credentials::SECRET_ACCESS_KEY);
+        if let (Some(id), Some(secret)) = (id, secret) {
+            pairs.push((
+                name.clone(),
+                KeyPair {
+                    id: id.to_string(),
+                    secret: SecretString::from(secret.to_string()),
+                },
+            ));
+        } else if file
+            .get(name, credentials::CREDENTIAL_PROCESS)
+            .is_some_and(crate::adopt::is_ours)
+        {
+            // A keyring profile whose entry cannot be read holds an unknown key: nothing may be
+            // deleted on its account.
+            pairs.push((name.clone(), crate::keyring::load(name).ok()?));
+        }
+    }
+    Some(Local(pairs))
 }
 
-fn holds(file: &credentials::ParsedFile, profiles: &[String], key_id: &str) -> bool {
+impl Local {
+    fn holds(&self, profiles: &[String], key_id: &str) -> bool {
+        profiles.iter().all(|p| {
+            self.0
+                .iter()
+                .any(|(name, pair)| name == p && pair.id == key_id)
+        })
+    }
+
+    fn anyone_holds(&self, key_id: &str) -> bool {
+        self.0.iter().any(|(_, pair)| pair.id == key_id)
+    }
+
+    fn pair(&self, profile: &str) -> Option<KeyPair> {
+        self.0
+            .iter()
+            .find(|(name, _)| name == profile)
+            .map(|(_, pair)| pair.clone())
+    }
+}
+
+fn file_holds(file: &credentials::ParsedFile, profiles: &[String], key_id: &str) -> bool {
     profiles
         .iter()
         .all(|p| file.get(p, credentials::ACCESS_KEY_ID) == Some(key_id))
-}
-
-fn anyone_holds(file: &credentials::ParsedFile, key_id: &str) -> bool {
-    crate::now::local_keys(file)
-        .iter()
-        .any(|(_, id)| id == key_id)
-}
-
-fn pair(file: &credentials::ParsedFile, profile: &str) -> Option<KeyPair> {
-    let id = file.get(profile, credentials::ACCESS_KEY_ID)?;
-    let secret = file.get(profile, credentials::SECRET_ACCESS_KEY)?;
-    Some(KeyPair {
-        id: id.to_string(),
-        secret: SecretString::from(secret.to_string()),
-    })
 }
 
 /// What [`settle`] did.
@@ -188,24 +253,25 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
     if state.entries.is_empty() {
         return done;
     }
-    let Some(file) = file_keys(paths) else {
+    let Some(local) = local(paths) else {
         return done;
     };
     let mut keep = Vec::new();
     for entry in std::mem::take(&mut state.entries) {
         let aws = Aws::load(&entry.primary, counter.clone()).await;
-        if holds(&file, &entry.profiles, &entry.old_key_id) {
+        if local.holds(&entry.profiles, &entry.old_key_id) {
             // An undo put the old key back and stopped before deleting the replacing key.
-            if anyone_holds(&file, &entry.new_key_id) {
+            if local.anyone_holds(&entry.new_key_id) {
                 keep.push(entry);
                 continue;
             }
-            let old = KeyPair {
-                id: entry.old_key_id.clone(),
-                secret: entry.old_secret.clone(),
+            let Some(old) = local.pair(&entry.primary) else {
+                keep.push(entry);
+                continue;
             };
             match retire(&aws, &old, &entry.new_key_id).await {
                 Ok(()) => {
+                    entry.forget_old_pair();
                     done.undone.push(entry.new_key_id.clone());
                     if !state.held.contains(&entry.old_key_id) {
                         state.held.push(entry.old_key_id.clone());
@@ -222,18 +288,21 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
             keep.push(entry);
             continue;
         }
-        if anyone_holds(&file, &entry.old_key_id) {
+        if local.anyone_holds(&entry.old_key_id) {
             tracing::warn!(key = %entry.old_key_id, "a profile holds the key kept in grace; not deleting it");
             keep.push(entry);
             continue;
         }
-        let Some(signer) = pair(&file, &entry.primary) else {
+        let Some(signer) = local.pair(&entry.primary) else {
             keep.push(entry);
             continue;
         };
         match aws.delete_key(&signer, &entry.old_key_id).await {
-            Ok(()) => done.deleted.push(entry.old_key_id.clone()),
-            Err(e) if e.class == ErrorClass::NoSuchEntity => {}
+            Ok(()) => {
+                entry.forget_old_pair();
+                done.deleted.push(entry.old_key_id.clone());
+            }
+            Err(e) if e.class == ErrorClass::NoSuchEntity => entry.forget_old_pair(),
             Err(e) => {
                 tracing::warn!(key = %entry.old_key_id, error = %e.detail(), "could not delete the old key after its grace; trying again later");
                 keep.push(entry);
@@ -242,7 +311,7 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
     }
     state.entries = keep;
     // Holds on keys no profile holds any more are spent.
-    state.held.retain(|k| anyone_holds(&file, k));
+    state.held.retain(|k| local.anyone_holds(k));
     if let Err(e) = grace.save(&state) {
         tracing::warn!(error = %e, "could not update the grace record");
     }
@@ -294,26 +363,30 @@ pub async fn undo(
         ));
     };
     let entry = state.entries[index].clone();
-    let file =
-        file_keys(paths).ok_or_else(|| nothing("the credentials file cannot be read".into()))?;
-    let old = KeyPair {
-        id: entry.old_key_id.clone(),
-        secret: entry.old_secret.clone(),
-    };
+    let here = local(paths).ok_or_else(|| {
+        nothing("the credentials file (or a keyring profile's entry) cannot be read".into())
+    })?;
+    let old = entry.old_pair().ok_or_else(|| {
+        nothing(format!(
+            "the old key {}'s secret is no longer in the keyring",
+            entry.old_key_id
+        ))
+    })?;
     let aws = Aws::load(&entry.primary, counter.clone()).await;
     let internal = |what: String| Error::Internal {
         profile: profile.to_string(),
         what,
     };
-    if !holds(&file, &entry.profiles, &entry.old_key_id) {
-        if !holds(&file, &entry.profiles, &entry.new_key_id) {
+    if !here.holds(&entry.profiles, &entry.old_key_id) {
+        if !here.holds(&entry.profiles, &entry.new_key_id) {
             return Err(nothing(format!(
                 "the profiles {} no longer hold the key {} that replaced it; nothing was changed",
                 entry.profiles.join(", "),
                 entry.new_key_id
             )));
         }
-        let new = pair(&file, &entry.primary)
+        let new = here
+            .pair(&entry.primary)
             .ok_or_else(|| internal("the profile has no secret".into()))?;
         // 1. The old key comes back to life, and must answer as the same user.
         aws.set_key_active(&new, &old.id, true)
@@ -354,35 +427,54 @@ pub async fn undo(
                 },
             }
         }
-        // 2. Into the file, in every profile that held it.
-        let profiles = entry.profiles.clone();
-        let (from, to) = (entry.new_key_id.clone(), old.clone());
-        let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
-            let parsed =
-                credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
-            if !holds(&parsed, &profiles, &from) {
-                return Err(EditRefused);
+        // 2. Back where the profiles keep their key: the file, or (keyring mode) their entries.
+        if entry.in_keyring {
+            let keyring_error = |p: &String, e| Error::Keyring {
+                profile: p.clone(),
+                source: e,
+            };
+            for p in &entry.profiles {
+                let current = crate::keyring::load(p).map_err(|e| keyring_error(p, e))?;
+                if current.id == old.id {
+                    continue;
+                }
+                if current.id != entry.new_key_id {
+                    return Err(nothing(format!(
+                        "profile {p}'s keyring entry changed meanwhile; nothing more was written"
+                    )));
+                }
+                crate::keyring::store(p, &old).map_err(|e| keyring_error(p, e))?;
             }
-            parsed
-                .replace_key(
-                    &from,
-                    &NewKey {
-                        access_key_id: &to.id,
-                        secret_access_key: to.secret.expose_secret(),
-                    },
-                )
-                .map(|(text, _)| text.into_bytes())
-                .map_err(|_| EditRefused)
-        };
-        store::replace_with(&paths.credentials, &paths.backup_file(), edit).map_err(
-            |e| match e {
-                ReplaceError::Edit(_) => nothing(
-                    "the credentials file changed meanwhile; nothing was written. Run undo again"
-                        .into(),
-                ),
-                ReplaceError::Store(e) => Error::from(e),
-            },
-        )?;
+        } else {
+            let profiles = entry.profiles.clone();
+            let (from, to) = (entry.new_key_id.clone(), old.clone());
+            let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
+                let parsed =
+                    credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
+                if !file_holds(&parsed, &profiles, &from) {
+                    return Err(EditRefused);
+                }
+                parsed
+                    .replace_key(
+                        &from,
+                        &NewKey {
+                            access_key_id: &to.id,
+                            secret_access_key: to.secret.expose_secret(),
+                        },
+                    )
+                    .map(|(text, _)| text.into_bytes())
+                    .map_err(|_| EditRefused)
+            };
+            store::replace_with(&paths.credentials, &paths.backup_file(), edit).map_err(
+                |e| match e {
+                    ReplaceError::Edit(_) => nothing(
+                        "the credentials file changed meanwhile; nothing was written. Run undo again"
+                            .into(),
+                    ),
+                    ReplaceError::Store(e) => Error::from(e),
+                },
+            )?;
+        }
         failpoint::hit("undo-written");
         // 3. Read back as any SDK would.
         match aws
@@ -402,8 +494,8 @@ pub async fn undo(
         }
     }
     // 4. The replacing key goes, signed with the old one (settle would finish this too).
-    let file = file_keys(paths).ok_or_else(|| internal("cannot read the file back".into()))?;
-    if !anyone_holds(&file, &entry.new_key_id) {
+    let here = local(paths).ok_or_else(|| internal("cannot read the profiles back".into()))?;
+    if !here.anyone_holds(&entry.new_key_id) {
         retire(&aws, &old, &entry.new_key_id)
             .await
             .map_err(|e| {
@@ -413,6 +505,7 @@ pub async fn undo(
                 ))
             })?;
     }
+    entry.forget_old_pair();
     state.entries.remove(index);
     if !state.held.contains(&old.id) {
         state.held.push(old.id.clone());

@@ -29,6 +29,11 @@ pub fn pending(primary: &str) -> String {
     format!("pending:{primary}")
 }
 
+/// During a grace period (keyring mode): the old key, for `undo`.
+pub fn grace(old_key_id: &str) -> String {
+    format!("grace:{old_key_id}")
+}
+
 /// While a rotation of `primary` is in flight: the old key, for a rollback after the profile's
 /// entry was switched.
 pub fn previous(primary: &str) -> String {

@@ -567,11 +567,7 @@ impl<'a> Rotator<'a> {
             new_secret: None,
             rolling_back: false,
             durations_ms: Vec::new(),
-            grace_secs: if self.in_keyring {
-                0
-            } else {
-                self.ctx.grace.as_secs()
-            },
+            grace_secs: self.ctx.grace.as_secs(),
             in_keyring: self.in_keyring,
         };
         if self.in_keyring {
@@ -1076,14 +1072,30 @@ impl<'a> Rotator<'a> {
             .map(|r| r.started_at)
             .unwrap_or_else(OffsetDateTime::now_utc);
         let delete_after = started + time::Duration::seconds(grace_secs as i64);
+        // Keyring mode keeps the old secret in the keyring, not in the grace record.
+        if self.in_keyring {
+            crate::keyring::store_as(&crate::keyring::grace(&self.old.id), &self.old).map_err(
+                |e| {
+                    Stop::KeepJournal(Error::Keyring {
+                        profile: self.profile.clone(),
+                        source: e,
+                    })
+                },
+            )?;
+        }
         let entry = crate::grace::Entry {
             primary: self.profile.clone(),
             profiles: self.profiles.clone(),
             user_arn: self.arn.clone(),
             old_key_id: self.old.id.clone(),
-            old_secret: self.old.secret.clone(),
+            old_secret: if self.in_keyring {
+                SecretString::from(String::new())
+            } else {
+                self.old.secret.clone()
+            },
             new_key_id: self.new_key().id,
             delete_after,
+            in_keyring: self.in_keyring,
         };
         crate::grace::GraceFile::new(&self.ctx.paths.state_dir)
             .keep(entry)

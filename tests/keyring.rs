@@ -365,3 +365,56 @@ fn a_locked_keyring_is_named_and_nothing_changes() {
     assert_eq!(env.credentials_text(), original);
     assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
 }
+
+#[test]
+fn grace_and_undo_in_keyring_mode_keep_the_old_secret_in_the_keyring() {
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("keyringgrace");
+    let mut env = env_on(&bus);
+    let config = env.dir.path().join("keyrot.toml");
+    std::fs::write(&config, "grace = \"1h\"\n").unwrap();
+    env.extra_env
+        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.write_credentials(profile("default", &user));
+    env.run(&["keyring", "adopt"]).success();
+    let adopted = env.credentials_text();
+
+    env.run(&["now"]).success();
+    let (new, new_secret) = keyring_key(&bus, "default");
+    let mut keys = moto().keys(&user);
+    keys.sort();
+    let mut expected = vec![(user.key_id.clone(), false), (new.clone(), true)];
+    expected.sort();
+    assert_eq!(keys, expected, "the old key stays, Inactive");
+    let kept = bus
+        .lookup("keyrot-agent", &format!("grace:{}", user.key_id))
+        .expect("the old pair is kept in the keyring");
+    assert!(kept.contains(&user.secret));
+    assert_not_on_disk(&env, &user.secret, "during the grace");
+    assert_not_on_disk(&env, &new_secret, "during the grace");
+
+    env.run(&["undo", "--profile", "default"]).success();
+    assert_eq!(keyring_key(&bus, "default").0, user.key_id);
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+    assert_eq!(env.cli_identity("default"), user.arn);
+    assert_eq!(env.credentials_text(), adopted);
+    assert_eq!(
+        bus.lookup("keyrot-agent", &format!("grace:{}", user.key_id)),
+        None
+    );
+    assert_not_on_disk(&env, &user.secret, "after undo");
+
+    // A grace that runs out: the old key and its keyring entry go.
+    std::fs::write(&config, "grace = \"2s\"\n").unwrap();
+    env.run(&["now"]).success();
+    let (newer, _) = keyring_key(&bus, "default");
+    assert_eq!(moto().keys(&user).len(), 2);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    env.run(&["recover"]).success();
+    assert_eq!(moto().keys(&user), vec![(newer, true)]);
+    assert_eq!(
+        bus.lookup("keyrot-agent", &format!("grace:{}", user.key_id)),
+        None
+    );
+    assert_eq!(env.cli_identity("default"), user.arn);
+}
