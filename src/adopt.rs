@@ -20,6 +20,9 @@ use crate::paths::Paths;
 use crate::rotation::Selection;
 use crate::store::{self, ReplaceError};
 
+/// How long recovery before a move waits for IAM at each step.
+const RECOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What moved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moved {
@@ -76,24 +79,11 @@ fn changed(paths: &Paths, profile: &str) -> Error {
     }
 }
 
-async fn recover_first(paths: &Paths, counter: &RequestCounter) -> Result<(), Error> {
-    let journal = crate::journal::Journal::new(&paths.state_dir);
-    let options = crate::now::Options {
-        selection: Selection::All,
-        dry_run: false,
-        allow_root: false,
-        verify_timeout: std::time::Duration::from_secs(60),
-        progress: false,
-    };
-    crate::recover::finish_pending(paths, &journal, &options, counter).await?;
-    Ok(())
-}
-
 /// `keyring adopt`.
 pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, Error> {
     let _lock = store::try_lock(&paths.lock_file())?;
     let counter = RequestCounter::default();
-    recover_first(paths, &counter).await?;
+    crate::recover::before_change(paths, RECOVERY_TIMEOUT, &counter).await?;
     let bytes = store::read_settled(&paths.credentials)?;
     let creds = parse(paths, &bytes)?;
     let config = match store::read_optional(&paths.config)? {
@@ -245,7 +235,7 @@ struct EditRefused;
 pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
     let _lock = store::try_lock(&paths.lock_file())?;
     let counter = RequestCounter::default();
-    recover_first(paths, &counter).await?;
+    crate::recover::before_change(paths, RECOVERY_TIMEOUT, &counter).await?;
     let bytes = store::read_settled(&paths.credentials)?;
     let creds = parse(paths, &bytes)?;
     let ours = creds

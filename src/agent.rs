@@ -68,13 +68,7 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
     let mut config = crate::config::load(&paths.agent_config)?;
     tracing::info!("keyrot-agent run: started");
     // First, whatever an earlier run left half done.
-    let recover_options = Options {
-        selection: Selection::All,
-        dry_run: false,
-        allow_root: false,
-        verify_timeout: config.global.verify_timeout,
-        progress: false,
-    };
+    let recover_options = Options::unattended(Selection::All, config.global.verify_timeout);
     let mut notifier = Notifier::new(&paths.state_dir, options.notify);
     // Signals are ours from here on. A stop request interrupts whatever is going on: a rotation
     // cut short is exactly a crash at an await point, which the journal is made for.
@@ -219,13 +213,6 @@ async fn round(
     notifier: &mut Notifier,
     problems: &mut Vec<Notice>,
 ) -> Round {
-    let options = |selection, verify_timeout| Options {
-        selection,
-        dry_run: false,
-        allow_root: false,
-        verify_timeout,
-        progress: false,
-    };
     let profiles = match read_profiles(paths) {
         Ok(p) => p,
         Err(e) => {
@@ -354,7 +341,12 @@ async fn round(
             .map(|p| config.for_profile(p).verify_timeout)
             .max()
             .unwrap_or(Duration::from_secs(60));
-        match now::run(paths, &options(Selection::Named(due.clone()), timeout)).await {
+        match now::run(
+            paths,
+            &Options::unattended(Selection::Named(due.clone()), timeout),
+        )
+        .await
+        {
             Ok(report) => {
                 for k in &report.keys {
                     match &k.error {

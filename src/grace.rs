@@ -525,16 +525,9 @@ pub async fn run_undo(
     verify_timeout: Duration,
 ) -> Result<Undone, Error> {
     let _lock = store::try_lock(&paths.lock_file())?;
-    let journal = crate::journal::Journal::new(&paths.state_dir);
     let counter = RequestCounter::default();
-    let options = crate::now::Options {
-        selection: crate::rotation::Selection::All,
-        dry_run: false,
-        allow_root: false,
-        verify_timeout,
-        progress: false,
-    };
-    crate::recover::finish_pending(paths, &journal, &options, &counter).await?;
+    crate::recover::before_change(paths, verify_timeout, &counter).await?;
+    let journal = crate::journal::Journal::new(&paths.state_dir);
     let undone = undo(paths, profile, verify_timeout, &counter).await?;
     let line = serde_json::json!({
         "time": OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),

@@ -34,17 +34,20 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-fn run_now(args: NowArgs) -> i32 {
-    let env = |k: &str| std::env::var_os(k);
-    let selection = if args.all {
+/// `--all`, the named profiles, or else AWS_PROFILE / `default`.
+fn selection(all: bool, profiles: Vec<String>) -> Selection {
+    if all {
         Selection::All
-    } else if args.profiles.is_empty() {
-        Selection::Named(vec![paths::default_profile(env)])
+    } else if profiles.is_empty() {
+        Selection::Named(vec![paths::default_profile(|k: &str| std::env::var_os(k))])
     } else {
-        Selection::Named(args.profiles.clone())
-    };
+        Selection::Named(profiles)
+    }
+}
+
+fn run_now(args: NowArgs) -> i32 {
     let options = now::Options {
-        selection,
+        selection: selection(args.all, args.profiles),
         dry_run: args.dry_run,
         allow_root: args.allow_root,
         verify_timeout: args.verify_timeout,
@@ -70,68 +73,36 @@ fn credential_process(profile: &str) -> i32 {
 }
 
 fn run_keyring(cmd: KeyringCommand) -> i32 {
-    let paths = match Paths::resolve(|k: &str| std::env::var_os(k)) {
-        Ok(p) => p,
-        Err(e) => return print_error(false, &e.into()),
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("keyrot-agent: cannot start: {e:#}");
-            return exit::INTERNAL;
+    let result = run_command(false, |paths| async move {
+        match cmd {
+            KeyringCommand::Adopt { profiles, all } => {
+                keyrot_agent::adopt::adopt(&paths, &selection(all, profiles)).await
+            }
+            KeyringCommand::Release { profile } => keyrot_agent::adopt::release(&paths, &profile)
+                .await
+                .map(|m| vec![m]),
         }
-    };
-    let result = match cmd {
-        KeyringCommand::Adopt { profiles, all } => {
-            let selection = if all {
-                Selection::All
-            } else if profiles.is_empty() {
-                Selection::Named(vec![paths::default_profile(|k: &str| std::env::var_os(k))])
-            } else {
-                Selection::Named(profiles)
-            };
-            rt.block_on(keyrot_agent::adopt::adopt(&paths, &selection))
-        }
-        KeyringCommand::Release { profile } => rt
-            .block_on(keyrot_agent::adopt::release(&paths, &profile))
-            .map(|m| vec![m]),
-    };
+    });
     match result {
         Ok(moved) => {
             for m in moved {
                 println!(
-                    "{}: key {} {}",
+                    "{}: key {} moved (proven through the AWS SDK)",
                     m.profiles.join(", "),
-                    m.key_id,
-                    if m.profiles.is_empty() {
-                        ""
-                    } else {
-                        "moved (proven through the AWS SDK)"
-                    }
+                    m.key_id
                 );
             }
             exit::OK
         }
-        Err(e) => print_error(false, &e),
+        Err(code) => code,
     }
 }
 
 fn run_undo(args: UndoArgs) -> i32 {
-    let paths = match Paths::resolve(|k: &str| std::env::var_os(k)) {
-        Ok(p) => p,
-        Err(e) => return print_error(args.json, &e.into()),
-    };
-    let result = match runtime() {
-        Ok(rt) => rt.block_on(keyrot_agent::grace::run_undo(
-            &paths,
-            &args.profile,
-            args.verify_timeout,
-        )),
-        Err(e) => {
-            eprintln!("keyrot-agent: cannot start: {e:#}");
-            return exit::INTERNAL;
-        }
-    };
+    let profile = args.profile.clone();
+    let result = run_command(args.json, |paths| async move {
+        keyrot_agent::grace::run_undo(&paths, &profile, args.verify_timeout).await
+    });
     match result {
         Ok(u) => {
             if args.json {
@@ -154,7 +125,7 @@ fn run_undo(args: UndoArgs) -> i32 {
             }
             exit::OK
         }
-        Err(e) => print_error(args.json, &e),
+        Err(code) => code,
     }
 }
 
@@ -177,19 +148,7 @@ where
     F: FnOnce(Paths) -> Fut,
     Fut: std::future::Future<Output = Result<now::Report, keyrot_agent::error::Error>>,
 {
-    let env = |k: &str| std::env::var_os(k);
-    let paths = match Paths::resolve(env) {
-        Ok(p) => p,
-        Err(e) => return print_error(json, &e.into()),
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("keyrot-agent: cannot start: {e:#}");
-            return exit::INTERNAL;
-        }
-    };
-    match rt.block_on(command(paths)) {
+    match run_command(json, command) {
         Ok(report) => {
             let code = report.exit_code();
             if json {
@@ -204,8 +163,25 @@ where
             }
             code
         }
-        Err(e) => print_error(json, &e),
+        Err(code) => code,
     }
+}
+
+/// Resolves the paths and runs `command` to completion on a runtime. A failure is printed (as
+/// JSON too with `json`) and its exit code comes back as the `Err`.
+fn run_command<T, F, Fut>(json: bool, command: F) -> Result<T, i32>
+where
+    F: FnOnce(Paths) -> Fut,
+    Fut: std::future::Future<Output = Result<T, keyrot_agent::error::Error>>,
+{
+    let paths =
+        Paths::resolve(|k: &str| std::env::var_os(k)).map_err(|e| print_error(json, &e.into()))?;
+    let rt = runtime().map_err(|e| {
+        eprintln!("keyrot-agent: cannot start: {e:#}");
+        exit::INTERNAL
+    })?;
+    rt.block_on(command(paths))
+        .map_err(|e| print_error(json, &e))
 }
 
 fn print_error(json: bool, e: &keyrot_agent::error::Error) -> i32 {
@@ -223,35 +199,16 @@ fn run_agent(args: RunArgs) -> i32 {
     let options = keyrot_agent::agent::RunOptions {
         notify: !args.no_notify,
     };
-    let paths = match Paths::resolve(|k: &str| std::env::var_os(k)) {
-        Ok(p) => p,
-        Err(e) => return print_error(false, &e.into()),
-    };
-    let result = match runtime() {
-        Ok(rt) => rt.block_on(keyrot_agent::agent::run(&paths, &options)),
-        Err(e) => {
-            eprintln!("keyrot-agent: cannot start: {e:#}");
-            return exit::INTERNAL;
-        }
-    };
-    match result {
-        Ok(()) => exit::OK,
-        Err(e) => print_error(false, &e),
-    }
+    let result = run_command(false, |paths| async move {
+        keyrot_agent::agent::run(&paths, &options).await
+    });
+    result.err().unwrap_or(exit::OK)
 }
 
 fn run_status(args: StatusArgs) -> i32 {
-    let paths = match Paths::resolve(|k: &str| std::env::var_os(k)) {
-        Ok(p) => p,
-        Err(e) => return print_error(args.json, &e.into()),
-    };
-    let rows = match runtime() {
-        Ok(rt) => rt.block_on(keyrot_agent::status::run(&paths, args.refresh)),
-        Err(e) => {
-            eprintln!("keyrot-agent: cannot start: {e:#}");
-            return exit::INTERNAL;
-        }
-    };
+    let rows = run_command(args.json, |paths| async move {
+        keyrot_agent::status::run(&paths, args.refresh).await
+    });
     match rows {
         Ok(rows) => {
             if args.json {
@@ -263,7 +220,7 @@ fn run_status(args: StatusArgs) -> i32 {
             }
             exit::OK
         }
-        Err(e) => print_error(args.json, &e),
+        Err(code) => code,
     }
 }
 

@@ -30,6 +30,20 @@ pub struct Options {
     pub progress: bool,
 }
 
+impl Options {
+    /// An unattended run (the agent, or the recovery another command does first): no dry run,
+    /// no root keys, no spinner.
+    pub fn unattended(selection: Selection, verify_timeout: Duration) -> Options {
+        Options {
+            selection,
+            dry_run: false,
+            allow_root: false,
+            verify_timeout,
+            progress: false,
+        }
+    }
+}
+
 /// Everything one `now` did.
 #[derive(Debug)]
 pub struct Report {

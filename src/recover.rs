@@ -114,6 +114,18 @@ pub async fn finish_pending(
     Ok(Some(report))
 }
 
+/// What every changing command other than `now` and `recover` does first: finish or roll back
+/// the rotation an earlier run left in flight. The caller holds the lock.
+pub async fn before_change(
+    paths: &Paths,
+    verify_timeout: Duration,
+    counter: &RequestCounter,
+) -> Result<Option<KeyReport>, Error> {
+    let journal = Journal::new(&paths.state_dir);
+    let options = Options::unattended(crate::rotation::Selection::All, verify_timeout);
+    finish_pending(paths, &journal, &options, counter).await
+}
+
 /// `keyrot-agent recover`: finish or roll back the rotation in flight, or with `dry_run` say
 /// what that would do.
 pub async fn run(paths: &Paths, options: &Options) -> Result<crate::now::Report, Error> {

@@ -554,12 +554,7 @@ impl<'a> Rotator<'a> {
             profiles: self.profiles.clone(),
             user_arn: self.arn.clone(),
             old_key_id: self.old.id.clone(),
-            // Keyring mode keeps secrets off the disk: the old pair goes to its own entry.
-            old_secret: if self.in_keyring {
-                SecretString::from(String::new())
-            } else {
-                self.old.secret.clone()
-            },
+            old_secret: self.old_secret_for_disk(),
             keys_before: self.keys_before.clone(),
             started_at: OffsetDateTime::now_utc(),
             phase: Phase::Planned,
@@ -842,12 +837,26 @@ impl<'a> Rotator<'a> {
         }
     }
 
-    /// A keyring failure before anything changed in AWS or in the profiles.
-    fn keyring_stop(&self, e: crate::keyring::KeyringError) -> Stop {
-        Stop::NothingChanged(Error::Keyring {
+    fn keyring_error(&self, e: crate::keyring::KeyringError) -> Error {
+        Error::Keyring {
             profile: self.profile.clone(),
             source: e,
-        })
+        }
+    }
+
+    /// A keyring failure before anything changed in AWS or in the profiles.
+    fn keyring_stop(&self, e: crate::keyring::KeyringError) -> Stop {
+        Stop::NothingChanged(self.keyring_error(e))
+    }
+
+    /// The old secret as records on disk (journal, grace) keep it: in keyring mode nothing,
+    /// since the old pair has its own keyring entry.
+    fn old_secret_for_disk(&self) -> SecretString {
+        if self.in_keyring {
+            SecretString::from(String::new())
+        } else {
+            self.old.secret.clone()
+        }
     }
 
     /// Keyring mode's [`Self::swap_in_file`]: each profile's entry moves from `from` to `to`.
@@ -1074,25 +1083,15 @@ impl<'a> Rotator<'a> {
         let delete_after = started + time::Duration::seconds(grace_secs as i64);
         // Keyring mode keeps the old secret in the keyring, not in the grace record.
         if self.in_keyring {
-            crate::keyring::store_as(&crate::keyring::grace(&self.old.id), &self.old).map_err(
-                |e| {
-                    Stop::KeepJournal(Error::Keyring {
-                        profile: self.profile.clone(),
-                        source: e,
-                    })
-                },
-            )?;
+            crate::keyring::store_as(&crate::keyring::grace(&self.old.id), &self.old)
+                .map_err(|e| Stop::KeepJournal(self.keyring_error(e)))?;
         }
         let entry = crate::grace::Entry {
             primary: self.profile.clone(),
             profiles: self.profiles.clone(),
             user_arn: self.arn.clone(),
             old_key_id: self.old.id.clone(),
-            old_secret: if self.in_keyring {
-                SecretString::from(String::new())
-            } else {
-                self.old.secret.clone()
-            },
+            old_secret: self.old_secret_for_disk(),
             new_key_id: self.new_key().id,
             delete_after,
             in_keyring: self.in_keyring,

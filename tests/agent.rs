@@ -19,10 +19,7 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
     let proxy = Proxy::start(&moto().url);
     let mut env = TestEnv::with_endpoint(&proxy.url);
     env.extra_env.extend(desktop.env());
-    let config = env.dir.path().join("keyrot.toml");
-    std::fs::write(&config, "max_age = \"8s\"\nwarn_before = \"5s\"\n").unwrap();
-    env.extra_env
-        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.use_config("max_age = \"8s\"\nwarn_before = \"5s\"\n");
     env.write_credentials(profile("default", &user));
 
     let mut agent = Agent::spawn(env.command().arg("run"));
@@ -132,10 +129,7 @@ fn the_agent_rotates_when_due_and_is_quiet_otherwise() {
 #[test]
 fn a_bad_config_stops_the_agent_at_start_with_its_line() {
     let mut env = TestEnv::with_endpoint("http://127.0.0.1:9");
-    let config = env.dir.path().join("keyrot.toml");
-    std::fs::write(&config, "max_age = \"6s\"\nauto_rotate = maybe\n").unwrap();
-    env.extra_env
-        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.use_config("max_age = \"6s\"\nauto_rotate = maybe\n");
     let run = env.run(&["run"]);
     run.failure(3);
     assert!(run.stderr.contains(":2:"), "{}", run.stderr);
@@ -181,14 +175,8 @@ fn a_failure_is_told_once_however_often_it_is_retried_then_the_success() {
     let port = proxy.port();
     let mut env = TestEnv::with_endpoint(&proxy.url);
     env.extra_env.extend(desktop.env());
-    let config = env.dir.path().join("keyrot.toml");
-    std::fs::write(
-        &config,
-        "max_age = \"4s\"\nwarn_before = \"0s\"\nverify_timeout = \"2s\"\n",
-    )
-    .unwrap();
-    env.extra_env
-        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+
+    env.use_config("max_age = \"4s\"\nwarn_before = \"0s\"\nverify_timeout = \"2s\"\n");
     env.write_credentials(profile("default", &user));
     let agent = Agent::spawn(env.command().arg("run"));
     // The agent learns the key's date while the network is up, then the network goes away.
@@ -243,11 +231,8 @@ fn no_notify_and_the_config_silence_it_and_a_config_change_is_seen_at_once() {
     let other = moto().user("agentloud");
     let mut env = TestEnv::new();
     env.extra_env.extend(desktop.env());
-    let config = env.dir.path().join("keyrot.toml");
     // Nothing is due for 90 days: the agent sleeps for an hour.
-    std::fs::write(&config, "[profile.quiet]\nnotify = false\n").unwrap();
-    env.extra_env
-        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    let config = env.use_config("[profile.quiet]\nnotify = false\n");
     env.write_credentials(format!(
         "{}{}",
         profile("quiet", &user),
@@ -298,14 +283,7 @@ fn no_notify_and_the_config_silence_it_and_a_config_change_is_seen_at_once() {
 fn the_agent_deletes_the_old_key_when_its_grace_is_over() {
     let user = moto().user("agentgrace");
     let mut env = TestEnv::new();
-    let config = env.dir.path().join("keyrot.toml");
-    std::fs::write(
-        &config,
-        "max_age = \"3s\"\nwarn_before = \"0s\"\ngrace = \"2s\"\n",
-    )
-    .unwrap();
-    env.extra_env
-        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.use_config("max_age = \"3s\"\nwarn_before = \"0s\"\ngrace = \"2s\"\n");
     env.write_credentials(profile("default", &user));
     let agent = Agent::spawn(env.command().arg("run"));
     let start = Instant::now();

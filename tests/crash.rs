@@ -89,12 +89,7 @@ fn crash_at(point: &str, then: &str) {
     let original = original_file(&user);
     env.write_credentials(&original);
 
-    let out = env
-        .command()
-        .env("KEYROT_FAILPOINTS", point)
-        .arg("now")
-        .output()
-        .unwrap();
+    let out = env.crash_at(point, &["now"]);
     assert_eq!(
         out.status.signal(),
         Some(libc::SIGABRT),
@@ -140,13 +135,7 @@ fn recover_dry_run_describes_the_rotation_in_flight_and_changes_nothing() {
     let env = TestEnv::with_endpoint(&proxy.url);
     let original = original_file(&user);
     env.write_credentials(&original);
-    let out = env
-        .command()
-        .env("KEYROT_FAILPOINTS", "after-verify")
-        .arg("now")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    env.assert_crashes_at("after-verify", &["now"]);
     let keys = moto().keys(&user);
     assert_eq!(keys.len(), 2);
     let new_id = keys
@@ -251,12 +240,7 @@ fn a_rollback_interrupted_by_a_crash_is_finished_by_recovery() {
         let env = TestEnv::with_endpoint(&proxy.url);
         let original = original_file(&user);
         env.write_credentials(&original);
-        let out = env
-            .command()
-            .env("KEYROT_FAILPOINTS", point)
-            .args(["now", "--verify-timeout", "1s"])
-            .output()
-            .unwrap();
+        let out = env.crash_at(point, &["now", "--verify-timeout", "1s"]);
         assert_eq!(
             out.status.signal(),
             Some(libc::SIGABRT),
@@ -290,13 +274,7 @@ fn recovery_never_deletes_a_key_the_user_made_and_used_since() {
     let original = original_file(&user);
     env.write_credentials(&original);
     // Killed after the intent: the journal says a key may have been made.
-    let out = env
-        .command()
-        .env("KEYROT_FAILPOINTS", "after-intent")
-        .arg("now")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    env.assert_crashes_at("after-intent", &["now"]);
     // Meanwhile the user makes a key of their own (say, for CI) and uses it.
     let (theirs, secret) = moto().add_key(&user);
     assert_eq!(
@@ -317,19 +295,10 @@ fn the_agent_finishes_an_interrupted_rotation_when_it_starts() {
     let user = moto().user("agent-recovers");
     let proxy = Proxy::start(&moto().url);
     let mut env = TestEnv::with_endpoint(&proxy.url);
-    let config = env.dir.path().join("keyrot.toml");
-    std::fs::write(&config, "max_age = \"90d\"\n").unwrap();
-    env.extra_env
-        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.use_config("max_age = \"90d\"\n");
     let original = original_file(&user);
     env.write_credentials(&original);
-    let out = env
-        .command()
-        .env("KEYROT_FAILPOINTS", "after-verify")
-        .arg("now")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    env.assert_crashes_at("after-verify", &["now"]);
     let mut agent = env.command().arg("run").spawn().unwrap();
     let start = std::time::Instant::now();
     while env.state_dir().join("rotation.journal").exists() {

@@ -6,17 +6,13 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use support::{TestEnv, User, moto, profile};
 
 fn env_with_grace(grace: &str) -> TestEnv {
     let mut env = TestEnv::new();
-    let config = env.dir.path().join("keyrot.toml");
-    std::fs::write(&config, format!("grace = \"{grace}\"\n")).unwrap();
-    env.extra_env
-        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.use_config(&format!("grace = \"{grace}\"\n"));
     env
 }
 
@@ -109,13 +105,7 @@ fn crashes_in_the_grace_steps_and_in_undo_are_finished_by_recovery() {
     let env = env_with_grace("1h");
     let original = profile("default", &user);
     env.write_credentials(&original);
-    let out = env
-        .command()
-        .env("KEYROT_FAILPOINTS", "after-deactivate")
-        .arg("now")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    env.assert_crashes_at("after-deactivate", &["now"]);
     env.run(&["recover"]).success();
     let new = env.key_pair("default").0;
     assert_ne!(new, user.key_id);
@@ -123,25 +113,13 @@ fn crashes_in_the_grace_steps_and_in_undo_are_finished_by_recovery() {
     assert_eq!(grace_entries(&env), 1);
 
     // An undo cut short after reactivating: the file still holds the new key; undo again works.
-    let out = env
-        .command()
-        .env("KEYROT_FAILPOINTS", "undo-reactivated")
-        .args(["undo", "--profile", "default"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    env.assert_crashes_at("undo-reactivated", &["undo", "--profile", "default"]);
     assert_eq!(env.key_pair("default").0, new);
     assert_eq!(env.cli_identity("default"), user.arn);
     assert!(moto().keys(&user).len() <= 2);
 
     // An undo cut short after writing the old key back: recovery deletes the new key.
-    let out = env
-        .command()
-        .env("KEYROT_FAILPOINTS", "undo-written")
-        .args(["undo", "--profile", "default"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    env.assert_crashes_at("undo-written", &["undo", "--profile", "default"]);
     assert_eq!(env.credentials_text(), original);
     assert_eq!(env.cli_identity("default"), user.arn);
     env.run(&["recover"]).success();

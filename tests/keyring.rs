@@ -241,12 +241,7 @@ fn keyring_mode_crash_matrix() {
         ));
         env.run(&["keyring", "adopt"]).success();
         let adopted = env.credentials_text();
-        let out = env
-            .command()
-            .env("KEYROT_FAILPOINTS", point)
-            .arg("now")
-            .output()
-            .unwrap();
+        let out = env.crash_at(point, &["now"]);
         let context = format!("crash at {point}");
         // Points of the file path (the rename) are not on keyring mode's path.
         let crashed = out.status.signal() == Some(libc::SIGABRT);
@@ -304,14 +299,7 @@ fn with_storage_keyring_the_agent_adopts_by_itself_and_rotates_in_the_keyring() 
     let bus = SessionBus::with_keyring();
     let user = moto().user("keyringagent");
     let mut env = env_on(&bus);
-    let config = env.dir.path().join("keyrot.toml");
-    std::fs::write(
-        &config,
-        "max_age = \"4s\"\nwarn_before = \"0s\"\nstorage = \"keyring\"\n",
-    )
-    .unwrap();
-    env.extra_env
-        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.use_config("max_age = \"4s\"\nwarn_before = \"0s\"\nstorage = \"keyring\"\n");
     env.write_credentials(profile("default", &user));
     let mut agent = env.command().arg("run").spawn().unwrap();
     let start = std::time::Instant::now();
@@ -371,10 +359,7 @@ fn grace_and_undo_in_keyring_mode_keep_the_old_secret_in_the_keyring() {
     let bus = SessionBus::with_keyring();
     let user = moto().user("keyringgrace");
     let mut env = env_on(&bus);
-    let config = env.dir.path().join("keyrot.toml");
-    std::fs::write(&config, "grace = \"1h\"\n").unwrap();
-    env.extra_env
-        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    let config = env.use_config("grace = \"1h\"\n");
     env.write_credentials(profile("default", &user));
     env.run(&["keyring", "adopt"]).success();
     let adopted = env.credentials_text();

@@ -68,10 +68,7 @@ fn status_offline_then_refreshed_then_after_a_rotation() {
 fn status_with_a_short_max_age_says_due() {
     let user = moto().user("status-due");
     let mut env = TestEnv::new();
-    let config = env.dir.path().join("keyrot.toml");
-    std::fs::write(&config, "max_age = \"2s\"\nwarn_before = \"1s\"\n").unwrap();
-    env.extra_env
-        .push(("KEYROT_CONFIG".into(), config.display().to_string()));
+    env.use_config("max_age = \"2s\"\nwarn_before = \"1s\"\n");
     env.write_credentials(profile("default", &user));
     env.run(&["status", "--refresh"]).success();
     std::thread::sleep(std::time::Duration::from_millis(2100));

@@ -339,6 +339,16 @@ impl TestEnv {
         }
     }
 
+    /// Writes keyrot-agent's own config file and points `KEYROT_CONFIG` at it. Returns its path,
+    /// for tests that edit it later.
+    pub fn use_config(&mut self, text: &str) -> PathBuf {
+        let path = self.dir.path().join("keyrot.toml");
+        std::fs::write(&path, text).unwrap();
+        self.extra_env
+            .push(("KEYROT_CONFIG".into(), path.display().to_string()));
+        path
+    }
+
     pub fn credentials_path(&self) -> PathBuf {
         self.home.join(".aws/credentials")
     }
@@ -397,6 +407,28 @@ impl TestEnv {
             .envs(self.env())
             .current_dir(self.dir.path());
         cmd
+    }
+
+    /// Runs the binary with the failpoint `point` armed (`KEYROT_FAILPOINTS`).
+    pub fn crash_at(&self, point: &str, args: &[&str]) -> Output {
+        self.command()
+            .env("KEYROT_FAILPOINTS", point)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the binary with `point` armed and checks that it aborted there.
+    pub fn assert_crashes_at(&self, point: &str, args: &[&str]) {
+        use std::os::unix::process::ExitStatusExt;
+        let out = self.crash_at(point, args);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGABRT),
+            "{point}: expected an abort, got {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
