@@ -1,7 +1,7 @@
 //! Logging setup: `tracing` to stderr through the secret-scrubbing writer.
 //!
 //! `KEYROT_LOG` (or `RUST_LOG`) sets the level, default `warn`. Whatever the level, the HTTP
-//! stack's wire logging is capped at `debug`, and every line goes through
+//! stack's and D-Bus's wire logging is capped at `debug`, and every line goes through
 //! [`crate::redact::ScrubbingStderr`], so no secret reaches the log even at `trace`.
 
 use tracing::Level;
@@ -21,7 +21,11 @@ pub fn init() {
         .with_target("hyper", Level::DEBUG)
         .with_target("hyper_util", Level::DEBUG)
         .with_target("h2", Level::DEBUG)
-        .with_target("rustls", Level::DEBUG);
+        .with_target("rustls", Level::DEBUG)
+        // D-Bus (keyring, notifications): message traces carry payloads, among them the
+        // keyring's secrets.
+        .with_target("zbus", Level::DEBUG)
+        .with_target("secret_service", Level::DEBUG);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(crate::redact::ScrubbingStderr::new)
         .with_ansi(false)

@@ -403,3 +403,25 @@ fn grace_and_undo_in_keyring_mode_keep_the_old_secret_in_the_keyring() {
     );
     assert_eq!(env.cli_identity("default"), user.arn);
 }
+
+#[test]
+fn keyring_mode_prints_no_secret_even_at_trace() {
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("keyringtrace");
+    let mut env = env_on(&bus);
+    env.extra_env.push(("RUST_LOG".into(), "trace".into()));
+    env.write_credentials(profile("default", &user));
+    let adopt = env.run(&["keyring", "adopt"]);
+    adopt.success();
+    adopt.assert_no_secret(&[&user.secret]);
+    assert!(!adopt.stderr.is_empty(), "trace logging is on");
+    let now = env.run(&["now"]);
+    now.success();
+    let (_, new_secret) = keyring_key(&bus, "default");
+    now.assert_no_secret(&[&user.secret, &new_secret]);
+    let status = env.run(&["status"]);
+    status.assert_no_secret(&[&new_secret]);
+    let release = env.run(&["keyring", "release", "--profile", "default"]);
+    release.success();
+    release.assert_no_secret(&[&new_secret]);
+}
