@@ -425,3 +425,22 @@ fn keyring_mode_prints_no_secret_even_at_trace() {
     release.success();
     release.assert_no_secret(&[&new_secret]);
 }
+
+#[test]
+fn adopt_refuses_a_file_clients_would_misread_with_its_line_and_changes_nothing() {
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("keyringbadfile");
+    let env = env_on(&bus);
+    // An inline comment: botocore keeps it in the value, aws-config does not.
+    let original = format!(
+        "[default]\naws_access_key_id = {}\naws_secret_access_key = {} # mine\n",
+        user.key_id, user.secret
+    );
+    env.write_credentials(&original);
+    let run = env.run(&["keyring", "adopt"]);
+    run.failure(3);
+    assert!(run.stderr.contains("credentials:3"), "{}", run.stderr);
+    run.assert_no_secret(&[&user.secret]);
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(bus.lookup("keyrot-agent", "profile:default"), None);
+}
