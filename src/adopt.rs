@@ -95,6 +95,16 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
         ),
         None => None,
     };
+    // A config file the clients read differently is refused here as in `now`.
+    if let Some(config) = &config {
+        let problems = crate::profiles::config_problems(config);
+        if !problems.is_empty() {
+            return Err(Error::InvalidFile {
+                path: paths.config.clone(),
+                problems,
+            });
+        }
+    }
     let classified = crate::profiles::classify(&creds, config.as_ref());
     let selected = crate::rotation::select(classified, selection).map_err(Error::Select)?;
     let exe = std::env::current_exe()

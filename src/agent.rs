@@ -412,6 +412,15 @@ fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
         ),
         None => None,
     };
+    if let Some(config) = &config {
+        let problems = profiles::config_problems(config);
+        if !problems.is_empty() {
+            return Err(Error::InvalidFile {
+                path: paths.config.clone(),
+                problems,
+            });
+        }
+    }
     Ok(crate::adopt::with_keyring(profiles::classify(
         &creds,
         config.as_ref(),

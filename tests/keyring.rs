@@ -444,3 +444,77 @@ fn adopt_refuses_a_file_clients_would_misread_with_its_line_and_changes_nothing(
     assert_eq!(env.credentials_text(), original);
     assert_eq!(bus.lookup("keyrot-agent", "profile:default"), None);
 }
+
+/// A config file naming one profile twice is read differently by the AWS CLI and the SDKs:
+/// `keyring adopt` refuses it with its line, as `now` does, and moves nothing.
+#[test]
+fn adopt_refuses_a_config_naming_a_profile_twice_and_changes_nothing() {
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("keyringtwice");
+    let env = env_on(&bus);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    env.write_config(
+        "[default]\nregion = us-east-1\n[profile default]\ncredential_process = /bin/false\n",
+    );
+    let run = env.run(&["keyring", "adopt"]);
+    run.failure(3);
+    assert!(
+        run.stderr
+            .contains(&format!("{}:3:", env.home.join(".aws/config").display())),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(bus.lookup("keyrot-agent", "profile:default"), None);
+}
+
+/// The agent's own adoption (`storage = "keyring"`) refuses the same config file: it reports
+/// the problem and moves nothing.
+#[test]
+fn the_agent_does_not_adopt_from_a_config_naming_a_profile_twice() {
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("keyringagenttwice");
+    let mut env = env_on(&bus);
+    env.use_config("storage = \"keyring\"\n");
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    env.write_config(
+        "[default]\nregion = us-east-1\n[profile default]\ncredential_process = /bin/false\n",
+    );
+    let log = env.dir.path().join("agent.stderr");
+    /// Stops the agent however the test ends.
+    struct Agent(std::process::Child);
+    impl Drop for Agent {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut agent = Agent(
+        env.command()
+            .arg("run")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let config_line = format!("{}:3:", env.home.join(".aws/config").display());
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains(&config_line)
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the agent never reported the config file: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    unsafe { libc::kill(agent.0.id() as i32, libc::SIGTERM) };
+    assert!(agent.0.wait().unwrap().success());
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(bus.lookup("keyrot-agent", "profile:default"), None);
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+}
