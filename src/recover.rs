@@ -84,10 +84,23 @@ pub async fn finish_pending(
     // The file the rotation was writing, whatever this run's environment says.
     let mut paths = paths.clone();
     paths.credentials = record.credentials_file.clone();
+    // The keys local profiles hold: the file's, and those of keyring profiles. A keyring entry
+    // that cannot be read makes them unknown, and then nothing is deleted.
     let local = store::read_settled(&paths.credentials)
         .ok()
         .and_then(|b| credentials::parse(&b, FileKind::Credentials).ok())
-        .map(|f| local_keys(&f));
+        .and_then(|f| {
+            let mut keys = local_keys(&f);
+            for section in f.sections() {
+                if f.get(&section.name, credentials::CREDENTIAL_PROCESS)
+                    .is_some_and(crate::adopt::is_ours)
+                {
+                    let pair = crate::keyring::load(&section.name).ok()?;
+                    keys.push((section.name.clone(), pair.id));
+                }
+            }
+            Some(keys)
+        });
     let local_keys_unknown = local.is_none();
     let local = local.unwrap_or_default();
     let _ = store::remove_stale_temps(&paths.credentials);

@@ -518,3 +518,40 @@ fn the_agent_does_not_adopt_from_a_config_naming_a_profile_twice() {
     assert_eq!(bus.lookup("keyrot-agent", "profile:default"), None);
     assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
 }
+
+/// Recovery of a rotation cut short before its new key was recorded deletes the user's keys that
+/// appeared since and that no local profile holds. A key held by a keyring profile is held too:
+/// it is never deleted.
+#[cfg(feature = "failpoints")]
+#[test]
+fn the_orphan_sweep_never_deletes_a_key_a_keyring_profile_holds() {
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("keyringsweep");
+    let env = env_on(&bus);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    env.assert_crashes_at("after-intent", &["now"]);
+    // Meanwhile the user made a second key and keeps it in a keyring profile.
+    let (second, second_secret) = moto().add_key(&user);
+    bus.store(
+        "keyrot-agent",
+        "profile:kept",
+        &serde_json::json!({"AccessKeyId": second, "SecretAccessKey": second_secret}).to_string(),
+    );
+    env.write_credentials(format!(
+        "{original}[kept]\ncredential_process = {} credential-process --profile kept\n",
+        env!("CARGO_BIN_EXE_keyrot-agent")
+    ));
+    env.run(&["recover"]).success();
+    assert_eq!(
+        moto().keys(&user),
+        {
+            let mut keys = vec![(user.key_id.clone(), true), (second.clone(), true)];
+            keys.sort();
+            keys
+        },
+        "the keyring profile's key was deleted"
+    );
+    assert_eq!(env.cli_identity("kept"), user.arn);
+    assert!(!env.state_dir().join("rotation.journal").exists());
+}

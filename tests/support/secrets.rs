@@ -121,6 +121,26 @@ impl SessionBus {
         String::from_utf8_lossy(&out.stdout).contains("true")
     }
 
+    /// `secret-tool store service S username U`: puts `secret` into the keyring as another
+    /// program (or an earlier keyrot-agent) would have.
+    pub fn store(&self, service: &str, user: &str, secret: &str) {
+        let mut child = Command::new("secret-tool")
+            .args([
+                "store", "--label", user, "service", service, "username", user,
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("secret-tool (package libsecret-tools) is needed");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(secret.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
     /// `secret-tool lookup service S username U`: what the keyring holds, if anything.
     pub fn lookup(&self, service: &str, user: &str) -> Option<String> {
         let out = Command::new("secret-tool")
