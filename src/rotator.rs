@@ -591,62 +591,79 @@ impl<'a> Rotator<'a> {
             .map_err(|e| Stop::NothingChanged(Error::from_aws(&profile, &arn, e)))?;
             tracing::info!(key = %inactive, "deleted the user's Inactive key to make room");
         }
-        // Sent once (no SDK retries): a retried CreateAccessKey whose first answer was lost would
-        // leave a key whose secret nobody has.
-        match aws.create_key(&old).await {
-            Ok(new) => {
-                failpoint::hit("after-create");
-                self.report.new_key_created = Some(OffsetDateTime::now_utc());
-                self.report.new_key_id = Some(new.id.clone());
-                if self.in_keyring
-                    && let Err(e) =
-                        crate::keyring::store_as(&crate::keyring::pending(&self.profile), &new)
-                {
-                    // Its secret is nowhere else: the key must go at once.
-                    self.new = Some(new);
-                    let stop = self.keyring_stop(e);
-                    if self.delete_new_key().await {
-                        self.new = None;
-                        return Err(stop);
+        // Sent without the SDK's retries: a retried CreateAccessKey whose first answer was lost
+        // would leave a key whose secret nobody has. It is tried again here only when IAM
+        // cannot have acted (Throttling), or after the keys it may have made were found and
+        // deleted.
+        let backoff = self.backoff();
+        let started = Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            let e = match aws.create_key(&old).await {
+                Ok(new) => return self.created(new).await,
+                Err(e) => e,
+            };
+            let again = attempt + 1 < MAX_CREATE_ATTEMPTS;
+            let wait = backoff.next(attempt, started.elapsed(), self.jitter.sample());
+            match e.class {
+                ErrorClass::Throttled => {
+                    // Throttling means IAM did not act: nothing to clean up.
+                    if let (true, Some(wait)) = (again, wait) {
+                        tracing::debug!(attempt, "CreateAccessKey throttled; trying again");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
                     }
-                    return Err(match stop {
-                        Stop::NothingChanged(e) => Stop::KeepJournal(e),
-                        other => other,
-                    });
+                    return Err(Stop::NothingChanged(Error::from_aws(&profile, &arn, e)));
                 }
-                if self.in_keyring {
-                    failpoint::hit("keyring-pending-stored");
-                }
-                self.new = Some(new);
-                Ok(Phase::Created)
-            }
-            Err(e)
-                if matches!(
-                    e.class,
-                    ErrorClass::Unreachable | ErrorClass::Transient | ErrorClass::Other
-                ) =>
-            {
-                // The answer may have been lost after IAM created a key: find and delete it.
-                let all_gone = self.sweep_unseen_keys(false).await;
-                let error = match e.class {
-                    ErrorClass::Unreachable | ErrorClass::Transient if e.status.is_none() => {
-                        Error::Unreachable {
-                            profile,
-                            detail: e.detail(),
-                            new_key_deleted: Some(all_gone),
-                        }
+                ErrorClass::Unreachable | ErrorClass::Transient | ErrorClass::Other => {
+                    // The answer may have been lost after IAM created a key: find and delete it.
+                    let all_gone = self.sweep_unseen_keys(false).await;
+                    if !all_gone {
+                        // The journal (phase Planned) lets recovery find the key later.
+                        return Err(Stop::KeepJournal(create_error(&profile, &arn, e, false)));
                     }
-                    _ => Error::from_aws(&profile, &arn, e),
-                };
-                if all_gone {
-                    Err(Stop::NothingChanged(error))
-                } else {
-                    // The journal (phase Planned) lets recovery find the key later.
-                    Err(Stop::KeepJournal(error))
+                    if e.class != ErrorClass::Other
+                        && let (true, Some(wait)) = (again, wait)
+                    {
+                        tracing::debug!(attempt, error = %e, "CreateAccessKey failed; cleaned up, trying again");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(Stop::NothingChanged(create_error(&profile, &arn, e, true)));
                 }
+                _ => return Err(Stop::NothingChanged(Error::from_aws(&profile, &arn, e))),
             }
-            Err(e) => Err(Stop::NothingChanged(Error::from_aws(&profile, &arn, e))),
         }
+    }
+
+    /// CreateAccessKey answered: the new key is kept where its secret must be before anything
+    /// else happens.
+    async fn created(&mut self, new: KeyPair) -> Step {
+        failpoint::hit("after-create");
+        self.report.new_key_created = Some(OffsetDateTime::now_utc());
+        self.report.new_key_id = Some(new.id.clone());
+        if self.in_keyring
+            && let Err(e) = crate::keyring::store_as(&crate::keyring::pending(&self.profile), &new)
+        {
+            // Its secret is nowhere else: the key must go at once.
+            self.new = Some(new);
+            let stop = self.keyring_stop(e);
+            if self.delete_new_key().await {
+                self.new = None;
+                return Err(stop);
+            }
+            return Err(match stop {
+                Stop::NothingChanged(e) => Stop::KeepJournal(e),
+                other => other,
+            });
+        }
+        if self.in_keyring {
+            failpoint::hit("keyring-pending-stored");
+        }
+        self.new = Some(new);
+        Ok(Phase::Created)
     }
 
     /// Deletes the user's keys that did not exist at the intent and that no local profile holds.
@@ -1242,6 +1259,24 @@ impl<'a> Rotator<'a> {
                 false
             }
         }
+    }
+}
+
+/// How many times CreateAccessKey is sent in one rotation at most (each retry after a failure
+/// that may have made a key comes after that key was found and deleted).
+const MAX_CREATE_ATTEMPTS: u32 = 4;
+
+/// The error of a CreateAccessKey that failed in a way that may have made a key.
+fn create_error(profile: &str, arn: &str, e: AwsError, new_key_deleted: bool) -> Error {
+    match e.class {
+        ErrorClass::Unreachable | ErrorClass::Transient if e.status.is_none() => {
+            Error::Unreachable {
+                profile: profile.to_string(),
+                detail: e.detail(),
+                new_key_deleted: Some(new_key_deleted),
+            }
+        }
+        _ => Error::from_aws(profile, arn, e),
     }
 }
 

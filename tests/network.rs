@@ -66,6 +66,11 @@ fn run_with_faults(rate: f64, seed: u64) -> String {
         });
     let context = format!("rate {rate} seed {seed}: outcome {outcome}\n{}", run.stderr);
 
+    // A throttled or failed CreateAccessKey is cleaned up and tried again, not given up at once.
+    assert!(
+        !run.stderr.contains("iam:CreateAccessKey after retries"),
+        "{context}"
+    );
     // Never a lost key, never more than two keys, whatever the outcome.
     assert_eq!(env.cli_identity("default"), user.arn, "{context}");
     assert!(moto().keys(&user).len() <= 2, "{context}");

@@ -784,7 +784,7 @@ fn a_lost_create_answer_leaves_no_orphan_key() {
     let env = TestEnv::with_endpoint(&proxy.url);
     let original = profile("default", &user);
     env.write_credentials(&original);
-    let run = env.run(&["now"]);
+    let run = env.run(&["now", "--verify-timeout", "5s"]);
     run.failure(6);
     assert!(
         run.stderr.contains("the new key was deleted again"),
@@ -792,14 +792,82 @@ fn a_lost_create_answer_leaves_no_orphan_key() {
         run.stderr
     );
     assert_eq!(env.credentials_text(), original);
-    // IAM created a key, the agent never saw its secret, and deleted it.
+    // IAM created a key each time, the agent never saw its secret, and deleted it.
     assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+    // CreateAccessKey is tried again only after the keys were listed and the unknown one was
+    // deleted, and only a few times.
+    let actions: Vec<String> = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.action != "GetCallerIdentity")
+        .map(|s| s.action.clone())
+        .collect();
+    let creates: Vec<usize> = actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| *a == "CreateAccessKey")
+        .map(|(i, _)| i)
+        .collect();
+    assert!((2..=4).contains(&creates.len()), "{actions:?}");
+    for pair in creates.windows(2) {
+        let between = &actions[pair[0] + 1..pair[1]];
+        assert!(
+            between.contains(&"ListAccessKeys".to_string())
+                && between.contains(&"DeleteAccessKey".to_string()),
+            "CreateAccessKey retried without a cleanup: {actions:?}"
+        );
+    }
+}
+
+/// A throttled CreateAccessKey did nothing in IAM: it is tried again with backoff.
+#[test]
+fn a_throttled_create_is_retried() {
+    let user = moto().user("createthrottled");
+    let proxy = Proxy::start(&moto().url);
+    proxy.fail_times("CreateAccessKey", Failure::throttling(), 2);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["now", "--json"]);
+    run.success();
+    assert_rotated(&env, &user, "default", &original);
     let creates = proxy
         .seen()
         .iter()
         .filter(|s| s.action == "CreateAccessKey")
         .count();
-    assert_eq!(creates, 1, "CreateAccessKey must not be retried");
+    assert_eq!(creates, 3);
+}
+
+/// A CreateAccessKey whose answer is lost, or that answers 503 after IAM acted, may have made a
+/// key whose secret nobody has: it is found and deleted, and the rotation tries again.
+#[test]
+fn a_create_lost_or_answered_5xx_is_cleaned_up_and_tried_again() {
+    for (name, arm) in [
+        (
+            "lost",
+            Box::new(|p: &Proxy| p.drop_answer_times("CreateAccessKey", 1)) as Box<dyn Fn(&Proxy)>,
+        ),
+        (
+            "503",
+            Box::new(|p: &Proxy| {
+                p.fail_after_forward("CreateAccessKey", Failure::unavailable(), 2)
+            }),
+        ),
+    ] {
+        let user = moto().user("createretry");
+        let proxy = Proxy::start(&moto().url);
+        arm(&proxy);
+        let env = TestEnv::with_endpoint(&proxy.url);
+        let original = profile("default", &user);
+        env.write_credentials(&original);
+        let run = env.run(&["now", "--json"]);
+        run.success();
+        let v = run.json();
+        let orphans = v["keys"][0]["orphans_deleted"].as_array().unwrap().len();
+        assert!(orphans >= 1, "{name}: {v}");
+        assert_rotated(&env, &user, "default", &original);
+    }
 }
 
 #[test]

@@ -84,10 +84,16 @@ struct Rules {
     new_key_uses: HashMap<String, usize>,
     /// When each delayed new key starts to work.
     propagated_at: HashMap<String, Instant>,
-    failures: HashMap<String, Failure>,
+    /// Actions answered with a failure instead of forwarding, with how many times more (None:
+    /// always).
+    failures: HashMap<String, (Failure, Option<usize>)>,
+    /// Actions forwarded to moto (so they take effect) and then answered with a failure, with
+    /// how many times more.
+    fail_after_forward: HashMap<String, (Failure, usize)>,
     root_identity: bool,
-    /// Actions forwarded to moto whose answer is then dropped (connection closed, no reply).
-    drop_answer: Vec<String>,
+    /// Actions forwarded to moto whose answer is then dropped (connection closed, no reply), with
+    /// how many times more (None: always).
+    drop_answer: HashMap<String, Option<usize>>,
     /// Random faults: (rate, generator state).
     faults: Option<(f64, u64)>,
     /// Stop listening (connection refused from then on) after answering this action.
@@ -189,7 +195,26 @@ impl Proxy {
             .lock()
             .unwrap()
             .failures
-            .insert(action.to_string(), failure);
+            .insert(action.to_string(), (failure, None));
+    }
+
+    /// The next `times` requests for `action` fail with `failure`; later ones are forwarded.
+    pub fn fail_times(&self, action: &str, failure: Failure, times: usize) {
+        self.rules
+            .lock()
+            .unwrap()
+            .failures
+            .insert(action.to_string(), (failure, Some(times)));
+    }
+
+    /// The next `times` requests for `action` are forwarded to moto, so they take effect, and
+    /// then answered with `failure` (an answer that says "failed" although IAM acted).
+    pub fn fail_after_forward(&self, action: &str, failure: Failure, times: usize) {
+        self.rules
+            .lock()
+            .unwrap()
+            .fail_after_forward
+            .insert(action.to_string(), (failure, times));
     }
 
     /// Makes each request fail with probability `rate`, reproducibly from `seed`: Throttling
@@ -221,7 +246,16 @@ impl Proxy {
             .lock()
             .unwrap()
             .drop_answer
-            .push(action.to_string());
+            .insert(action.to_string(), None);
+    }
+
+    /// As [`Proxy::drop_answer`], for the next `times` requests for `action` only.
+    pub fn drop_answer_times(&self, action: &str, times: usize) {
+        self.rules
+            .lock()
+            .unwrap()
+            .drop_answer
+            .insert(action.to_string(), Some(times));
     }
 
     /// GetCallerIdentity answers as the account's root user.
@@ -367,7 +401,14 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
     // Decide whether to answer ourselves.
     let (failure, seen_index, fault) = {
         let mut r = rules.lock().unwrap();
-        let mut failure = r.failures.get(&action).cloned();
+        let mut failure = match r.failures.get_mut(&action) {
+            Some((f, None)) => Some(f.clone()),
+            Some((f, Some(n))) if *n > 0 => {
+                *n -= 1;
+                Some(f.clone())
+            }
+            _ => None,
+        };
         // A random fault for this request, if any.
         let mut fault = Fault::None;
         if let Some((rate, state)) = r.faults.as_mut() {
@@ -508,8 +549,31 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
             None
         }
     };
-    if rules.lock().unwrap().drop_answer.contains(&action) || matches!(fault, Fault::DropAfter) {
+    let (drop, late_failure) = {
+        let mut r = rules.lock().unwrap();
+        let drop = match r.drop_answer.get_mut(&action) {
+            Some(None) => true,
+            Some(Some(n)) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        };
+        let late_failure = match r.fail_after_forward.get_mut(&action) {
+            Some((f, n)) if *n > 0 => {
+                *n -= 1;
+                Some(f.clone())
+            }
+            _ => None,
+        };
+        (drop, late_failure)
+    };
+    if drop || matches!(fault, Fault::DropAfter) {
         let _ = conn.shutdown(Shutdown::Both);
+        return Ok(false);
+    }
+    if let Some(f) = late_failure {
+        respond(&mut conn, f.status, &aws_error(&service, &f), "text/xml")?;
         return Ok(false);
     }
     // The hook runs before the answer goes out, so the agent sees its effect.
