@@ -12,10 +12,11 @@
 
 use secrecy::ExposeSecret;
 
-use crate::aws::{Aws, KeyPair, RequestCounter};
+use crate::aws::{Aws, RequestCounter};
 use crate::credentials::{self, FileKind, NewKey, ParsedFile};
 use crate::error::Error;
 use crate::keyring;
+use crate::keys::{KeyPair, KeyringError};
 use crate::paths::Paths;
 use crate::rotation::Selection;
 use crate::store::{self, ReplaceError};
@@ -28,40 +29,6 @@ const RECOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60)
 pub struct Moved {
     pub profiles: Vec<String>,
     pub key_id: String,
-}
-
-/// `credential_process` value for a profile: this program, quoted for both botocore (shlex) and
-/// the SDKs (`sh -c`).
-pub fn command_for(exe: &std::path::Path, profile: &str) -> Result<String, Error> {
-    let quote = |s: &str| -> Option<String> {
-        let plain = !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_./+-@:,=".contains(c));
-        if plain {
-            Some(s.to_string())
-        } else if s.contains('\'') || s.chars().any(|c| c.is_control() || c == '#' || c == ';') {
-            None
-        } else {
-            Some(format!("'{s}'"))
-        }
-    };
-    let exe_text = exe.to_str().and_then(quote).ok_or_else(|| Error::Internal {
-        profile: profile.to_string(),
-        what: format!(
-            "the path of this program ({}) cannot be written into credential_process; install keyrot-agent under a plain path",
-            exe.display()
-        ),
-    })?;
-    let name = quote(profile).ok_or_else(|| Error::Internal {
-        profile: profile.to_string(),
-        what: "this profile name cannot be written into credential_process".into(),
-    })?;
-    Ok(format!("{exe_text} credential-process --profile {name}"))
-}
-
-/// Whether a `credential_process` value is keyrot-agent's.
-pub fn is_ours(command: &str) -> bool {
-    command.contains("keyrot-agent") && command.contains(" credential-process --profile ")
 }
 
 fn parse(paths: &Paths, bytes: &[u8]) -> Result<ParsedFile, Error> {
@@ -134,7 +101,14 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
         let commands: Vec<(String, String)> = target
             .profiles
             .iter()
-            .map(|p| command_for(&exe, p).map(|c| (p.clone(), c)))
+            .map(|p| {
+                crate::profiles::credential_process_command(&exe, p)
+                    .map(|c| (p.clone(), c))
+                    .map_err(|e| Error::Internal {
+                        profile: p.clone(),
+                        what: e.to_string(),
+                    })
+            })
             .collect::<Result<_, _>>()?;
         let key_id = pair.id.clone();
         let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
@@ -230,7 +204,7 @@ fn forget(profiles: &[String]) {
     }
 }
 
-fn keyring_error(profile: &str, e: keyring::KeyringError) -> Error {
+fn keyring_error(profile: &str, e: KeyringError) -> Error {
     Error::Keyring {
         profile: profile.to_string(),
         source: e,
@@ -250,7 +224,7 @@ pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
     let creds = parse(paths, &bytes)?;
     let ours = creds
         .get(profile, credentials::CREDENTIAL_PROCESS)
-        .is_some_and(is_ours);
+        .is_some_and(crate::profiles::is_ours);
     if !ours {
         return Err(Error::Internal {
             profile: profile.to_string(),
@@ -263,7 +237,7 @@ pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
         let f = credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
         if !f
             .get(profile, credentials::CREDENTIAL_PROCESS)
-            .is_some_and(is_ours)
+            .is_some_and(crate::profiles::is_ours)
         {
             return Err(EditRefused);
         }

@@ -27,67 +27,17 @@ use aws_smithy_types::config_bag::ConfigBag;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::rotation::KeyInfo;
+use crate::keys::{Identity, KeyInfo, KeyPair, LastUsed};
 
-/// The IAM actions keyrot-agent needs, as a policy a user can attach to themselves.
-pub const SELF_SERVICE_POLICY: &str = r#"{
-  "Version": "2012-10-17",
-  "Statement": [
-    {
-      "Sid": "RotateOwnAccessKeys",
-      "Effect": "Allow",
-      "Action": [
-        "iam:ListAccessKeys",
-        "iam:CreateAccessKey",
-        "iam:UpdateAccessKey",
-        "iam:DeleteAccessKey",
-        "iam:GetAccessKeyLastUsed"
-      ],
-      "Resource": "arn:aws:iam::*:user/${aws:username}"
-    }
-  ]
-}"#;
-
-/// A key pair to sign with.
-#[derive(Clone)]
-pub struct KeyPair {
-    pub id: String,
-    pub secret: SecretString,
-}
-
-impl std::fmt::Debug for KeyPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyPair")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl KeyPair {
-    fn credentials(&self) -> Credentials {
-        Credentials::new(
-            self.id.clone(),
-            self.secret.expose_secret().to_string(),
-            None,
-            None,
-            "keyrot-agent",
-        )
-    }
-}
-
-/// Who a key belongs to, from STS GetCallerIdentity.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub arn: String,
-    pub account: String,
-}
-
-/// When and where a key was last used, from GetAccessKeyLastUsed.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LastUsed {
-    pub date: Option<OffsetDateTime>,
-    pub service: Option<String>,
-    pub region: Option<String>,
+/// The SDK's credentials for a key pair.
+fn credentials(key: &KeyPair) -> Credentials {
+    Credentials::new(
+        key.id.clone(),
+        key.secret.expose_secret().to_string(),
+        None,
+        None,
+        "keyrot-agent",
+    )
 }
 
 /// What kind of failure an AWS call met, which decides whether to wait and retry.
@@ -271,7 +221,7 @@ impl Aws {
 
     fn iam(&self, key: &KeyPair) -> aws_sdk_iam::Client {
         let conf = aws_sdk_iam::config::Builder::from(&self.config)
-            .credentials_provider(key.credentials())
+            .credentials_provider(credentials(key))
             .interceptor(self.counter.clone())
             .build();
         aws_sdk_iam::Client::from_conf(conf)
@@ -287,7 +237,7 @@ impl Aws {
 
     /// STS GetCallerIdentity signed with `key`.
     pub async fn identity(&self, key: &KeyPair) -> Result<Identity, AwsError> {
-        self.identity_with(key.credentials()).await
+        self.identity_with(credentials(key)).await
     }
 
     async fn identity_with(&self, credentials: Credentials) -> Result<Identity, AwsError> {

@@ -58,7 +58,8 @@ pub async fn refresh(
     cache: &Cache,
     wanted: impl Fn(&str, Option<&KeyDates>) -> bool,
 ) -> bool {
-    use crate::aws::{Aws, KeyPair, RequestCounter};
+    use crate::aws::{Aws, RequestCounter};
+    use crate::keys::KeyPair;
     let known = cache.load();
     let mut ok = true;
     let mut entries = Vec::new();

@@ -13,8 +13,6 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::cli::parse_duration;
-
 /// The settings that apply to one profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -167,6 +165,34 @@ fn duration(
             line,
             message: format!("{key}: {e}"),
         })
+}
+
+/// Parses durations as people write them: `90`, `500ms`, `60s`, `2m`, `12h`, `90d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration; write it like 30s, 5m, 12h or 90d"))?;
+    let seconds = match unit.trim() {
+        "" | "s" | "sec" | "secs" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" | "mins" => value * 60.0,
+        "h" | "hr" | "hours" => value * 3600.0,
+        "d" | "day" | "days" => value * 86400.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}'; use ms, s, m, h or d"
+            ));
+        }
+    };
+    if !seconds.is_finite() || !(0.0..=1e10).contains(&seconds) {
+        return Err(format!("'{text}' is out of range"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Parses a config file's text.
@@ -539,6 +565,18 @@ mod tests {
         assert!(!glob_match("a?c", "abbc"));
         assert!(glob_match("*-prod", "team-prod"));
         assert!(!glob_match("*-prod", "team-prod2"));
+    }
+
+    #[test]
+    fn durations_are_parsed_as_people_write_them() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert_eq!(parse_duration("90d"), Ok(Duration::from_secs(90 * 86400)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5y").is_err());
     }
 
     #[test]

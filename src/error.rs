@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use crate::aws::{AwsError, ErrorClass, LastUsed, SELF_SERVICE_POLICY};
+use crate::aws::{AwsError, ErrorClass};
 use crate::credentials::Problem;
+use crate::keys::{KeyInfo, KeyringError, LastUsed, SELF_SERVICE_POLICY};
 use crate::paths::PathsError;
-use crate::rotation::{KeyInfo, SelectError};
-use crate::rotator::RollbackNote;
+use crate::rotation::{RollbackNote, SelectError};
 use crate::store::StoreError;
 
 /// Exit codes, documented in README.md.
@@ -226,7 +226,7 @@ pub enum Error {
     #[error("profile {profile}: {source}; nothing was changed")]
     Keyring {
         profile: String,
-        source: crate::keyring::KeyringError,
+        source: KeyringError,
     },
 }
 

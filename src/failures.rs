@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::redact::scrub;
-use crate::rotator::{KeyReport, Outcome};
 use crate::store;
 
 /// A profile's last failed rotation.
@@ -22,35 +21,44 @@ pub struct LastError {
     pub message: String,
 }
 
-/// What one rotation means for the record: the profiles to set, the profiles to clear.
+/// What one rotation of some profiles came to, as far as this record is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The rotation finished: the profiles' last failure is forgotten.
+    Succeeded,
+    /// It failed: `kind` as in `--json`, and the message (scrubbed here).
+    Failed { kind: String, message: String },
+    /// Neither (a dry run, a refusal by choice): nothing to record.
+    Neither,
+}
+
+/// Applies one attempt to the record; returns whether it changed.
 pub fn apply(
     all: &mut BTreeMap<String, LastError>,
-    report: &KeyReport,
+    profiles: &[String],
+    attempt: &Attempt,
     now: OffsetDateTime,
 ) -> bool {
     let before = all.clone();
-    if report.dry_run {
-        return false;
-    }
-    match (&report.error, report.outcome) {
-        (_, Outcome::Rotated) => {
-            for p in &report.profiles {
+    match attempt {
+        Attempt::Succeeded => {
+            for p in profiles {
                 all.remove(p);
             }
         }
-        (Some(e), _) => {
-            for p in &report.profiles {
+        Attempt::Failed { kind, message } => {
+            for p in profiles {
                 all.insert(
                     p.clone(),
                     LastError {
                         time: now,
-                        kind: e.kind().to_string(),
-                        message: scrub(&e.to_string()).into_owned(),
+                        kind: kind.clone(),
+                        message: scrub(message).into_owned(),
                     },
                 );
             }
         }
-        (None, _) => {}
+        Attempt::Neither => {}
     }
     *all != before
 }
@@ -73,12 +81,34 @@ impl Failures {
         store::load_json(&self.path).unwrap_or_default()
     }
 
-    /// Records what `report` says. Failures to write are logged only.
-    pub fn record(&self, report: &KeyReport) {
+    /// Records what an attempt on `profiles` came to. Failures to write are logged only.
+    pub fn record(&self, profiles: &[String], attempt: &Attempt) {
         let mut all = self.load();
-        if !apply(&mut all, report, OffsetDateTime::now_utc()) {
+        if !apply(&mut all, profiles, attempt, OffsetDateTime::now_utc()) {
             return;
         }
         store::save_json(&self.path, &all, "the failure record");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_kept_until_a_success() {
+        let mut all = BTreeMap::new();
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let who = ["a".to_string(), "b".to_string()];
+        let failed = Attempt::Failed {
+            kind: "unreachable".into(),
+            message: "cannot reach AWS".into(),
+        };
+        assert!(apply(&mut all, &who, &failed, now));
+        assert!(!apply(&mut all, &who, &failed, now), "the same again");
+        assert!(!apply(&mut all, &who, &Attempt::Neither, now));
+        assert_eq!(all["b"].kind, "unreachable");
+        assert!(apply(&mut all, &who[..1], &Attempt::Succeeded, now));
+        assert_eq!(all.keys().collect::<Vec<_>>(), ["b"]);
     }
 }

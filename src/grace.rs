@@ -25,10 +25,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::aws::{Aws, ErrorClass, KeyPair, RequestCounter};
+use crate::aws::{Aws, ErrorClass, RequestCounter};
 use crate::credentials::{self, FileKind, NewKey};
 use crate::error::Error;
 use crate::failpoint;
+use crate::keys::KeyPair;
 use crate::paths::Paths;
 use crate::rotation::Backoff;
 use crate::store::{self, ReplaceError};
@@ -196,7 +197,7 @@ fn local(paths: &Paths) -> Option<Local> {
             ));
         } else if file
             .get(name, credentials::CREDENTIAL_PROCESS)
-            .is_some_and(crate::adopt::is_ours)
+            .is_some_and(crate::profiles::is_ours)
         {
             // A keyring profile whose entry cannot be read holds an unknown key: nothing may be
             // deleted on its account.

@@ -13,7 +13,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::KeyPair;
+use crate::keys::{KeyPair, KeyringError};
 
 /// The Secret Service "service" attribute of every entry.
 pub const SERVICE: &str = "keyrot-agent";
@@ -38,31 +38,6 @@ pub fn grace(old_key_id: &str) -> String {
 /// entry was switched.
 pub fn previous(primary: &str) -> String {
     format!("previous:{primary}")
-}
-
-/// Why the keyring could not be used. Never holds a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyringError {
-    #[error(
-        "no D-Bus session bus ({0}): the keyring needs a desktop session; log in graphically, or start one with dbus-run-session"
-    )]
-    NoBus(String),
-    #[error(
-        "no Secret Service on the session bus: install and unlock gnome-keyring or KeePassXC (with its Secret Service integration on)"
-    )]
-    NoSecretService,
-    #[error(
-        "the keyring is locked: unlock it (for gnome-keyring, log in again or open Passwords and Keys), then run again"
-    )]
-    Locked,
-    #[error("the keyring has no entry for profile {0} (service keyrot-agent, user profile:{0})")]
-    NotFound(String),
-    #[error(
-        "the keyring entry for profile {0} is not one keyrot-agent wrote; delete it with your keyring tool"
-    )]
-    Damaged(String),
-    #[error("the keyring failed: {0}")]
-    Other(String),
 }
 
 #[derive(Serialize, Deserialize)]

@@ -16,6 +16,7 @@ pub mod failures;
 pub mod grace;
 pub mod journal;
 pub mod keyring;
+pub mod keys;
 pub mod logging;
 pub mod notices;
 pub mod now;

@@ -285,7 +285,16 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
 /// Records what a rotation learned: in the key cache, the new key's creation or the old key's;
 /// in the failure record, its failure or its success.
 pub fn remember_keys(paths: &Paths, report: &KeyReport) {
-    crate::failures::Failures::new(&paths.state_dir).record(report);
+    let attempt = match (&report.error, report.outcome) {
+        _ if report.dry_run => crate::failures::Attempt::Neither,
+        (_, crate::rotator::Outcome::Rotated) => crate::failures::Attempt::Succeeded,
+        (Some(e), _) => crate::failures::Attempt::Failed {
+            kind: e.kind().to_string(),
+            message: e.to_string(),
+        },
+        (None, _) => crate::failures::Attempt::Neither,
+    };
+    crate::failures::Failures::new(&paths.state_dir).record(&report.profiles, &attempt);
     let Some(user) = report.user_arn.clone() else {
         return;
     };

@@ -36,7 +36,7 @@ pub enum SkipReason {
     /// keyrot-agent's own credential_process: the key is in the keyring (until it is read).
     InKeyring,
     /// A keyring profile whose entry cannot be read now.
-    KeyringUnreadable(crate::keyring::KeyringError),
+    KeyringUnreadable(crate::keys::KeyringError),
     KeysAndCredentialProcess,
     IncompleteKeyPair {
         missing: &'static str,
@@ -85,6 +85,48 @@ impl fmt::Display for SkipReason {
             Self::NoCredentials => write!(f, "holds no access key"),
         }
     }
+}
+
+/// Whether a `credential_process` value is keyrot-agent's own (a keyring profile).
+pub fn is_ours(command: &str) -> bool {
+    command.contains("keyrot-agent") && command.contains(" credential-process --profile ")
+}
+
+/// Why a `credential_process` line for keyrot-agent cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandRefused {
+    #[error(
+        "the path of this program ({0}) cannot be written into credential_process; install keyrot-agent under a plain path"
+    )]
+    Program(String),
+    #[error("this profile name cannot be written into credential_process")]
+    Profile,
+}
+
+/// The `credential_process` value that serves `profile` from the keyring: this program, quoted
+/// for both botocore (shlex) and the SDKs (`sh -c`).
+pub fn credential_process_command(
+    exe: &std::path::Path,
+    profile: &str,
+) -> Result<String, CommandRefused> {
+    let quote = |s: &str| -> Option<String> {
+        let plain = !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_./+-@:,=".contains(c));
+        if plain {
+            Some(s.to_string())
+        } else if s.contains('\'') || s.chars().any(|c| c.is_control() || c == '#' || c == ';') {
+            None
+        } else {
+            Some(format!("'{s}'"))
+        }
+    };
+    let exe_text = exe
+        .to_str()
+        .and_then(quote)
+        .ok_or_else(|| CommandRefused::Program(exe.display().to_string()))?;
+    let name = quote(profile).ok_or(CommandRefused::Profile)?;
+    Ok(format!("{exe_text} credential-process --profile {name}"))
 }
 
 /// One profile and what keyrot-agent makes of it.
@@ -203,7 +245,7 @@ fn classify_one(
     if let Some(process) = get("credential_process") {
         return Err(if id.is_some() || secret.is_some() {
             SkipReason::KeysAndCredentialProcess
-        } else if crate::adopt::is_ours(process) {
+        } else if is_ours(process) {
             SkipReason::InKeyring
         } else {
             SkipReason::CredentialProcess

@@ -93,7 +93,7 @@ pub async fn finish_pending(
             let mut keys = local_keys(&f);
             for section in f.sections() {
                 if f.get(&section.name, credentials::CREDENTIAL_PROCESS)
-                    .is_some_and(crate::adopt::is_ours)
+                    .is_some_and(crate::profiles::is_ours)
                 {
                     let pair = crate::keyring::load(&section.name).ok()?;
                     keys.push((section.name.clone(), pair.id));

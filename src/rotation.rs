@@ -8,17 +8,9 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
-use time::OffsetDateTime;
 
+use crate::keys::KeyInfo;
 use crate::profiles::{Profile, SkipReason};
-
-/// One access key as ListAccessKeys reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
-    pub id: String,
-    pub active: bool,
-    pub created: Option<OffsetDateTime>,
-}
 
 /// The phases of one rotation, in order. A rotation is exactly as far as its phase says; the
 /// step from each phase to the next is one step of the `now` driver.
@@ -230,6 +222,15 @@ pub fn plan_slots(old_key_id: &str, keys: &[KeyInfo]) -> Result<SlotPlan, SlotRe
             key: (*other).clone(),
         }),
     }
+}
+
+/// What a rollback achieved, for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollbackNote {
+    /// The old key is back in every profile (or was never replaced).
+    pub restored: bool,
+    /// The new key is gone from IAM.
+    pub new_key_deleted: bool,
 }
 
 /// Whether an identity ARN is an account's root user.

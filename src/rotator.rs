@@ -20,13 +20,14 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::aws::{Aws, AwsError, ErrorClass, KeyPair};
+use crate::aws::{Aws, AwsError, ErrorClass};
 use crate::credentials::{self, FileKind, NewKey};
 use crate::error::{Error, OtherKey};
 use crate::failpoint;
 use crate::journal::{Journal, Record};
+use crate::keys::{KeyPair, KeyringError};
 use crate::paths::Paths;
-use crate::rotation::{self, Backoff, Jitter, Phase, SlotPlan, SlotRefusal, Target};
+use crate::rotation::{self, Backoff, Jitter, Phase, RollbackNote, SlotPlan, SlotRefusal, Target};
 use crate::store::{self, ReplaceError};
 
 /// How a rotation ended.
@@ -854,7 +855,7 @@ impl<'a> Rotator<'a> {
         }
     }
 
-    fn keyring_error(&self, e: crate::keyring::KeyringError) -> Error {
+    fn keyring_error(&self, e: KeyringError) -> Error {
         Error::Keyring {
             profile: self.profile.clone(),
             source: e,
@@ -862,7 +863,7 @@ impl<'a> Rotator<'a> {
     }
 
     /// A keyring failure before anything changed in AWS or in the profiles.
-    fn keyring_stop(&self, e: crate::keyring::KeyringError) -> Stop {
+    fn keyring_stop(&self, e: KeyringError) -> Stop {
         Stop::NothingChanged(self.keyring_error(e))
     }
 
@@ -1278,13 +1279,6 @@ fn create_error(profile: &str, arn: &str, e: AwsError, new_key_deleted: bool) ->
         }
         _ => Error::from_aws(profile, arn, e),
     }
-}
-
-/// What a rollback achieved, for the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RollbackNote {
-    pub restored: bool,
-    pub new_key_deleted: bool,
 }
 
 enum SwapError {

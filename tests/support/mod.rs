@@ -25,7 +25,7 @@ pub const REGION: &str = "us-east-1";
 /// The self-service policy keyrot-agent documents, with `Resource: "*"` because moto matches
 /// policies only against `*`.
 pub fn self_service_policy() -> String {
-    keyrot_agent::aws::SELF_SERVICE_POLICY.replace("arn:aws:iam::*:user/${aws:username}", "*")
+    keyrot_agent::keys::SELF_SERVICE_POLICY.replace("arn:aws:iam::*:user/${aws:username}", "*")
 }
 
 /// A policy document as compact JSON: moto re-encodes form bodies the way Python does before

@@ -1,0 +1,88 @@
+//! The words of the domain: key pairs, what IAM and STS say about keys and their users, and why
+//! the OS keyring could not give a pair. Plain data, shared by every layer; nothing here performs
+//! I/O, and the `Debug` of a pair shows no secret.
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+/// The IAM actions keyrot-agent needs, as a policy a user can attach to themselves.
+pub const SELF_SERVICE_POLICY: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "RotateOwnAccessKeys",
+      "Effect": "Allow",
+      "Action": [
+        "iam:ListAccessKeys",
+        "iam:CreateAccessKey",
+        "iam:UpdateAccessKey",
+        "iam:DeleteAccessKey",
+        "iam:GetAccessKeyLastUsed"
+      ],
+      "Resource": "arn:aws:iam::*:user/${aws:username}"
+    }
+  ]
+}"#;
+
+/// A key pair to sign with.
+#[derive(Clone)]
+pub struct KeyPair {
+    pub id: String,
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPair")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who a key belongs to, from STS GetCallerIdentity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub arn: String,
+    pub account: String,
+}
+
+/// When and where a key was last used, from GetAccessKeyLastUsed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LastUsed {
+    pub date: Option<OffsetDateTime>,
+    pub service: Option<String>,
+    pub region: Option<String>,
+}
+
+/// One access key as ListAccessKeys reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub id: String,
+    pub active: bool,
+    pub created: Option<OffsetDateTime>,
+}
+
+/// Why the keyring could not be used. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyringError {
+    #[error(
+        "no D-Bus session bus ({0}): the keyring needs a desktop session; log in graphically, or start one with dbus-run-session"
+    )]
+    NoBus(String),
+    #[error(
+        "no Secret Service on the session bus: install and unlock gnome-keyring or KeePassXC (with its Secret Service integration on)"
+    )]
+    NoSecretService,
+    #[error(
+        "the keyring is locked: unlock it (for gnome-keyring, log in again or open Passwords and Keys), then run again"
+    )]
+    Locked,
+    #[error("the keyring has no entry for profile {0} (service keyrot-agent, user profile:{0})")]
+    NotFound(String),
+    #[error(
+        "the keyring entry for profile {0} is not one keyrot-agent wrote; delete it with your keyring tool"
+    )]
+    Damaged(String),
+    #[error("the keyring failed: {0}")]
+    Other(String),
+}
