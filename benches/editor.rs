@@ -2,8 +2,8 @@
 //! Run with `cargo bench --bench editor`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keyrot_agent::credentials::{FileKind, NewKey, parse};
-use keyrot_agent::profiles::classify;
+use keyrot_agent::core::credentials::{FileKind, NewKey, parse};
+use keyrot_agent::core::profiles::classify;
 use std::hint::black_box;
 
 fn file(profiles: usize) -> String {

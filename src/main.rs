@@ -4,21 +4,21 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyrot_agent::cli::{
+use keyrot_agent::commands::cli::{
     Cli, Command, ConfigCommand, KeyringCommand, NowArgs, RecoverArgs, RunArgs, StatusArgs,
     UndoArgs,
 };
-use keyrot_agent::cli::{ServiceCommand, ServiceKind};
-use keyrot_agent::error::exit;
-use keyrot_agent::now;
-use keyrot_agent::paths::{self, Paths};
-use keyrot_agent::recover;
-use keyrot_agent::redact::scrub;
-use keyrot_agent::report;
-use keyrot_agent::rotation::Selection;
+use keyrot_agent::commands::cli::{ServiceCommand, ServiceKind};
+use keyrot_agent::commands::now;
+use keyrot_agent::commands::report;
+use keyrot_agent::core::redact::scrub;
+use keyrot_agent::core::rotation::Selection;
+use keyrot_agent::edge::paths::{self, Paths};
+use keyrot_agent::engine::error::exit;
+use keyrot_agent::engine::recover;
 
 fn main() -> ExitCode {
-    keyrot_agent::logging::init();
+    keyrot_agent::edge::logging::init();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Now(args) => run_now(args),
@@ -60,9 +60,9 @@ fn run_now(args: NowArgs) -> i32 {
 
 /// `credential-process`: the keyring only, no network, no runtime; one line on failure.
 fn credential_process(profile: &str) -> i32 {
-    match keyrot_agent::keyring::load(profile) {
+    match keyrot_agent::edge::keyring::load(profile) {
         Ok(key) => {
-            println!("{}", keyrot_agent::keyring::process_output(&key));
+            println!("{}", keyrot_agent::edge::keyring::process_output(&key));
             exit::OK
         }
         Err(e) => {
@@ -76,11 +76,13 @@ fn run_keyring(cmd: KeyringCommand) -> i32 {
     let result = run_command(false, |paths| async move {
         match cmd {
             KeyringCommand::Adopt { profiles, all } => {
-                keyrot_agent::adopt::adopt(&paths, &selection(all, profiles)).await
+                keyrot_agent::engine::adopt::adopt(&paths, &selection(all, profiles)).await
             }
-            KeyringCommand::Release { profile } => keyrot_agent::adopt::release(&paths, &profile)
-                .await
-                .map(|m| vec![m]),
+            KeyringCommand::Release { profile } => {
+                keyrot_agent::engine::adopt::release(&paths, &profile)
+                    .await
+                    .map(|m| vec![m])
+            }
         }
     });
     match result {
@@ -101,7 +103,7 @@ fn run_keyring(cmd: KeyringCommand) -> i32 {
 fn run_undo(args: UndoArgs) -> i32 {
     let profile = args.profile.clone();
     let result = run_command(args.json, |paths| async move {
-        keyrot_agent::grace::run_undo(&paths, &profile, args.verify_timeout).await
+        keyrot_agent::engine::grace::run_undo(&paths, &profile, args.verify_timeout).await
     });
     match result {
         Ok(u) => {
@@ -146,7 +148,7 @@ fn run_recover(args: RecoverArgs) -> i32 {
 fn execute<F, Fut>(json: bool, command: F) -> i32
 where
     F: FnOnce(Paths) -> Fut,
-    Fut: std::future::Future<Output = Result<now::Report, keyrot_agent::error::Error>>,
+    Fut: std::future::Future<Output = Result<now::Report, keyrot_agent::engine::error::Error>>,
 {
     match run_command(json, command) {
         Ok(report) => {
@@ -172,7 +174,7 @@ where
 fn run_command<T, F, Fut>(json: bool, command: F) -> Result<T, i32>
 where
     F: FnOnce(Paths) -> Fut,
-    Fut: std::future::Future<Output = Result<T, keyrot_agent::error::Error>>,
+    Fut: std::future::Future<Output = Result<T, keyrot_agent::engine::error::Error>>,
 {
     let paths =
         Paths::resolve(|k: &str| std::env::var_os(k)).map_err(|e| print_error(json, &e.into()))?;
@@ -184,7 +186,7 @@ where
         .map_err(|e| print_error(json, &e))
 }
 
-fn print_error(json: bool, e: &keyrot_agent::error::Error) -> i32 {
+fn print_error(json: bool, e: &keyrot_agent::engine::error::Error) -> i32 {
     let code = e.exit_code();
     if json {
         let v =
@@ -196,27 +198,33 @@ fn print_error(json: bool, e: &keyrot_agent::error::Error) -> i32 {
 }
 
 fn run_agent(args: RunArgs) -> i32 {
-    let options = keyrot_agent::agent::RunOptions {
+    let options = keyrot_agent::commands::agent::RunOptions {
         notify: !args.no_notify,
     };
     let result = run_command(false, |paths| async move {
-        keyrot_agent::agent::run(&paths, &options).await
+        keyrot_agent::commands::agent::run(&paths, &options).await
     });
     result.err().unwrap_or(exit::OK)
 }
 
 fn run_status(args: StatusArgs) -> i32 {
     let rows = run_command(args.json, |paths| async move {
-        keyrot_agent::status::run(&paths, args.refresh).await
+        keyrot_agent::commands::status::run(&paths, args.refresh).await
     });
     match rows {
         Ok(rows) => {
             if args.json {
-                println!("{}", scrub(&keyrot_agent::status::json(&rows).to_string()));
+                println!(
+                    "{}",
+                    scrub(&keyrot_agent::commands::status::json(&rows).to_string())
+                );
             } else {
                 let color =
                     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                print!("{}", scrub(&keyrot_agent::status::table(&rows, color)));
+                print!(
+                    "{}",
+                    scrub(&keyrot_agent::commands::status::table(&rows, color))
+                );
             }
             exit::OK
         }
@@ -232,9 +240,9 @@ fn run_config(cmd: ConfigCommand) -> i32 {
     let path = &paths.agent_config;
     match cmd {
         ConfigCommand::Init { force } => {
-            match keyrot_agent::store::write_new(
+            match keyrot_agent::edge::store::write_new(
                 path,
-                keyrot_agent::config::DEFAULT_FILE.as_bytes(),
+                keyrot_agent::core::config::DEFAULT_FILE.as_bytes(),
                 force,
             ) {
                 Ok(true) => {
@@ -254,9 +262,9 @@ fn run_config(cmd: ConfigCommand) -> i32 {
                 }
             }
         }
-        ConfigCommand::Show { json } => match keyrot_agent::config::load(path) {
+        ConfigCommand::Show { json } => match keyrot_agent::core::config::load(path) {
             Ok(config) => {
-                let rows = keyrot_agent::config::describe(&config);
+                let rows = keyrot_agent::core::config::describe(&config);
                 if json {
                     let settings: serde_json::Map<String, serde_json::Value> = rows
                         .iter()
@@ -291,7 +299,7 @@ fn run_config(cmd: ConfigCommand) -> i32 {
 }
 
 fn run_service(cmd: ServiceCommand) -> i32 {
-    use keyrot_agent::service::{self, Context, Kind};
+    use keyrot_agent::edge::service::{self, Context, Kind};
     let kind = |k: ServiceKind| match k {
         ServiceKind::Systemd => Kind::Systemd,
         ServiceKind::Launchd => Kind::Launchd,

@@ -15,7 +15,7 @@ mod support;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use keyrot_agent::failpoint;
+use keyrot_agent::edge::failpoint;
 use support::proxy::Proxy;
 use support::{TestEnv, User, moto, profile};
 

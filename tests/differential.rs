@@ -16,8 +16,8 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_runtime::env_config::file::{
     EnvConfigFileKind as ProfileFileKind, EnvConfigFiles as ProfileFiles,
 };
-use keyrot_agent::credentials::{self, FileKind, ProblemKind};
-use keyrot_agent::profiles::{self, SkipReason};
+use keyrot_agent::core::credentials::{self, FileKind, ProblemKind};
+use keyrot_agent::core::profiles::{self, SkipReason};
 
 /// What keyrot-agent must make of each fixture: `Ok` or the first refused line.
 const EXPECTED: &[(&str, Result<(), usize>)] = &[

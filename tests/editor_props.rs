@@ -3,7 +3,7 @@
 //! newline, shared keys), replacing a key changes exactly the key id and secret values of every
 //! section that held it, and not one other byte.
 
-use keyrot_agent::credentials::{EditError, FileKind, NewKey, ProblemKind, parse};
+use keyrot_agent::core::credentials::{EditError, FileKind, NewKey, ProblemKind, parse};
 use proptest::prelude::*;
 
 const OLD_ID: &str = "AKIAOLDOLDOLDOLDOLD1";

@@ -227,9 +227,9 @@ fn keyring_mode_crash_matrix() {
     use std::os::unix::process::ExitStatusExt;
     let bus = SessionBus::with_keyring();
     let mut not_reached = Vec::new();
-    let points = keyrot_agent::failpoint::ALL
+    let points = keyrot_agent::edge::failpoint::ALL
         .iter()
-        .chain(keyrot_agent::failpoint::KEYRING);
+        .chain(keyrot_agent::edge::failpoint::KEYRING);
     for point in points {
         let user = moto().user("keyringcrash");
         let env = env_on(&bus);

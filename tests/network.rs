@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use keyrot_agent::credentials::{FileKind, parse};
+use keyrot_agent::core::credentials::{FileKind, parse};
 use support::proxy::Proxy;
 use support::{TestEnv, User, moto, profile};
 

@@ -589,9 +589,9 @@ fn files_real_clients_would_misread_are_refused_with_file_and_line() {
             continue;
         }
         let bytes = std::fs::read(&path).unwrap();
-        let Err(problems) = keyrot_agent::credentials::parse(
+        let Err(problems) = keyrot_agent::core::credentials::parse(
             &bytes,
-            keyrot_agent::credentials::FileKind::Credentials,
+            keyrot_agent::core::credentials::FileKind::Credentials,
         ) else {
             continue;
         };
@@ -608,9 +608,9 @@ fn files_real_clients_would_misread_are_refused_with_file_and_line() {
             }
             _ => bytes.clone(),
         };
-        let still_refused = keyrot_agent::credentials::parse(
+        let still_refused = keyrot_agent::core::credentials::parse(
             &real,
-            keyrot_agent::credentials::FileKind::Credentials,
+            keyrot_agent::core::credentials::FileKind::Credentials,
         );
         assert!(still_refused.is_err(), "{}", path.display());
         let env = TestEnv::new();
@@ -716,9 +716,9 @@ fn files_and_endpoints_are_found_as_the_sdks_find_them() {
         "~/.aws/credentials must not be created"
     );
     let (new_id, _) = {
-        let p = keyrot_agent::credentials::parse(
+        let p = keyrot_agent::core::credentials::parse(
             text.as_bytes(),
-            keyrot_agent::credentials::FileKind::Credentials,
+            keyrot_agent::core::credentials::FileKind::Credentials,
         )
         .unwrap();
         (

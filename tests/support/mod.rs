@@ -25,7 +25,8 @@ pub const REGION: &str = "us-east-1";
 /// The self-service policy keyrot-agent documents, with `Resource: "*"` because moto matches
 /// policies only against `*`.
 pub fn self_service_policy() -> String {
-    keyrot_agent::keys::SELF_SERVICE_POLICY.replace("arn:aws:iam::*:user/${aws:username}", "*")
+    keyrot_agent::core::keys::SELF_SERVICE_POLICY
+        .replace("arn:aws:iam::*:user/${aws:username}", "*")
 }
 
 /// A policy document as compact JSON: moto re-encodes form bodies the way Python does before
@@ -438,9 +439,9 @@ impl TestEnv {
     /// A value of the credentials file as it is now on disk.
     pub fn value(&self, section: &str, key: &str) -> Option<String> {
         let text = self.credentials_text();
-        keyrot_agent::credentials::parse(
+        keyrot_agent::core::credentials::parse(
             text.as_bytes(),
-            keyrot_agent::credentials::FileKind::Credentials,
+            keyrot_agent::core::credentials::FileKind::Credentials,
         )
         .unwrap()
         .get(section, key)

@@ -12,14 +12,14 @@
 
 use secrecy::ExposeSecret;
 
-use crate::aws::{Aws, RequestCounter};
-use crate::credentials::{self, FileKind, NewKey, ParsedFile};
-use crate::error::Error;
-use crate::keyring;
-use crate::keys::{KeyPair, KeyringError};
-use crate::paths::Paths;
-use crate::rotation::Selection;
-use crate::store::{self, ReplaceError};
+use crate::core::credentials::{self, FileKind, NewKey, ParsedFile};
+use crate::core::keys::{KeyPair, KeyringError};
+use crate::core::rotation::Selection;
+use crate::edge::aws::{Aws, RequestCounter};
+use crate::edge::keyring;
+use crate::edge::paths::Paths;
+use crate::edge::store::{self, ReplaceError};
+use crate::engine::error::Error;
 
 /// How long recovery before a move waits for IAM at each step.
 const RECOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -50,7 +50,7 @@ fn changed(paths: &Paths, profile: &str) -> Error {
 pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, Error> {
     let _lock = store::try_lock(&paths.lock_file())?;
     let counter = RequestCounter::default();
-    crate::recover::before_change(paths, RECOVERY_TIMEOUT, &counter).await?;
+    crate::engine::recover::before_change(paths, RECOVERY_TIMEOUT, &counter).await?;
     let bytes = store::read_settled(&paths.credentials)?;
     let creds = parse(paths, &bytes)?;
     let config = match store::read_optional(&paths.config)? {
@@ -64,7 +64,7 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
     };
     // A config file the clients read differently is refused here as in `now`.
     if let Some(config) = &config {
-        let problems = crate::profiles::config_problems(config);
+        let problems = crate::core::profiles::config_problems(config);
         if !problems.is_empty() {
             return Err(Error::InvalidFile {
                 path: paths.config.clone(),
@@ -72,8 +72,8 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
             });
         }
     }
-    let classified = crate::profiles::classify(&creds, config.as_ref());
-    let selected = crate::rotation::select(classified, selection).map_err(Error::Select)?;
+    let classified = crate::core::profiles::classify(&creds, config.as_ref());
+    let selected = crate::core::rotation::select(classified, selection).map_err(Error::Select)?;
     let exe = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .map_err(|e| Error::Internal {
@@ -102,7 +102,7 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
             .profiles
             .iter()
             .map(|p| {
-                crate::profiles::credential_process_command(&exe, p)
+                crate::core::profiles::credential_process_command(&exe, p)
                     .map(|c| (p.clone(), c))
                     .map_err(|e| Error::Internal {
                         profile: p.clone(),
@@ -219,12 +219,12 @@ struct EditRefused;
 pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
     let _lock = store::try_lock(&paths.lock_file())?;
     let counter = RequestCounter::default();
-    crate::recover::before_change(paths, RECOVERY_TIMEOUT, &counter).await?;
+    crate::engine::recover::before_change(paths, RECOVERY_TIMEOUT, &counter).await?;
     let bytes = store::read_settled(&paths.credentials)?;
     let creds = parse(paths, &bytes)?;
     let ours = creds
         .get(profile, credentials::CREDENTIAL_PROCESS)
-        .is_some_and(crate::profiles::is_ours);
+        .is_some_and(crate::core::profiles::is_ours);
     if !ours {
         return Err(Error::Internal {
             profile: profile.to_string(),
@@ -237,7 +237,7 @@ pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
         let f = credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
         if !f
             .get(profile, credentials::CREDENTIAL_PROCESS)
-            .is_some_and(crate::profiles::is_ours)
+            .is_some_and(crate::core::profiles::is_ours)
         {
             return Err(EditRefused);
         }
@@ -286,8 +286,10 @@ pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
 /// Reads the keyring for every profile that keyring mode manages, so that they can be rotated,
 /// scheduled and shown like the others. A profile whose entry cannot be read is skipped with the
 /// reason. Profiles that share a key across the file and the keyring are refused by `now`.
-pub fn with_keyring(profiles: Vec<crate::profiles::Profile>) -> Vec<crate::profiles::Profile> {
-    use crate::profiles::{Rotatable, SkipReason};
+pub fn with_keyring(
+    profiles: Vec<crate::core::profiles::Profile>,
+) -> Vec<crate::core::profiles::Profile> {
+    use crate::core::profiles::{Rotatable, SkipReason};
     profiles
         .into_iter()
         .map(|mut p| {

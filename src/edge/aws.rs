@@ -27,7 +27,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::keys::{Identity, KeyInfo, KeyPair, LastUsed};
+use crate::core::keys::{Identity, KeyInfo, KeyPair, LastUsed};
 
 /// The SDK's credentials for a key pair.
 fn credentials(key: &KeyPair) -> Credentials {
@@ -333,7 +333,7 @@ impl Aws {
                 status: None,
             });
         };
-        crate::redact::register(k.secret_access_key());
+        crate::core::redact::register(k.secret_access_key());
         Ok(KeyPair {
             id: k.access_key_id().to_string(),
             secret: SecretString::from(k.secret_access_key().to_string()),

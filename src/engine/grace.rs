@@ -25,14 +25,14 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::aws::{Aws, ErrorClass, RequestCounter};
-use crate::credentials::{self, FileKind, NewKey};
-use crate::error::Error;
-use crate::failpoint;
-use crate::keys::KeyPair;
-use crate::paths::Paths;
-use crate::rotation::Backoff;
-use crate::store::{self, ReplaceError};
+use crate::core::credentials::{self, FileKind, NewKey};
+use crate::core::keys::KeyPair;
+use crate::core::rotation::Backoff;
+use crate::edge::aws::{Aws, ErrorClass, RequestCounter};
+use crate::edge::failpoint;
+use crate::edge::paths::Paths;
+use crate::edge::store::{self, ReplaceError};
+use crate::engine::error::Error;
 
 /// A rotated key whose predecessor is Inactive and may still come back.
 #[derive(Clone, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ pub struct Entry {
     pub profiles: Vec<String>,
     pub user_arn: String,
     pub old_key_id: String,
-    #[serde(with = "crate::journal::secret")]
+    #[serde(with = "crate::state::journal::secret")]
     pub old_secret: SecretString,
     pub new_key_id: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -56,9 +56,12 @@ impl Entry {
     /// The old key pair: from this record, or in keyring mode from its keyring entry.
     fn old_pair(&self) -> Option<KeyPair> {
         if self.in_keyring {
-            crate::keyring::load_from(&crate::keyring::grace(&self.old_key_id), &self.primary)
-                .ok()
-                .filter(|k| k.id == self.old_key_id)
+            crate::edge::keyring::load_from(
+                &crate::edge::keyring::grace(&self.old_key_id),
+                &self.primary,
+            )
+            .ok()
+            .filter(|k| k.id == self.old_key_id)
         } else {
             Some(KeyPair {
                 id: self.old_key_id.clone(),
@@ -70,7 +73,8 @@ impl Entry {
     /// Forgets the old pair's keyring entry (keyring mode), once the entry is done with.
     fn forget_old_pair(&self) {
         if self.in_keyring
-            && let Err(e) = crate::keyring::remove_named(&crate::keyring::grace(&self.old_key_id))
+            && let Err(e) =
+                crate::edge::keyring::remove_named(&crate::edge::keyring::grace(&self.old_key_id))
         {
             tracing::warn!(error = %e, "could not remove a grace period's keyring entry");
         }
@@ -197,11 +201,11 @@ fn local(paths: &Paths) -> Option<Local> {
             ));
         } else if file
             .get(name, credentials::CREDENTIAL_PROCESS)
-            .is_some_and(crate::profiles::is_ours)
+            .is_some_and(crate::core::profiles::is_ours)
         {
             // A keyring profile whose entry cannot be read holds an unknown key: nothing may be
             // deleted on its account.
-            pairs.push((name.clone(), crate::keyring::load(name).ok()?));
+            pairs.push((name.clone(), crate::edge::keyring::load(name).ok()?));
         }
     }
     Some(Local(pairs))
@@ -321,7 +325,7 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
 
 /// Deactivates and deletes `target`, signed with `key`. Gone already counts as done.
 async fn retire(aws: &Aws, key: &KeyPair, target: &str) -> Result<(), String> {
-    let gone = |r: Result<(), crate::aws::AwsError>| match r {
+    let gone = |r: Result<(), crate::edge::aws::AwsError>| match r {
         Ok(()) => Ok(()),
         Err(e) if e.class == ErrorClass::NoSuchEntity => Ok(()),
         Err(e) => Err(e.detail()),
@@ -400,7 +404,8 @@ pub async fn undo(
             })?;
         failpoint::hit("undo-reactivated");
         let backoff = Backoff::with_deadline(verify_timeout);
-        let mut jitter = crate::rotation::Jitter::new(entry.delete_after.unix_timestamp() as u64);
+        let mut jitter =
+            crate::core::rotation::Jitter::new(entry.delete_after.unix_timestamp() as u64);
         let started = std::time::Instant::now();
         let mut attempt = 0;
         loop {
@@ -435,7 +440,7 @@ pub async fn undo(
                 source: e,
             };
             for p in &entry.profiles {
-                let current = crate::keyring::load(p).map_err(|e| keyring_error(p, e))?;
+                let current = crate::edge::keyring::load(p).map_err(|e| keyring_error(p, e))?;
                 if current.id == old.id {
                     continue;
                 }
@@ -444,7 +449,7 @@ pub async fn undo(
                         "profile {p}'s keyring entry changed meanwhile; nothing more was written"
                     )));
                 }
-                crate::keyring::store(p, &old).map_err(|e| keyring_error(p, e))?;
+                crate::edge::keyring::store(p, &old).map_err(|e| keyring_error(p, e))?;
             }
         } else {
             let profiles = entry.profiles.clone();
@@ -527,8 +532,8 @@ pub async fn run_undo(
 ) -> Result<Undone, Error> {
     let _lock = store::try_lock(&paths.lock_file())?;
     let counter = RequestCounter::default();
-    crate::recover::before_change(paths, verify_timeout, &counter).await?;
-    let journal = crate::journal::Journal::new(&paths.state_dir);
+    crate::engine::recover::before_change(paths, verify_timeout, &counter).await?;
+    let journal = crate::state::journal::Journal::new(&paths.state_dir);
     let undone = undo(paths, profile, verify_timeout, &counter).await?;
     let line = serde_json::json!({
         "time": OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),

@@ -22,17 +22,17 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::cache::Cache;
-use crate::config::Config;
-use crate::credentials::{FileKind, parse};
-use crate::error::Error;
-use crate::notices::{Notice, Notifier};
-use crate::now::{self, Options};
-use crate::paths::Paths;
-use crate::profiles::{self, Profile};
-use crate::rotation::Selection;
-use crate::schedule::{self, KeyAge, Status};
-use crate::store::{self, StoreError};
+use crate::commands::now::{self, Options};
+use crate::core::config::Config;
+use crate::core::credentials::{FileKind, parse};
+use crate::core::profiles::{self, Profile};
+use crate::core::rotation::Selection;
+use crate::core::schedule::{self, KeyAge, Status};
+use crate::edge::paths::Paths;
+use crate::edge::store::{self, StoreError};
+use crate::engine::error::Error;
+use crate::engine::notices::{Notice, Notifier};
+use crate::state::cache::Cache;
 
 /// How often a cached creation date is checked against AWS.
 const REFRESH_EVERY: time::Duration = time::Duration::days(1);
@@ -65,7 +65,7 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
         Err(e) => return Err(e.into()),
     };
     // A bad config stops the agent at start, with its line; later it keeps the last good one.
-    let mut config = crate::config::load(&paths.agent_config)?;
+    let mut config = crate::core::config::load(&paths.agent_config)?;
     tracing::info!("keyrot-agent run: started");
     // First, whatever an earlier run left half done.
     let recover_options = Options::unattended(Selection::All, config.global.verify_timeout);
@@ -76,7 +76,7 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
     let recovered = tokio::select! {
-        r = crate::recover::run(paths, &recover_options) => r,
+        r = crate::engine::recover::run(paths, &recover_options) => r,
         _ = terminate.recv() => {
             stopped();
             return Ok(());
@@ -101,7 +101,7 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
         }
     }
     let (changed_tx, mut changed) = tokio::sync::mpsc::unbounded_channel();
-    let _watcher = crate::watch::start(
+    let _watcher = crate::edge::watch::start(
         &[
             paths.credentials.clone(),
             paths.config.clone(),
@@ -112,7 +112,7 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
     let mut backoff = Duration::from_secs(60);
     loop {
         let mut problems = Vec::new();
-        match crate::config::load(&paths.agent_config) {
+        match crate::core::config::load(&paths.agent_config) {
             Ok(c) => config = c,
             Err(e) => {
                 tracing::error!(error = %e, "the config file is invalid; keeping the previous settings");
@@ -180,8 +180,8 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
 }
 
 /// What to tell the user about one key's rotation.
-fn rotation_notice(k: &crate::rotator::KeyReport) -> Option<Notice> {
-    use crate::rotator::Outcome;
+fn rotation_notice(k: &crate::engine::rotator::KeyReport) -> Option<Notice> {
+    use crate::engine::rotator::Outcome;
     match (&k.error, k.outcome) {
         (None, Outcome::Rotated) => Some(Notice::Rotated {
             profiles: k.profiles.clone(),
@@ -233,14 +233,14 @@ async fn round(
         .iter()
         .filter(|p| {
             config.manages(&p.name)
-                && config.for_profile(&p.name).storage == crate::config::Storage::Keyring
+                && config.for_profile(&p.name).storage == crate::core::config::Storage::Keyring
                 && p.status.as_ref().is_ok_and(|r| !r.in_keyring)
         })
         .map(|p| p.name.clone())
         .collect();
     let mut adopt_failed = false;
     if !to_adopt.is_empty() {
-        match crate::adopt::adopt(paths, &Selection::Named(to_adopt)).await {
+        match crate::engine::adopt::adopt(paths, &Selection::Named(to_adopt)).await {
             Ok(moved) => {
                 for m in moved {
                     tracing::info!(profiles = ?m.profiles, key = %m.key_id, "moved the key into the keyring (storage = \"keyring\")");
@@ -263,13 +263,13 @@ async fn round(
         Err(_) => profiles,
     };
     let cache = Cache::new(&paths.state_dir);
-    let grace = crate::grace::GraceFile::new(&paths.state_dir);
+    let grace = crate::engine::grace::GraceFile::new(&paths.state_dir);
     // Old keys whose grace is over go (under the lock; if another keyrot-agent holds it, later).
     if grace.next_deletion().is_some()
         && let Ok(_lock) = store::try_lock(&paths.lock_file())
     {
-        let counter = crate::aws::RequestCounter::default();
-        crate::grace::settle(paths, &counter, OffsetDateTime::now_utc()).await;
+        let counter = crate::edge::aws::RequestCounter::default();
+        crate::engine::grace::settle(paths, &counter, OffsetDateTime::now_utc()).await;
     }
     // A deletion that is overdue could not be done now (offline?): retry with the backoff.
     let next_deletion = grace.next_deletion();
@@ -279,7 +279,7 @@ async fn round(
     let held = grace.held();
     // Only managed keys whose cached date is missing or more than a day old are asked about.
     let now_utc = OffsetDateTime::now_utc();
-    let mut failed = !crate::cache::refresh(&profiles, &cache, |profile, cached| {
+    let mut failed = !crate::state::cache::refresh(&profiles, &cache, |profile, cached| {
         config.manages(profile)
             && !cached
                 .is_some_and(|d| d.created.is_some() && now_utc - d.checked_at < REFRESH_EVERY)
@@ -421,7 +421,7 @@ fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
             });
         }
     }
-    Ok(crate::adopt::with_keyring(profiles::classify(
+    Ok(crate::engine::adopt::with_keyring(profiles::classify(
         &creds,
         config.as_ref(),
     )))

@@ -20,15 +20,17 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::aws::{Aws, AwsError, ErrorClass};
-use crate::credentials::{self, FileKind, NewKey};
-use crate::error::{Error, OtherKey};
-use crate::failpoint;
-use crate::journal::{Journal, Record};
-use crate::keys::{KeyPair, KeyringError};
-use crate::paths::Paths;
-use crate::rotation::{self, Backoff, Jitter, Phase, RollbackNote, SlotPlan, SlotRefusal, Target};
-use crate::store::{self, ReplaceError};
+use crate::core::credentials::{self, FileKind, NewKey};
+use crate::core::keys::{KeyPair, KeyringError};
+use crate::core::rotation::{
+    self, Backoff, Jitter, Phase, RollbackNote, SlotPlan, SlotRefusal, Target,
+};
+use crate::edge::aws::{Aws, AwsError, ErrorClass};
+use crate::edge::failpoint;
+use crate::edge::paths::Paths;
+use crate::edge::store::{self, ReplaceError};
+use crate::engine::error::{Error, OtherKey};
+use crate::state::journal::{Journal, Record};
 
 /// How a rotation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,16 +229,16 @@ impl<'a> Rotator<'a> {
             // The secrets are in the keyring: the rotation's own entries, or the profile's
             // entry if it already holds that key.
             let find = |entry: String, id: &str| {
-                [entry, crate::keyring::user(&record.primary)]
+                [entry, crate::edge::keyring::user(&record.primary)]
                     .iter()
-                    .filter_map(|e| crate::keyring::load_from(e, &record.primary).ok())
+                    .filter_map(|e| crate::edge::keyring::load_from(e, &record.primary).ok())
                     .find(|k| k.id == id)
             };
             if let Some(id) = &record.new_key_id {
-                new = find(crate::keyring::pending(&record.primary), id);
+                new = find(crate::edge::keyring::pending(&record.primary), id);
             }
             if let Some(k) = find(
-                crate::keyring::previous(&record.primary),
+                crate::edge::keyring::previous(&record.primary),
                 &record.old_key_id,
             ) {
                 old_secret = k.secret;
@@ -418,10 +420,10 @@ impl<'a> Rotator<'a> {
         if record.in_keyring {
             // The rotation's own entries: the profile's entry holds what is in use now.
             for entry in [
-                crate::keyring::pending(&record.primary),
-                crate::keyring::previous(&record.primary),
+                crate::edge::keyring::pending(&record.primary),
+                crate::edge::keyring::previous(&record.primary),
             ] {
-                if let Err(e) = crate::keyring::remove_named(&entry) {
+                if let Err(e) = crate::edge::keyring::remove_named(&entry) {
                     tracing::warn!(error = %e, "could not remove a finished rotation's keyring entry");
                 }
             }
@@ -567,8 +569,11 @@ impl<'a> Rotator<'a> {
             in_keyring: self.in_keyring,
         };
         if self.in_keyring {
-            crate::keyring::store_as(&crate::keyring::previous(&self.profile), &self.old)
-                .map_err(|e| self.keyring_stop(e))?;
+            crate::edge::keyring::store_as(
+                &crate::edge::keyring::previous(&self.profile),
+                &self.old,
+            )
+            .map_err(|e| self.keyring_stop(e))?;
         }
         self.save(&record).map_err(Stop::NothingChanged)?;
         self.record = Some(record);
@@ -646,7 +651,8 @@ impl<'a> Rotator<'a> {
         self.report.new_key_created = Some(OffsetDateTime::now_utc());
         self.report.new_key_id = Some(new.id.clone());
         if self.in_keyring
-            && let Err(e) = crate::keyring::store_as(&crate::keyring::pending(&self.profile), &new)
+            && let Err(e) =
+                crate::edge::keyring::store_as(&crate::edge::keyring::pending(&self.profile), &new)
         {
             // Its secret is nowhere else: the key must go at once.
             self.new = Some(new);
@@ -880,14 +886,15 @@ impl<'a> Rotator<'a> {
     /// Keyring mode's [`Self::swap_in_file`]: each profile's entry moves from `from` to `to`.
     fn swap_in_keyring(&self, from: &str, to: &KeyPair) -> Result<(), SwapError> {
         for p in &self.profiles {
-            let current = crate::keyring::load(p).map_err(|e| SwapError::Other(e.to_string()))?;
+            let current =
+                crate::edge::keyring::load(p).map_err(|e| SwapError::Other(e.to_string()))?;
             if current.id == to.id {
                 continue;
             }
             if current.id != from {
                 return Err(SwapError::Changed);
             }
-            crate::keyring::store(p, to).map_err(|e| SwapError::Other(e.to_string()))?;
+            crate::edge::keyring::store(p, to).map_err(|e| SwapError::Other(e.to_string()))?;
             failpoint::hit("keyring-profile-switched");
         }
         Ok(())
@@ -944,7 +951,7 @@ impl<'a> Rotator<'a> {
         if self.in_keyring {
             let mut all = true;
             for p in &self.profiles {
-                all &= crate::keyring::load(p).ok()?.id == key_id;
+                all &= crate::edge::keyring::load(p).ok()?.id == key_id;
             }
             return Some(all);
         }
@@ -960,7 +967,7 @@ impl<'a> Rotator<'a> {
     /// Which key the primary profile holds in the file on disk now.
     fn key_in_file(&self) -> Option<String> {
         if self.in_keyring {
-            return crate::keyring::load(&self.profile).ok().map(|k| k.id);
+            return crate::edge::keyring::load(&self.profile).ok().map(|k| k.id);
         }
         let bytes = store::read_settled(&self.ctx.paths.credentials).ok()?;
         let parsed = credentials::parse(&bytes, FileKind::Credentials).ok()?;
@@ -1009,7 +1016,9 @@ impl<'a> Rotator<'a> {
                     ));
                 }
                 Ok((_, identity)) => (format!("it answered as {}", identity.arn), false),
-                Err(crate::aws::DiskReadError::Aws(e)) if e.class == ErrorClass::Unreachable => {
+                Err(crate::edge::aws::DiskReadError::Aws(e))
+                    if e.class == ErrorClass::Unreachable =>
+                {
                     (e.detail(), true)
                 }
                 Err(e) => (e.to_string(), false),
@@ -1101,10 +1110,10 @@ impl<'a> Rotator<'a> {
         let delete_after = started + time::Duration::seconds(grace_secs as i64);
         // Keyring mode keeps the old secret in the keyring, not in the grace record.
         if self.in_keyring {
-            crate::keyring::store_as(&crate::keyring::grace(&self.old.id), &self.old)
+            crate::edge::keyring::store_as(&crate::edge::keyring::grace(&self.old.id), &self.old)
                 .map_err(|e| Stop::KeepJournal(self.keyring_error(e)))?;
         }
-        let entry = crate::grace::Entry {
+        let entry = crate::engine::grace::Entry {
             primary: self.profile.clone(),
             profiles: self.profiles.clone(),
             user_arn: self.arn.clone(),
@@ -1114,7 +1123,7 @@ impl<'a> Rotator<'a> {
             delete_after,
             in_keyring: self.in_keyring,
         };
-        crate::grace::GraceFile::new(&self.ctx.paths.state_dir)
+        crate::engine::grace::GraceFile::new(&self.ctx.paths.state_dir)
             .keep(entry)
             .map_err(Stop::KeepJournal)?;
         self.report.grace_until = Some(delete_after);

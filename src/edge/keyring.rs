@@ -13,7 +13,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{KeyPair, KeyringError};
+use crate::core::keys::{KeyPair, KeyringError};
 
 /// The Secret Service "service" attribute of every entry.
 pub const SERVICE: &str = "keyrot-agent";
@@ -142,7 +142,7 @@ pub fn load_from(name: &str, profile: &str) -> Result<KeyPair, KeyringError> {
     })?;
     let stored: Stored =
         serde_json::from_str(&json).map_err(|_| KeyringError::Damaged(profile.to_string()))?;
-    crate::redact::register(&stored.secret_access_key);
+    crate::core::redact::register(&stored.secret_access_key);
     Ok(KeyPair {
         id: stored.access_key_id,
         secret: SecretString::from(stored.secret_access_key),

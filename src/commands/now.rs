@@ -7,16 +7,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::aws::{Aws, RequestCounter};
-use crate::credentials::{self, FileKind, NewKey, ParsedFile};
-use crate::error::Error;
-use crate::journal::Journal;
-use crate::paths::Paths;
-use crate::profiles;
-use crate::recover;
-use crate::rotation::{self, Selection};
-use crate::rotator::{Context, KeyReport, Rotator};
-use crate::store;
+use crate::core::credentials::{self, FileKind, NewKey, ParsedFile};
+use crate::core::profiles;
+use crate::core::rotation::{self, Selection};
+use crate::edge::aws::{Aws, RequestCounter};
+use crate::edge::paths::Paths;
+use crate::edge::store;
+use crate::engine::error::Error;
+use crate::engine::recover;
+use crate::engine::rotator::{Context, KeyReport, Rotator};
+use crate::state::journal::Journal;
 
 /// How `now` was asked to run.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ impl Report {
             .filter_map(|k| k.error.as_ref())
             .find(|e| !(self.all && matches!(e, Error::RootKey { .. })))
             .map(Error::exit_code)
-            .unwrap_or(crate::error::exit::OK)
+            .unwrap_or(crate::engine::error::exit::OK)
     }
 }
 
@@ -84,7 +84,7 @@ fn register_secrets(file: &ParsedFile) {
     for section in file.sections() {
         for key in [credentials::SECRET_ACCESS_KEY, credentials::SESSION_TOKEN] {
             if let Some(value) = file.get(&section.name, key) {
-                crate::redact::register(value);
+                crate::core::redact::register(value);
             }
         }
     }
@@ -118,7 +118,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
     } else if let Some(report) = recover::finish_pending(paths, &journal, options, &counter).await?
     {
         let still_pending = journal.load().ok().flatten().is_some();
-        if report.outcome == crate::rotator::Outcome::Rotated {
+        if report.outcome == crate::engine::rotator::Outcome::Rotated {
             just_rotated = report.new_key_id.clone();
         }
         keys.push(report);
@@ -136,10 +136,10 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         }
     }
     // The agent's settings (grace); a broken config file is refused here as everywhere.
-    let agent_config = crate::config::load(&paths.agent_config)?;
+    let agent_config = crate::core::config::load(&paths.agent_config)?;
     if !options.dry_run {
         // Old keys whose grace is over go; an interrupted undo is finished.
-        crate::grace::settle(paths, &counter, time::OffsetDateTime::now_utc()).await;
+        crate::engine::grace::settle(paths, &counter, time::OffsetDateTime::now_utc()).await;
     }
     let bytes = store::read_settled(&paths.credentials)?;
     let creds = parse_file(&paths.credentials, &bytes, FileKind::Credentials)?;
@@ -157,7 +157,8 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         }
     }
     register_secrets(&creds);
-    let classified = crate::adopt::with_keyring(profiles::classify(&creds, config.as_ref()));
+    let classified =
+        crate::engine::adopt::with_keyring(profiles::classify(&creds, config.as_ref()));
     // A named keyring profile whose entry cannot be read: the keyring's own error (exit 15).
     if let Selection::Named(names) = &options.selection {
         for p in &classified {
@@ -286,27 +287,27 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
 /// in the failure record, its failure or its success.
 pub fn remember_keys(paths: &Paths, report: &KeyReport) {
     let attempt = match (&report.error, report.outcome) {
-        _ if report.dry_run => crate::failures::Attempt::Neither,
-        (_, crate::rotator::Outcome::Rotated) => crate::failures::Attempt::Succeeded,
-        (Some(e), _) => crate::failures::Attempt::Failed {
+        _ if report.dry_run => crate::state::failures::Attempt::Neither,
+        (_, crate::engine::rotator::Outcome::Rotated) => crate::state::failures::Attempt::Succeeded,
+        (Some(e), _) => crate::state::failures::Attempt::Failed {
             kind: e.kind().to_string(),
             message: e.to_string(),
         },
-        (None, _) => crate::failures::Attempt::Neither,
+        (None, _) => crate::state::failures::Attempt::Neither,
     };
-    crate::failures::Failures::new(&paths.state_dir).record(&report.profiles, &attempt);
+    crate::state::failures::Failures::new(&paths.state_dir).record(&report.profiles, &attempt);
     let Some(user) = report.user_arn.clone() else {
         return;
     };
     let now = time::OffsetDateTime::now_utc();
-    let cache = crate::cache::Cache::new(&paths.state_dir);
-    let dates = |created| crate::cache::KeyDates {
+    let cache = crate::state::cache::Cache::new(&paths.state_dir);
+    let dates = |created| crate::state::cache::KeyDates {
         created,
         user_arn: user.clone(),
         checked_at: now,
     };
     match (&report.outcome, &report.new_key_id) {
-        (crate::rotator::Outcome::Rotated, Some(new)) => cache.update(
+        (crate::engine::rotator::Outcome::Rotated, Some(new)) => cache.update(
             &[(new.clone(), dates(report.new_key_created.or(Some(now))))],
             std::slice::from_ref(&report.old_key_id),
         ),

@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::error::exit;
-use crate::paths::{Paths, PathsError};
-use crate::store::{self, StoreError};
+use crate::edge::paths::{Paths, PathsError};
+use crate::edge::store::{self, StoreError};
+use crate::engine::error::exit;
 
 /// The launchd label, also the plist's file name.
 pub const LAUNCHD_LABEL: &str = "io.github.keyrot-agent";
@@ -34,9 +34,9 @@ pub const SYSTEMD_UNIT: &str = "keyrot-agent.service";
 /// The XDG autostart entry's file name.
 pub const AUTOSTART_FILE: &str = "keyrot-agent.desktop";
 
-const SYSTEMD_TEMPLATE: &str = include_str!("../packaging/systemd/keyrot-agent.service.in");
-const LAUNCHD_TEMPLATE: &str = include_str!("../packaging/launchd/keyrot-agent.plist.in");
-const AUTOSTART_TEMPLATE: &str = include_str!("../packaging/xdg/keyrot-agent.desktop.in");
+const SYSTEMD_TEMPLATE: &str = include_str!("../../packaging/systemd/keyrot-agent.service.in");
+const LAUNCHD_TEMPLATE: &str = include_str!("../../packaging/launchd/keyrot-agent.plist.in");
+const AUTOSTART_TEMPLATE: &str = include_str!("../../packaging/xdg/keyrot-agent.desktop.in");
 
 /// How long a freshly spawned autostart agent must stay up to count as started.
 const SPAWN_GRACE: Duration = Duration::from_millis(500);
@@ -1273,7 +1273,7 @@ mod tests {
 
     #[test]
     fn the_packaged_unit_is_the_template_rendered_for_usr_bin() {
-        let packaged = include_str!("../packaging/deb/keyrot-agent.service");
+        let packaged = include_str!("../../packaging/deb/keyrot-agent.service");
         let rendered = render(
             Kind::Systemd,
             Path::new("/usr/bin/keyrot-agent"),

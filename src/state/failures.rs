@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::redact::scrub;
-use crate::store;
+use crate::core::redact::scrub;
+use crate::edge::store;
 
 /// A profile's last failed rotation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use crate::aws::{AwsError, ErrorClass};
-use crate::credentials::Problem;
-use crate::keys::{KeyInfo, KeyringError, LastUsed, SELF_SERVICE_POLICY};
-use crate::paths::PathsError;
-use crate::rotation::{RollbackNote, SelectError};
-use crate::store::StoreError;
+use crate::core::credentials::Problem;
+use crate::core::keys::{KeyInfo, KeyringError, LastUsed, SELF_SERVICE_POLICY};
+use crate::core::rotation::{RollbackNote, SelectError};
+use crate::edge::aws::{AwsError, ErrorClass};
+use crate::edge::paths::PathsError;
+use crate::edge::store::StoreError;
 
 /// Exit codes, documented in README.md.
 pub mod exit {
@@ -195,7 +195,7 @@ pub enum Error {
     Recovery(String),
 
     #[error(transparent)]
-    Config(#[from] crate::config::LoadError),
+    Config(#[from] crate::core::config::LoadError),
 
     #[error(
         "keyrot-agent run is already running{}; only one agent runs per user",

@@ -217,7 +217,7 @@ pub fn replace_with<E: std::error::Error + 'static>(
             }
             write_backup(backup, &expected)?;
             // A write by another program from here on is found in the displaced file below.
-            crate::failpoint::hit("before-rename");
+            crate::edge::failpoint::hit("before-rename");
             let displaced = swap_into_place(&temp, &target, old)?;
             Ok(Ok(displaced))
         })();
@@ -239,7 +239,7 @@ pub fn replace_with<E: std::error::Error + 'static>(
                 break;
             }
         };
-        crate::failpoint::hit("after-rename");
+        crate::edge::failpoint::hit("after-rename");
         if let Err(e) = sync_dir(&target) {
             tracing::warn!(error = %e, "the file was replaced, but its directory could not be fsynced");
         }

@@ -21,8 +21,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::rotation::Phase;
-use crate::store::{self, StoreError};
+use crate::core::rotation::Phase;
+use crate::edge::store::{self, StoreError};
 
 /// The journal of one rotation. Its `Debug` shows no secret.
 #[derive(Clone, Serialize, Deserialize)]
@@ -84,7 +84,7 @@ pub(crate) mod secret {
     }
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(de: D) -> Result<SecretString, D::Error> {
         let s = String::deserialize(de)?;
-        crate::redact::register(&s);
+        crate::core::redact::register(&s);
         Ok(SecretString::from(s))
     }
 }
@@ -105,7 +105,7 @@ mod optional_secret {
     ) -> Result<Option<SecretString>, D::Error> {
         let s = Option::<String>::deserialize(de)?;
         Ok(s.map(|s| {
-            crate::redact::register(&s);
+            crate::core::redact::register(&s);
             SecretString::from(s)
         }))
     }
@@ -202,7 +202,7 @@ impl Journal {
             .mode(0o600)
             .open(&self.history)
             .map_err(io)?;
-        f.write_all(crate::redact::scrub(&text).as_bytes())
+        f.write_all(crate::core::redact::scrub(&text).as_bytes())
             .map_err(io)?;
         f.sync_all().map_err(io)?;
         Ok(())

@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::cache::KeyDates;
-use crate::config::Config;
-use crate::failures::LastError;
-use crate::journal::Record;
-use crate::profiles::Profile;
-use crate::schedule::{self, KeyAge, Status};
+use crate::core::config::Config;
+use crate::core::profiles::Profile;
+use crate::core::schedule::{self, KeyAge, Status};
+use crate::state::cache::KeyDates;
+use crate::state::failures::LastError;
+use crate::state::journal::Record;
 
 /// The last finished rotation of a profile, from the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,8 +109,8 @@ pub fn rows(
                 state: "skipped".into(),
                 storage: if matches!(
                     p.status,
-                    Err(crate::profiles::SkipReason::InKeyring
-                        | crate::profiles::SkipReason::KeyringUnreadable(_))
+                    Err(crate::core::profiles::SkipReason::InKeyring
+                        | crate::core::profiles::SkipReason::KeyringUnreadable(_))
                 ) {
                     "keyring"
                 } else {
@@ -279,12 +279,12 @@ pub fn json(rows: &[Row]) -> Value {
 /// `keyrot-agent status`: reads what is known locally (and, with `refresh`, asks AWS for the
 /// keys' creation dates), and returns the rows.
 pub async fn run(
-    paths: &crate::paths::Paths,
+    paths: &crate::edge::paths::Paths,
     refresh: bool,
-) -> Result<Vec<Row>, crate::error::Error> {
-    use crate::credentials::{FileKind, parse};
-    use crate::error::Error;
-    use crate::store;
+) -> Result<Vec<Row>, crate::engine::error::Error> {
+    use crate::core::credentials::{FileKind, parse};
+    use crate::edge::store;
+    use crate::engine::error::Error;
     let invalid = |path: &std::path::Path| {
         let path = path.to_path_buf();
         move |problems| Error::InvalidFile { path, problems }
@@ -295,18 +295,21 @@ pub async fn run(
         Some(b) => Some(parse(&b, FileKind::Config).map_err(invalid(&paths.config))?),
         None => None,
     };
-    let profiles =
-        crate::adopt::with_keyring(crate::profiles::classify(&creds, aws_config.as_ref()));
-    let config = crate::config::load(&paths.agent_config)?;
-    let cache = crate::cache::Cache::new(&paths.state_dir);
+    let profiles = crate::engine::adopt::with_keyring(crate::core::profiles::classify(
+        &creds,
+        aws_config.as_ref(),
+    ));
+    let config = crate::core::config::load(&paths.agent_config)?;
+    let cache = crate::state::cache::Cache::new(&paths.state_dir);
     if refresh {
-        crate::cache::refresh(&profiles, &cache, |_, _| true).await;
+        crate::state::cache::refresh(&profiles, &cache, |_, _| true).await;
     }
-    let history =
-        std::fs::read_to_string(crate::journal::Journal::new(&paths.state_dir).history_path())
-            .map(|h| last_rotations(&h))
-            .unwrap_or_default();
-    let in_flight = crate::journal::Journal::new(&paths.state_dir)
+    let history = std::fs::read_to_string(
+        crate::state::journal::Journal::new(&paths.state_dir).history_path(),
+    )
+    .map(|h| last_rotations(&h))
+    .unwrap_or_default();
+    let in_flight = crate::state::journal::Journal::new(&paths.state_dir)
         .load()
         .ok()
         .flatten();
@@ -315,12 +318,12 @@ pub async fn run(
         &cache.load(),
         &config,
         &history,
-        &crate::failures::Failures::new(&paths.state_dir).load(),
+        &crate::state::failures::Failures::new(&paths.state_dir).load(),
         in_flight.as_ref(),
         OffsetDateTime::now_utc(),
     );
     // Keys brought back by `undo`, and old keys waiting out their grace.
-    let grace = crate::grace::GraceFile::new(&paths.state_dir)
+    let grace = crate::engine::grace::GraceFile::new(&paths.state_dir)
         .load()
         .unwrap_or_default();
     for (row, p) in rows.iter_mut().zip(&profiles) {
@@ -359,8 +362,8 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::{FileKind, parse};
-    use crate::profiles::classify;
+    use crate::core::credentials::{FileKind, parse};
+    use crate::core::profiles::classify;
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-06-01 00:00 UTC);

@@ -23,8 +23,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::redact::scrub;
-use crate::store;
+use crate::core::redact::scrub;
+use crate::edge::store;
 
 /// How long a daily notice stays quiet.
 const DAILY: time::Duration = time::Duration::days(1);
@@ -428,7 +428,7 @@ mod tests {
         assert_eq!(w.summary(), "AWS key for 'work' is due on 2026-11-08");
         assert!(w.body().contains("2026-11-08 09:30"), "{}", w.body());
         let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-        crate::redact::register(secret);
+        crate::core::redact::register(secret);
         let leaky = Notice::Problem {
             class: "x".into(),
             reason: format!("bad value {secret}"),

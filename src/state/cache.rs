@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::store;
+use crate::edge::store;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyDates {
@@ -54,12 +54,12 @@ impl Cache {
 /// creation date of every rotatable key for which `wanted(profile, cached)` says so, and records
 /// them. Returns false if any of them could not be learned; the cache keeps what it had for those.
 pub async fn refresh(
-    profiles: &[crate::profiles::Profile],
+    profiles: &[crate::core::profiles::Profile],
     cache: &Cache,
     wanted: impl Fn(&str, Option<&KeyDates>) -> bool,
 ) -> bool {
-    use crate::aws::{Aws, RequestCounter};
-    use crate::keys::KeyPair;
+    use crate::core::keys::KeyPair;
+    use crate::edge::aws::{Aws, RequestCounter};
     let known = cache.load();
     let mut ok = true;
     let mut entries = Vec::new();
@@ -78,7 +78,7 @@ pub async fn refresh(
         let result = async {
             let identity = aws.identity(&key).await?;
             let keys = aws.list_keys(&key).await?;
-            Ok::<_, crate::aws::AwsError>((identity, keys))
+            Ok::<_, crate::edge::aws::AwsError>((identity, keys))
         }
         .await;
         match result {

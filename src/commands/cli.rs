@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::parse_duration;
+use crate::core::config::parse_duration;
 
 /// Keeps the AWS access keys in ~/.aws/credentials fresh: rotates them, proves the new key works,
 /// and retires the old one, without ever leaving you without a working key.

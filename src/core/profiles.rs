@@ -10,7 +10,7 @@ use std::fmt;
 
 use secrecy::SecretString;
 
-use crate::credentials::{
+use crate::core::credentials::{
     ACCESS_KEY_ID, FileKind, ParsedFile, Problem, ProblemKind, SECRET_ACCESS_KEY, SESSION_TOKEN,
 };
 
@@ -36,7 +36,7 @@ pub enum SkipReason {
     /// keyrot-agent's own credential_process: the key is in the keyring (until it is read).
     InKeyring,
     /// A keyring profile whose entry cannot be read now.
-    KeyringUnreadable(crate::keys::KeyringError),
+    KeyringUnreadable(crate::core::keys::KeyringError),
     KeysAndCredentialProcess,
     IncompleteKeyPair {
         missing: &'static str,
@@ -281,7 +281,7 @@ fn classify_one(
                 .and_then(|s| s.property(ACCESS_KEY_ID))
                 .map(|p| p.line)
                 .unwrap_or(0);
-            crate::redact::register(secret);
+            crate::core::redact::register(secret);
             Ok(Rotatable {
                 access_key_id: id.to_string(),
                 secret: SecretString::from(secret.to_string()),
@@ -295,7 +295,7 @@ fn classify_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::parse;
+    use crate::core::credentials::parse;
 
     fn statuses(creds: &str, config: &str) -> Vec<(String, Result<String, SkipReason>)> {
         let c = parse(creds.as_bytes(), FileKind::Credentials).unwrap();

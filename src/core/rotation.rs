@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::keys::KeyInfo;
-use crate::profiles::{Profile, SkipReason};
+use crate::core::keys::KeyInfo;
+use crate::core::profiles::{Profile, SkipReason};
 
 /// The phases of one rotation, in order. A rotation is exactly as far as its phase says; the
 /// step from each phase to the next is one step of the `now` driver.
@@ -297,8 +297,8 @@ impl Jitter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::{FileKind, parse};
-    use crate::profiles::classify;
+    use crate::core::credentials::{FileKind, parse};
+    use crate::core::profiles::classify;
 
     fn key(id: &str, active: bool) -> KeyInfo {
         KeyInfo {

@@ -2,7 +2,7 @@
 //!
 //! `KEYROT_LOG` (or `RUST_LOG`) sets the level, default `warn`. Whatever the level, the HTTP
 //! stack's and D-Bus's wire logging is capped at `debug`, and every line goes through
-//! [`crate::redact::ScrubbingStderr`], so no secret reaches the log even at `trace`.
+//! [`crate::core::redact::ScrubbingStderr`], so no secret reaches the log even at `trace`.
 
 use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, Targets};
@@ -27,7 +27,7 @@ pub fn init() {
         .with_target("zbus", Level::DEBUG)
         .with_target("secret_service", Level::DEBUG);
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(crate::redact::ScrubbingStderr::new)
+        .with_writer(crate::core::redact::ScrubbingStderr::new)
         .with_ansi(false)
         .with_filter(wanted)
         .with_filter(cap);

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::error::Error;
-use crate::now::Report;
-use crate::rotator::{KeyReport, Outcome};
+use crate::commands::now::Report;
+use crate::engine::error::Error;
+use crate::engine::rotator::{KeyReport, Outcome};
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64

@@ -7,18 +7,18 @@
 //!   journal, which keeps it until the file holds it.
 //! - Interrupted while rolling back: the rollback is finished.
 
-use crate::aws::{Aws, RequestCounter};
-use crate::credentials::{self, FileKind};
-use crate::error::Error;
-use crate::journal::{Journal, Record};
-use crate::now::{Options, local_keys};
-use crate::paths::Paths;
-use crate::rotation::Phase;
-use crate::rotator::{Context, KeyReport, Rotator};
-use crate::store;
+use crate::commands::now::{Options, local_keys};
+use crate::core::credentials::{self, FileKind};
+use crate::core::rotation::Phase;
+use crate::edge::aws::{Aws, RequestCounter};
+use crate::edge::paths::Paths;
+use crate::edge::store;
+use crate::engine::error::Error;
+use crate::engine::rotator::{Context, KeyReport, Rotator};
+use crate::state::journal::{Journal, Record};
 use std::time::Duration;
 
-fn journal_error(e: crate::journal::JournalError) -> Error {
+fn journal_error(e: crate::state::journal::JournalError) -> Error {
     Error::Recovery(e.to_string())
 }
 
@@ -58,7 +58,7 @@ pub fn describe(r: &Record) -> String {
             r.user_arn, r.old_key_id, r.old_key_id
         )]
     } else {
-        crate::rotation::remaining_steps(r.phase)
+        crate::core::rotation::remaining_steps(r.phase)
             .iter()
             .map(|step| step.replace("{old}", &r.old_key_id).replace("{new}", new))
             .collect()
@@ -93,9 +93,9 @@ pub async fn finish_pending(
             let mut keys = local_keys(&f);
             for section in f.sections() {
                 if f.get(&section.name, credentials::CREDENTIAL_PROCESS)
-                    .is_some_and(crate::profiles::is_ours)
+                    .is_some_and(crate::core::profiles::is_ours)
                 {
-                    let pair = crate::keyring::load(&section.name).ok()?;
+                    let pair = crate::edge::keyring::load(&section.name).ok()?;
                     keys.push((section.name.clone(), pair.id));
                 }
             }
@@ -123,7 +123,7 @@ pub async fn finish_pending(
     };
     let mut report = Rotator::resume(&ctx, record).run_resumed().await;
     report.requests = counter.get() - before;
-    crate::now::remember_keys(&paths, &report);
+    crate::commands::now::remember_keys(&paths, &report);
     Ok(Some(report))
 }
 
@@ -135,17 +135,17 @@ pub async fn before_change(
     counter: &RequestCounter,
 ) -> Result<Option<KeyReport>, Error> {
     let journal = Journal::new(&paths.state_dir);
-    let options = Options::unattended(crate::rotation::Selection::All, verify_timeout);
+    let options = Options::unattended(crate::core::rotation::Selection::All, verify_timeout);
     finish_pending(paths, &journal, &options, counter).await
 }
 
 /// `keyrot-agent recover`: finish or roll back the rotation in flight, or with `dry_run` say
 /// what that would do.
-pub async fn run(paths: &Paths, options: &Options) -> Result<crate::now::Report, Error> {
+pub async fn run(paths: &Paths, options: &Options) -> Result<crate::commands::now::Report, Error> {
     let _lock = store::try_lock(&paths.lock_file())?;
     let journal = Journal::new(&paths.state_dir);
     let counter = RequestCounter::default();
-    let mut report = crate::now::Report {
+    let mut report = crate::commands::now::Report {
         credentials_file: paths.credentials.clone(),
         in_flight: None,
         all: false,
@@ -160,7 +160,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<crate::now::Report,
         if let Some(key) = finish_pending(paths, &journal, options, &counter).await? {
             report.keys.push(key);
         }
-        crate::grace::settle(paths, &counter, time::OffsetDateTime::now_utc()).await;
+        crate::engine::grace::settle(paths, &counter, time::OffsetDateTime::now_utc()).await;
     }
     report.requests = counter.get();
     Ok(report)

@@ -1,0 +1,11 @@
+//! The edges: each module touches one outside thing (AWS, the OS keyring, the disk, the environment,
+//! the terminal, the desktop, service managers, file watching).
+
+pub mod aws;
+pub mod failpoint;
+pub mod keyring;
+pub mod logging;
+pub mod paths;
+pub mod service;
+pub mod store;
+pub mod watch;

@@ -1,0 +1,6 @@
+//! keyrot-agent's own records (journal, history, key cache, grace, failures, what was notified), typed,
+//! written only through `edge::store`.
+
+pub mod cache;
+pub mod failures;
+pub mod journal;

@@ -1,0 +1,396 @@
+//! The architecture's rules, checked over every source file as an ordinary test (as
+//! rust-analyzer's tidy test does), so that ARCHITECTURE.md's sentences stay true:
+//!
+//! - `src/` is five layers that import only downwards: `core` < `edge` < `state` < `engine` <
+//!   `commands` (< `main.rs`). A module may use its own layer or a lower one.
+//! - The import graph between modules has no cycle.
+//! - `core` does no I/O: no file system, network, environment, processes, threads, async runtime,
+//!   AWS or keyring crates, terminal, and no clock.
+//! - Only `edge` modules touch the outside: the file system, the network, the AWS SDK, the
+//!   keyring, D-Bus notifications, file watching, the terminal's progress bar, libc.
+//! - Only `edge::store` writes to disk.
+//! - Only the storage seam (`edge::storage`) knows whether a profile's secret is in the keyring.
+//! - Every state file's name is spelled once, in `edge::paths`.
+//! - Only `commands` decides exit codes.
+//!
+//! The rules read the code as text: `crate::layer::module` paths and a list of tokens per rule.
+//! Code under `#[cfg(test)]` is not checked (tests may do what they need), nor are comments.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+const LAYERS: [&str; 5] = ["core", "edge", "state", "engine", "commands"];
+
+/// A source file as the rules see it.
+struct Source {
+    /// `core::credentials`, `engine`, `main`, …
+    module: String,
+    /// The code without comments and without its `#[cfg(test)]` module.
+    code: String,
+}
+
+fn layer_rank(module: &str) -> usize {
+    let layer = module.split("::").next().unwrap_or(module);
+    LAYERS
+        .iter()
+        .position(|l| *l == layer)
+        .unwrap_or(LAYERS.len())
+}
+
+fn sources() -> Vec<Source> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let rel = path.strip_prefix(&src).unwrap();
+            let parts: Vec<&str> = rel
+                .iter()
+                .map(|p| p.to_str().unwrap().trim_end_matches(".rs"))
+                .collect();
+            let module = match parts.as_slice() {
+                ["main"] | ["lib"] => "main".to_string(),
+                [layer, "mod"] => layer.to_string(),
+                [layer, name] => format!("{layer}::{name}"),
+                other => other.join("::"),
+            };
+            let text = std::fs::read_to_string(&path).unwrap();
+            out.push(Source {
+                module,
+                code: code_only(&text),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.module.cmp(&b.module));
+    out
+}
+
+/// The text without `//` comments and without the `#[cfg(test)]` module at its end.
+fn code_only(text: &str) -> String {
+    let text = match text.find("#[cfg(test)]\nmod tests") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| match l.find(" // ") {
+            Some(i) if !l[..i].contains('"') => &l[..i],
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The modules a source refers to through `crate::layer::module` (or `keyrot_agent::…` in
+/// `main.rs`), and `crate::layer` alone.
+fn imports(source: &Source) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for prefix in ["crate::", "keyrot_agent::"] {
+        for (i, _) in source.code.match_indices(prefix) {
+            let rest = &source.code[i + prefix.len()..];
+            let mut segments = rest
+                .split("::")
+                .map(|s| s.split(|c: char| !(c.is_alphanumeric() || c == '_')).next());
+            let Some(Some(layer)) = segments.next() else {
+                continue;
+            };
+            if !LAYERS.contains(&layer) {
+                continue;
+            }
+            let module = match segments.next().flatten() {
+                Some(m) if !m.is_empty() && m.chars().next().unwrap().is_lowercase() => {
+                    format!("{layer}::{m}")
+                }
+                _ => layer.to_string(),
+            };
+            if module != source.module {
+                out.insert(module);
+            }
+        }
+    }
+    out
+}
+
+/// Violations not yet mended, as `rule: detail`. Each commit of the restructuring removes some;
+/// the test fails when one is listed that no longer occurs, so the list can only shrink.
+const KNOWN: &[&str] = &[
+    "core does no I/O: core::redact uses `stderr()`",
+    "cycle: commands::now -> engine::adopt -> engine::recover -> commands::now",
+    "cycle: commands::now -> engine::grace -> engine::recover -> commands::now",
+    "cycle: commands::now -> engine::recover -> commands::now",
+    "cycle: commands::now -> engine::rotator -> engine::grace -> engine::recover -> commands::now",
+    "cycle: engine::grace -> engine::recover -> engine::grace",
+    "cycle: engine::grace -> engine::recover -> engine::rotator -> engine::grace",
+    "only commands decide exit codes: edge::service uses `exit::`",
+    "only commands decide exit codes: edge::service uses `exit_code`",
+    "only commands decide exit codes: engine::error uses `exit::`",
+    "only commands decide exit codes: engine::error uses `exit_code`",
+    "only edges touch the outside: commands::status uses `std::fs`",
+    "only edges touch the outside: engine::adopt uses `std::fs`",
+    "only edges touch the outside: engine::notices uses `notify_rust`",
+    "only edges touch the outside: engine::rotator uses `indicatif`",
+    "only edges touch the outside: state::journal uses `std::fs`",
+    "only store writes to disk: edge::service uses `OpenOptions`",
+    "only store writes to disk: edge::service uses `remove_dir`",
+    "only store writes to disk: state::journal uses `OpenOptions`",
+    "only the storage seam knows the keyring flag: commands::agent uses `in_keyring`",
+    "only the storage seam knows the keyring flag: commands::now uses `in_keyring`",
+    "only the storage seam knows the keyring flag: commands::status uses `in_keyring`",
+    "only the storage seam knows the keyring flag: core::profiles uses `in_keyring`",
+    "only the storage seam knows the keyring flag: core::rotation uses `in_keyring`",
+    "only the storage seam knows the keyring flag: engine::adopt uses `in_keyring`",
+    "only the storage seam knows the keyring flag: engine::grace uses `in_keyring`",
+    "only the storage seam knows the keyring flag: engine::rotator uses `in_keyring`",
+    "only the storage seam knows the keyring flag: state::journal uses `in_keyring`",
+    "state file names live in paths: commands::agent uses `\"agent.lock\"`",
+    "state file names live in paths: edge::service uses `\"agent.lock\"`",
+    "state file names live in paths: engine::grace uses `\"grace.json\"`",
+    "state file names live in paths: engine::notices uses `\"notified.json\"`",
+    "state file names live in paths: state::cache uses `\"keys.json\"`",
+    "state file names live in paths: state::failures uses `\"failures.json\"`",
+    "state file names live in paths: state::journal uses `\"history.jsonl\"`",
+    "state file names live in paths: state::journal uses `\"rotation.journal\"`",
+    "upwards: edge::service -> engine::error",
+    "upwards: engine::recover -> commands::now",
+];
+
+fn check(found: BTreeSet<String>) {
+    let known: BTreeSet<String> = KNOWN.iter().map(|s| s.to_string()).collect();
+    let new: Vec<&String> = found.difference(&known).collect();
+    let mended: Vec<&String> = known.difference(&found).collect();
+    assert!(
+        new.is_empty() && mended.is_empty(),
+        "\narchitecture rules broken:\n  {}\nno longer broken (remove from KNOWN):\n  {}\n",
+        new.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  "),
+        mended
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+}
+
+fn found_violations() -> BTreeSet<String> {
+    let sources = sources();
+    let mut found = BTreeSet::new();
+    // Layers import only downwards.
+    for s in &sources {
+        for m in imports(s) {
+            if layer_rank(&m) > layer_rank(&s.module) {
+                found.insert(format!("upwards: {} -> {m}", s.module));
+            }
+        }
+    }
+    // No cycle.
+    let graph: BTreeMap<String, BTreeSet<String>> = sources
+        .iter()
+        .map(|s| (s.module.clone(), imports(s)))
+        .collect();
+    for cycle in cycles(&graph) {
+        found.insert(format!("cycle: {}", cycle.join(" -> ")));
+    }
+    // Token rules.
+    for s in &sources {
+        for (rule, applies, tokens) in TOKEN_RULES {
+            if !applies(&s.module) {
+                continue;
+            }
+            for t in *tokens {
+                if contains_token(&s.code, t) {
+                    found.insert(format!("{rule}: {} uses `{t}`", s.module));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Whether `code` holds `token`. A token that starts with `::` (a crate's absolute path) or
+/// with a letter must not continue an identifier or a path: `::keyring::` is the keyring crate,
+/// not `crate::edge::keyring::`, and `aws_config` is not `my_aws_config`.
+fn contains_token(code: &str, token: &str) -> bool {
+    code.match_indices(token).any(|(i, _)| {
+        let before = code[..i].chars().next_back();
+        let boundary = |c: char| !(c.is_alphanumeric() || c == '_');
+        match token.chars().next() {
+            Some(':') => before.is_none_or(|c| boundary(c) && c != ':'),
+            Some(c) if c.is_alphabetic() => before.is_none_or(boundary),
+            _ => true,
+        }
+    })
+}
+
+type Applies = fn(&str) -> bool;
+
+/// (rule, which modules it applies to, tokens those modules must not contain).
+const TOKEN_RULES: &[(&str, Applies, &[&str])] = &[
+    (
+        "core does no I/O",
+        |m| m == "core" || m.starts_with("core::"),
+        &[
+            "std::fs",
+            "fs::",
+            "std::env",
+            "env::var",
+            "std::net",
+            "std::process",
+            "std::thread",
+            "tokio",
+            "async fn",
+            "aws_sdk_",
+            "aws_config::",
+            "aws_smithy_",
+            "aws_credential_types::",
+            "aws_runtime::",
+            "::keyring::",
+            "keyring::Entry",
+            "notify_rust",
+            "SystemTime",
+            "Instant::now",
+            "now_utc",
+            "File::",
+            "OpenOptions",
+            "libc::",
+            "stdin()",
+            "stdout()",
+            "stderr()",
+            "println!",
+            "eprintln!",
+            "print!(",
+            "eprint!(",
+        ],
+    ),
+    (
+        "only edges touch the outside",
+        |m| !(m == "edge" || m.starts_with("edge::") || m == "main"),
+        &[
+            "std::fs",
+            "std::net",
+            "std::process::Command",
+            "aws_sdk_",
+            "aws_config::",
+            "aws_smithy_",
+            "aws_credential_types::",
+            "aws_runtime::",
+            "::keyring::",
+            "keyring::Entry",
+            "notify_rust",
+            "use notify::",
+            "::notify::",
+            "indicatif",
+            "libc::",
+        ],
+    ),
+    (
+        "only store writes to disk",
+        |m| m != "edge::store",
+        &[
+            "fs::write",
+            "File::create",
+            "OpenOptions",
+            "create_dir",
+            "DirBuilder",
+            "remove_file",
+            "remove_dir",
+            "fs::rename",
+            "set_permissions",
+            "fs::copy",
+            "fchown",
+            "os::unix::fs::symlink",
+        ],
+    ),
+    (
+        "only the storage seam knows the keyring flag",
+        |m| m != "edge::storage",
+        &["in_keyring"],
+    ),
+    (
+        "state file names live in paths",
+        |m| m != "edge::paths",
+        &[
+            "\"rotation.journal\"",
+            "\"history.jsonl\"",
+            "\"keys.json\"",
+            "\"grace.json\"",
+            "\"failures.json\"",
+            "\"notified.json\"",
+            "\"agent.lock\"",
+            "\"credentials.backup\"",
+            "join(\"lock\")",
+        ],
+    ),
+    (
+        "only commands decide exit codes",
+        |m| m != "commands" && !m.starts_with("commands::") && m != "main",
+        &["exit_code", "exit::"],
+    ),
+];
+
+/// Every elementary cycle's smallest rotation, found by a depth-first search from each node.
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<Vec<String>> {
+    let mut out = BTreeSet::new();
+    for start in graph.keys() {
+        let mut stack = vec![(start.clone(), vec![start.clone()])];
+        while let Some((node, path)) = stack.pop() {
+            for next in graph.get(&node).into_iter().flatten() {
+                if next == start {
+                    // Only report each cycle once: from its smallest member.
+                    if path.iter().all(|p| p >= start) {
+                        let mut c = path.clone();
+                        c.push(start.clone());
+                        out.insert(c);
+                    }
+                } else if !path.contains(next) && next > start && path.len() < 8 {
+                    let mut p = path.clone();
+                    p.push(next.clone());
+                    stack.push((next.clone(), p));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_layers_import_only_downwards_without_cycles_and_keep_their_rules() {
+    check(found_violations());
+}
+
+/// Prints every violation, to update `KNOWN`:
+/// `cargo test --test architecture list -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn list() {
+    for v in found_violations() {
+        println!("    {v:?},");
+    }
+}
+
+#[test]
+fn the_checks_themselves_see_what_they_should() {
+    let s = Source {
+        module: "core::x".into(),
+        code: code_only(
+            "use crate::edge::store;\n// use crate::commands::now;\nfn f() { crate::engine::rotate::go(); }\n#[cfg(test)]\nmod tests { use crate::commands::y; }\n",
+        ),
+    };
+    assert_eq!(
+        imports(&s).into_iter().collect::<Vec<_>>(),
+        ["edge::store", "engine::rotate"]
+    );
+    let mut g = BTreeMap::new();
+    g.insert("a".to_string(), BTreeSet::from(["b".to_string()]));
+    g.insert("b".to_string(), BTreeSet::from(["a".to_string()]));
+    assert_eq!(cycles(&g).len(), 1);
+}
