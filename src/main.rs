@@ -262,7 +262,7 @@ fn run_config(cmd: ConfigCommand) -> i32 {
                 }
             }
         }
-        ConfigCommand::Show { json } => match keyrot_agent::core::config::load(path) {
+        ConfigCommand::Show { json } => match keyrot_agent::engine::local::agent_config(&paths) {
             Ok(config) => {
                 let rows = keyrot_agent::core::config::describe(&config);
                 if json {

@@ -59,17 +59,17 @@ pub struct RunOptions {
 
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
-    let _instance = match store::try_lock(&paths.state_dir.join("agent.lock")) {
+    let _instance = match store::try_lock(&paths.agent_lock()) {
         Ok(lock) => lock,
         Err(StoreError::Busy { pid }) => return Err(Error::AgentRunning { pid }),
         Err(e) => return Err(e.into()),
     };
     // A bad config stops the agent at start, with its line; later it keeps the last good one.
-    let mut config = crate::core::config::load(&paths.agent_config)?;
+    let mut config = crate::engine::local::agent_config(paths)?;
     tracing::info!("keyrot-agent run: started");
     // First, whatever an earlier run left half done.
     let recover_options = Options::unattended(Selection::All, config.global.verify_timeout);
-    let mut notifier = Notifier::new(&paths.state_dir, options.notify);
+    let mut notifier = Notifier::new(paths.notified_file(), options.notify);
     // Signals are ours from here on. A stop request interrupts whatever is going on: a rotation
     // cut short is exactly a crash at an await point, which the journal is made for.
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -112,7 +112,7 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
     let mut backoff = Duration::from_secs(60);
     loop {
         let mut problems = Vec::new();
-        match crate::core::config::load(&paths.agent_config) {
+        match crate::engine::local::agent_config(paths) {
             Ok(c) => config = c,
             Err(e) => {
                 tracing::error!(error = %e, "the config file is invalid; keeping the previous settings");
@@ -262,8 +262,8 @@ async fn round(
         Ok(p) => p,
         Err(_) => profiles,
     };
-    let cache = Cache::new(&paths.state_dir);
-    let grace = crate::engine::grace::GraceFile::new(&paths.state_dir);
+    let cache = Cache::new(paths.key_cache_file());
+    let grace = crate::engine::grace::GraceFile::new(paths.grace_file());
     // Old keys whose grace is over go (under the lock; if another keyrot-agent holds it, later).
     if grace.next_deletion().is_some()
         && let Ok(_lock) = store::try_lock(&paths.lock_file())

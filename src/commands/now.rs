@@ -94,7 +94,7 @@ fn register_secrets(file: &ParsedFile) {
 /// back as `Err` before anything was changed; per-key outcomes are in the report.
 pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
     let _lock = store::try_lock(&paths.lock_file())?;
-    let journal = Journal::new(&paths.state_dir);
+    let journal = Journal::new(paths.journal_file());
     let counter = RequestCounter::default();
     let mut keys = Vec::new();
     let mut in_flight = None;
@@ -136,7 +136,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         }
     }
     // The agent's settings (grace); a broken config file is refused here as everywhere.
-    let agent_config = crate::core::config::load(&paths.agent_config)?;
+    let agent_config = crate::engine::local::agent_config(paths)?;
     if !options.dry_run {
         // Old keys whose grace is over go; an interrupted undo is finished.
         crate::engine::grace::settle(paths, &counter, time::OffsetDateTime::now_utc()).await;
@@ -295,12 +295,12 @@ pub fn remember_keys(paths: &Paths, report: &KeyReport) {
         },
         (None, _) => crate::state::failures::Attempt::Neither,
     };
-    crate::state::failures::Failures::new(&paths.state_dir).record(&report.profiles, &attempt);
+    crate::state::failures::Failures::new(paths.failures_file()).record(&report.profiles, &attempt);
     let Some(user) = report.user_arn.clone() else {
         return;
     };
     let now = time::OffsetDateTime::now_utc();
-    let cache = crate::state::cache::Cache::new(&paths.state_dir);
+    let cache = crate::state::cache::Cache::new(paths.key_cache_file());
     let dates = |created| crate::state::cache::KeyDates {
         created,
         user_arn: user.clone(),

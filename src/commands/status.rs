@@ -15,6 +15,7 @@ use crate::core::profiles::Profile;
 use crate::core::schedule::{self, KeyAge, Status};
 use crate::state::cache::KeyDates;
 use crate::state::failures::LastError;
+use crate::state::history::HistoryLine;
 use crate::state::journal::Record;
 
 /// The last finished rotation of a profile, from the history.
@@ -52,28 +53,15 @@ pub fn mask(key_id: &str) -> String {
     format!("{}…{}", &key_id[..4], &key_id[key_id.len() - 4..])
 }
 
-/// The latest history line per profile.
-pub fn last_rotations(history: &str) -> BTreeMap<String, LastRotation> {
-    let mut out = BTreeMap::new();
-    for line in history.lines() {
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let time = v["time"].as_str().unwrap_or_default().to_string();
-        let outcome = v["outcome"].as_str().unwrap_or_default().to_string();
-        for p in v["profiles"].as_array().into_iter().flatten() {
-            if let Some(p) = p.as_str() {
-                out.insert(
-                    p.to_string(),
-                    LastRotation {
-                        time: time.clone(),
-                        outcome: outcome.clone(),
-                    },
-                );
-            }
-        }
+/// What the table shows of a profile's last history line.
+fn last_rotation(line: &HistoryLine) -> LastRotation {
+    LastRotation {
+        time: line
+            .time
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        outcome: line.outcome.name().to_string(),
     }
-    out
 }
 
 /// Builds the rows.
@@ -81,14 +69,14 @@ pub fn rows(
     profiles: &[Profile],
     cache: &BTreeMap<String, KeyDates>,
     config: &Config,
-    history: &BTreeMap<String, LastRotation>,
+    history: &BTreeMap<String, HistoryLine>,
     failures: &BTreeMap<String, LastError>,
     in_flight: Option<&Record>,
     now: OffsetDateTime,
 ) -> Vec<Row> {
     let mut out = Vec::new();
     for p in profiles {
-        let last_rotation = history.get(&p.name).cloned();
+        let last_rotation = history.get(&p.name).map(last_rotation);
         let last_error = failures.get(&p.name).cloned();
         let flight = in_flight.filter(|r| r.profiles.contains(&p.name)).map(|r| {
             format!(
@@ -299,17 +287,13 @@ pub async fn run(
         &creds,
         aws_config.as_ref(),
     ));
-    let config = crate::core::config::load(&paths.agent_config)?;
-    let cache = crate::state::cache::Cache::new(&paths.state_dir);
+    let config = crate::engine::local::agent_config(paths)?;
+    let cache = crate::state::cache::Cache::new(paths.key_cache_file());
     if refresh {
         crate::state::cache::refresh(&profiles, &cache, |_, _| true).await;
     }
-    let history = std::fs::read_to_string(
-        crate::state::journal::Journal::new(&paths.state_dir).history_path(),
-    )
-    .map(|h| last_rotations(&h))
-    .unwrap_or_default();
-    let in_flight = crate::state::journal::Journal::new(&paths.state_dir)
+    let history = crate::state::history::History::new(paths.history_file()).last_per_profile();
+    let in_flight = crate::state::journal::Journal::new(paths.journal_file())
         .load()
         .ok()
         .flatten();
@@ -318,12 +302,12 @@ pub async fn run(
         &cache.load(),
         &config,
         &history,
-        &crate::state::failures::Failures::new(&paths.state_dir).load(),
+        &crate::state::failures::Failures::new(paths.failures_file()).load(),
         in_flight.as_ref(),
         OffsetDateTime::now_utc(),
     );
     // Keys brought back by `undo`, and old keys waiting out their grace.
-    let grace = crate::engine::grace::GraceFile::new(&paths.state_dir)
+    let grace = crate::engine::grace::GraceFile::new(paths.grace_file())
         .load()
         .unwrap_or_default();
     for (row, p) in rows.iter_mut().zip(&profiles) {
@@ -385,8 +369,8 @@ mod tests {
                 checked_at: NOW,
             },
         );
-        let history = last_rotations(
-            "{\"time\":\"2026-03-01T00:00:00Z\",\"profiles\":[\"default\"],\"outcome\":\"rotated\"}\nnot json\n",
+        let history = crate::state::history::last_per_profile(
+            "{\"time\":\"2026-03-01T00:00:00Z\",\"profiles\":[\"default\"],\"old_key_id\":\"AKIA0\",\"new_key_id\":\"AKIAAAAAAAAAAAAA0001\",\"outcome\":\"rotated\"}\nnot json\n",
         );
         let mut failures = BTreeMap::new();
         failures.insert(

@@ -4,7 +4,8 @@
 //! The file is `config.toml` in the platform's config directory (`~/.config/keyrot-agent/` on
 //! Linux), or the path in `KEYROT_CONFIG`. Every field is optional. Durations are written as
 //! people write them ("90d", "12h"). An unknown key or a bad value is an error that names the
-//! line; nothing falls back to a default silently. Pure: [`parse`] works on text.
+//! line; nothing falls back to a default silently. Pure: [`parse`] works on text; the engine's
+//! loader reads the file.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -584,21 +585,6 @@ mod tests {
         assert_eq!(show_duration(Duration::from_secs(90 * 86400)), "90d");
         assert_eq!(show_duration(Duration::from_secs(3600)), "1h");
         assert_eq!(show_duration(Duration::from_secs(61)), "61s");
-    }
-}
-
-/// Loads the config file at `path`; a missing file is the defaults. Errors carry `path:line`.
-pub fn load(path: &std::path::Path) -> Result<Config, LoadError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text).map_err(|e| LoadError::Invalid {
-            path: path.to_path_buf(),
-            error: e,
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-        Err(e) => Err(LoadError::Io {
-            path: path.to_path_buf(),
-            error: e.to_string(),
-        }),
     }
 }
 

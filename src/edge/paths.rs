@@ -31,15 +31,74 @@ pub enum PathsError {
     NoHome,
 }
 
+/// The name of every file keyrot-agent keeps in its state directory, spelled here once.
+pub mod state_file {
+    /// The lock that serializes keyrot-agent processes (never renamed or replaced).
+    pub const LOCK: &str = "lock";
+    /// The agent's single-instance lock.
+    pub const AGENT_LOCK: &str = "agent.lock";
+    /// The log of an agent started for an XDG autostart entry.
+    pub const AGENT_LOG: &str = "agent.log";
+    /// The credentials file as it was before keyrot-agent last wrote it.
+    pub const BACKUP: &str = "credentials.backup";
+    /// The write-ahead record of the rotation in flight.
+    pub const JOURNAL: &str = "rotation.journal";
+    /// One line per finished rotation or undo.
+    pub const HISTORY: &str = "history.jsonl";
+    /// The keys' creation dates and users.
+    pub const KEY_CACHE: &str = "keys.json";
+    /// Old keys kept Inactive during their grace, and keys held after `undo`.
+    pub const GRACE: &str = "grace.json";
+    /// The last failed rotation of each profile.
+    pub const FAILURES: &str = "failures.json";
+    /// What the agent has told the user, and when.
+    pub const NOTIFIED: &str = "notified.json";
+}
+
 impl Paths {
     /// The lock file that serializes keyrot-agent processes. It is never renamed or replaced.
     pub fn lock_file(&self) -> PathBuf {
-        self.state_dir.join("lock")
+        self.state_dir.join(state_file::LOCK)
+    }
+
+    /// The agent's single-instance lock.
+    pub fn agent_lock(&self) -> PathBuf {
+        self.state_dir.join(state_file::AGENT_LOCK)
     }
 
     /// The one backup of the credentials file as it was before keyrot-agent last wrote it.
     pub fn backup_file(&self) -> PathBuf {
-        self.state_dir.join("credentials.backup")
+        self.state_dir.join(state_file::BACKUP)
+    }
+
+    /// The rotation journal.
+    pub fn journal_file(&self) -> PathBuf {
+        self.state_dir.join(state_file::JOURNAL)
+    }
+
+    /// The history of finished rotations.
+    pub fn history_file(&self) -> PathBuf {
+        self.state_dir.join(state_file::HISTORY)
+    }
+
+    /// The key-date cache.
+    pub fn key_cache_file(&self) -> PathBuf {
+        self.state_dir.join(state_file::KEY_CACHE)
+    }
+
+    /// The grace record.
+    pub fn grace_file(&self) -> PathBuf {
+        self.state_dir.join(state_file::GRACE)
+    }
+
+    /// The record of last failures.
+    pub fn failures_file(&self) -> PathBuf {
+        self.state_dir.join(state_file::FAILURES)
+    }
+
+    /// The record of what was notified.
+    pub fn notified_file(&self) -> PathBuf {
+        self.state_dir.join(state_file::NOTIFIED)
     }
 
     /// Resolves the paths from an environment lookup (the process environment in production,

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::edge::paths::{Paths, PathsError};
+use crate::edge::paths::{Paths, PathsError, state_file};
 use crate::edge::store::{self, StoreError};
 use crate::engine::error::exit;
 
@@ -211,12 +211,12 @@ impl Context {
 
     /// The agent's lock; held while `keyrot-agent run` runs.
     pub fn agent_lock(&self) -> PathBuf {
-        self.state_dir.join("agent.lock")
+        self.state_dir.join(state_file::AGENT_LOCK)
     }
 
     /// The log of an agent that install started for an autostart entry.
     pub fn autostart_log(&self) -> PathBuf {
-        self.state_dir.join("agent.log")
+        self.state_dir.join(state_file::AGENT_LOG)
     }
 }
 

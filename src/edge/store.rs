@@ -383,6 +383,22 @@ pub fn save_json<T: serde::Serialize>(path: &Path, value: &T, what: &str) {
     }
 }
 
+/// Appends `bytes` to the private file at `path` (0600, created with a private directory if
+/// missing) and fsyncs it.
+pub fn append_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent() {
+        ensure_private_dir(dir)?;
+    }
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err("append to", path))?;
+    f.write_all(bytes).map_err(io_err("append to", path))?;
+    f.sync_all().map_err(io_err("append to", path))
+}
+
 /// Removes `path` durably (the directory is fsynced). A missing file is fine.
 pub fn remove_durably(path: &Path) -> Result<(), StoreError> {
     match fs::remove_file(path) {

@@ -18,7 +18,7 @@
 //! in the keyring entry `grace:<old key id>` (never in `grace.json`), and `undo` switches the
 //! profiles' entries back.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -107,10 +107,8 @@ pub struct GraceFile {
 }
 
 impl GraceFile {
-    pub fn new(state_dir: &Path) -> GraceFile {
-        GraceFile {
-            path: state_dir.join("grace.json"),
-        }
+    pub fn new(path: PathBuf) -> GraceFile {
+        GraceFile { path }
     }
 
     /// The state; a missing file is empty. An unreadable one is an error: it may hold the only
@@ -250,7 +248,7 @@ pub struct Settled {
 /// Deletes old keys whose grace is over and finishes interrupted undos. The caller holds the
 /// lock. Failures leave the entry for the next time, and are logged.
 pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime) -> Settled {
-    let grace = GraceFile::new(&paths.state_dir);
+    let grace = GraceFile::new(paths.grace_file());
     let mut done = Settled::default();
     let Ok(mut state) = grace.load() else {
         return done;
@@ -352,7 +350,7 @@ pub async fn undo(
     verify_timeout: Duration,
     counter: &RequestCounter,
 ) -> Result<Undone, Error> {
-    let grace = GraceFile::new(&paths.state_dir);
+    let grace = GraceFile::new(paths.grace_file());
     let mut state = grace.load()?;
     let nothing = |why: String| Error::NothingToUndo {
         profile: profile.to_string(),
@@ -533,16 +531,16 @@ pub async fn run_undo(
     let _lock = store::try_lock(&paths.lock_file())?;
     let counter = RequestCounter::default();
     crate::engine::recover::before_change(paths, verify_timeout, &counter).await?;
-    let journal = crate::state::journal::Journal::new(&paths.state_dir);
     let undone = undo(paths, profile, verify_timeout, &counter).await?;
-    let line = serde_json::json!({
-        "time": OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        "profiles": undone.profiles,
-        "old_key_id": undone.deleted_key_id,
-        "new_key_id": undone.restored_key_id,
-        "outcome": "undone",
-    });
-    if let Err(e) = journal.append_history(&line) {
+    let line = crate::state::history::HistoryLine {
+        time: OffsetDateTime::now_utc(),
+        profiles: undone.profiles.clone(),
+        old_key_id: undone.deleted_key_id.clone(),
+        new_key_id: Some(undone.restored_key_id.clone()),
+        outcome: crate::state::history::Ended::Undone,
+        rotation: None,
+    };
+    if let Err(e) = crate::state::history::History::new(paths.history_file()).append(&line) {
         tracing::warn!(error = %e, "could not append to the history");
     }
     Ok(undone)

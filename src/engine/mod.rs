@@ -4,6 +4,7 @@
 pub mod adopt;
 pub mod error;
 pub mod grace;
+pub mod local;
 pub mod notices;
 pub mod recover;
 pub mod rotator;

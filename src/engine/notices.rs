@@ -17,7 +17,7 @@
 //! A notification that cannot be shown is logged and never fatal.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -251,10 +251,8 @@ pub struct SentFile {
 }
 
 impl SentFile {
-    pub fn new(state_dir: &Path) -> SentFile {
-        SentFile {
-            path: state_dir.join("notified.json"),
-        }
+    pub fn new(path: PathBuf) -> SentFile {
+        SentFile { path }
     }
 
     /// What was sent; unreadable means nothing (at worst a notice repeats once).
@@ -307,8 +305,8 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(state_dir: &Path, enabled: bool) -> Notifier {
-        let file = SentFile::new(state_dir);
+    pub fn new(path: PathBuf, enabled: bool) -> Notifier {
+        let file = SentFile::new(path);
         let sent = file.load();
         Notifier {
             enabled,

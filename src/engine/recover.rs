@@ -134,7 +134,7 @@ pub async fn before_change(
     verify_timeout: Duration,
     counter: &RequestCounter,
 ) -> Result<Option<KeyReport>, Error> {
-    let journal = Journal::new(&paths.state_dir);
+    let journal = Journal::new(paths.journal_file());
     let options = Options::unattended(crate::core::rotation::Selection::All, verify_timeout);
     finish_pending(paths, &journal, &options, counter).await
 }
@@ -143,7 +143,7 @@ pub async fn before_change(
 /// what that would do.
 pub async fn run(paths: &Paths, options: &Options) -> Result<crate::commands::now::Report, Error> {
     let _lock = store::try_lock(&paths.lock_file())?;
-    let journal = Journal::new(&paths.state_dir);
+    let journal = Journal::new(paths.journal_file());
     let counter = RequestCounter::default();
     let mut report = crate::commands::now::Report {
         credentials_file: paths.credentials.clone(),

@@ -30,6 +30,7 @@ use crate::edge::failpoint;
 use crate::edge::paths::Paths;
 use crate::edge::store::{self, ReplaceError};
 use crate::engine::error::{Error, OtherKey};
+use crate::state::history::{Ended, History, HistoryLine, RotationFacts};
 use crate::state::journal::{Journal, Record};
 
 /// How a rotation ended.
@@ -384,7 +385,7 @@ impl<'a> Rotator<'a> {
                     _ => Outcome::Refused,
                 };
                 self.report.error = Some(e);
-                self.close_journal("refused");
+                self.close_journal(Ended::Refused);
             }
             Stop::RollBack(e) => self.roll_back(Some(e)).await,
             Stop::KeepJournal(e) => {
@@ -396,22 +397,28 @@ impl<'a> Rotator<'a> {
     }
 
     /// Removes the journal and appends the history line.
-    fn close_journal(&mut self, outcome: &str) {
+    fn close_journal(&mut self, outcome: Ended) {
         let Some(record) = self.record.take() else {
             return;
         };
-        let line = serde_json::json!({
-            "time": OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            "profiles": record.profiles,
-            "user": record.user_arn,
-            "old_key_id": record.old_key_id,
-            "new_key_id": self.new.as_ref().map(|n| n.id.clone()).or(record.new_key_id.clone()),
-            "outcome": outcome,
-            "resumed": self.report.resumed_from.map(|p| p.name()),
-            "old_key_inactive_until": self.report.grace_until.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
-            "durations_ms": record.durations_ms.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
-        });
-        if let Err(e) = self.ctx.journal.append_history(&line) {
+        let line = HistoryLine {
+            time: OffsetDateTime::now_utc(),
+            profiles: record.profiles.clone(),
+            old_key_id: record.old_key_id.clone(),
+            new_key_id: self
+                .new
+                .as_ref()
+                .map(|n| n.id.clone())
+                .or(record.new_key_id.clone()),
+            outcome,
+            rotation: Some(RotationFacts {
+                user: record.user_arn.clone(),
+                resumed: self.report.resumed_from.map(|p| p.name().to_string()),
+                old_key_inactive_until: self.report.grace_until,
+                durations_ms: record.durations_ms.iter().cloned().collect(),
+            }),
+        };
+        if let Err(e) = History::new(self.ctx.paths.history_file()).append(&line) {
             tracing::warn!(error = %e, "could not append to the history");
         }
         if let Err(e) = self.ctx.journal.remove() {
@@ -763,7 +770,7 @@ impl<'a> Rotator<'a> {
             .push(("find orphans", started.elapsed()));
         if all_gone {
             self.report.outcome = Outcome::OrphanDeleted;
-            self.close_journal("orphan_deleted");
+            self.close_journal(Ended::OrphanDeleted);
         } else {
             self.report.outcome = Outcome::Interrupted;
             self.report.error = Some(Error::Interrupted {
@@ -1123,7 +1130,7 @@ impl<'a> Rotator<'a> {
             delete_after,
             in_keyring: self.in_keyring,
         };
-        crate::engine::grace::GraceFile::new(&self.ctx.paths.state_dir)
+        crate::engine::grace::GraceFile::new(self.ctx.paths.grace_file())
             .keep(entry)
             .map_err(Stop::KeepJournal)?;
         self.report.grace_until = Some(delete_after);
@@ -1175,7 +1182,7 @@ impl<'a> Rotator<'a> {
             }
         }
         self.report.outcome = Outcome::Rotated;
-        self.close_journal("rotated");
+        self.close_journal(Ended::Rotated);
     }
 
     fn not_retired(&self, what: &'static str, e: AwsError) -> Error {
@@ -1246,7 +1253,7 @@ impl<'a> Rotator<'a> {
             }),
         };
         if rolled_back {
-            self.close_journal("rolled_back");
+            self.close_journal(Ended::RolledBack);
         }
     }
 

@@ -3,7 +3,7 @@
 //! `status --refresh` fill it ([`refresh`] is the one place that asks AWS for the dates). It lives in the state directory (`keys.json`, 0600) and holds no secret.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -26,10 +26,8 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub fn new(state_dir: &Path) -> Cache {
-        Cache {
-            path: state_dir.join("keys.json"),
-        }
+    pub fn new(path: PathBuf) -> Cache {
+        Cache { path }
     }
 
     /// Every known key; an unreadable or missing cache is empty (it is only a cache).
@@ -109,7 +107,7 @@ mod tests {
     #[test]
     fn round_trip_and_forget() {
         let dir = tempfile::tempdir().unwrap();
-        let c = Cache::new(dir.path());
+        let c = Cache::new(dir.path().join("keys.json"));
         assert!(c.load().is_empty());
         let d = KeyDates {
             created: Some(OffsetDateTime::UNIX_EPOCH),

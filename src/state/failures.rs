@@ -3,7 +3,7 @@
 //! in the state directory (0600); it holds messages that have passed the scrubber, never a secret.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -70,10 +70,8 @@ pub struct Failures {
 }
 
 impl Failures {
-    pub fn new(state_dir: &Path) -> Failures {
-        Failures {
-            path: state_dir.join("failures.json"),
-        }
+    pub fn new(path: PathBuf) -> Failures {
+        Failures { path }
     }
 
     /// Every profile's last failure; unreadable means none known.

@@ -1,20 +1,17 @@
-//! The write-ahead journal of the rotation in flight, and the history of finished ones.
+//! The write-ahead journal of the rotation in flight.
 //!
 //! The secret of a new access key is shown exactly once, by CreateAccessKey. Before that call
 //! keyrot-agent writes an intent record (profiles, user, old key, the user's keys at that moment);
 //! the moment the call answers, it records the new key and its secret, durably, before doing
 //! anything else; after every further step it records the phase. A process killed at any point
 //! leaves a record that says exactly where to resume. The record is removed when the rotation is
-//! complete or rolled back, and a secret-free line is appended to the history.
+//! complete or rolled back, and a secret-free line is appended to the history (`history`).
 //!
-//! Both files live in the state directory (0700). The journal is 0600, written with the same
+//! It lives in the state directory (0700), 0600, written with the same
 //! temp-file, fsync, rename and directory fsync as the credentials file. It holds the old and new
 //! secrets only while a rotation is in flight: the same secrets the credentials file and its
 //! backup already hold, with the same protection.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -132,27 +129,19 @@ pub enum JournalError {
     Corrupt { path: PathBuf, reason: String },
 }
 
-/// The journal and history files of one state directory.
+/// The journal file.
 #[derive(Debug, Clone)]
 pub struct Journal {
     path: PathBuf,
-    history: PathBuf,
 }
 
 impl Journal {
-    pub fn new(state_dir: &Path) -> Journal {
-        Journal {
-            path: state_dir.join("rotation.journal"),
-            history: state_dir.join("history.jsonl"),
-        }
+    pub fn new(path: PathBuf) -> Journal {
+        Journal { path }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    pub fn history_path(&self) -> &Path {
-        &self.history
     }
 
     /// The record of the rotation in flight, if any.
@@ -181,30 +170,6 @@ impl Journal {
     /// Removes the record (durably).
     pub fn remove(&self) -> Result<(), JournalError> {
         store::remove_durably(&self.path)?;
-        Ok(())
-    }
-
-    /// Appends one secret-free line to the history.
-    pub fn append_history(&self, line: &serde_json::Value) -> Result<(), JournalError> {
-        if let Some(dir) = self.history.parent() {
-            store::ensure_private_dir(dir)?;
-        }
-        let mut text = line.to_string();
-        text.push('\n');
-        let io = |source| StoreError::Io {
-            action: "append to",
-            path: self.history.clone(),
-            source,
-        };
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&self.history)
-            .map_err(io)?;
-        f.write_all(crate::core::redact::scrub(&text).as_bytes())
-            .map_err(io)?;
-        f.sync_all().map_err(io)?;
         Ok(())
     }
 }
@@ -238,7 +203,7 @@ mod tests {
     fn round_trips_durably_with_private_mode() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::new(&dir.path().join("state"));
+        let j = Journal::new(dir.path().join("state/rotation.journal"));
         assert!(j.load().unwrap().is_none());
         j.save(&record()).unwrap();
         let back = j.load().unwrap().unwrap();
@@ -262,20 +227,8 @@ mod tests {
     #[test]
     fn a_corrupt_journal_is_an_error_not_a_guess() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::new(dir.path());
+        let j = Journal::new(dir.path().join("rotation.journal"));
         std::fs::write(j.path(), "{ half").unwrap();
         assert!(matches!(j.load(), Err(JournalError::Corrupt { .. })));
-    }
-
-    #[test]
-    fn history_lines_are_appended() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::new(dir.path());
-        j.append_history(&serde_json::json!({"outcome": "rotated"}))
-            .unwrap();
-        j.append_history(&serde_json::json!({"outcome": "rolled_back"}))
-            .unwrap();
-        let text = std::fs::read_to_string(j.history_path()).unwrap();
-        assert_eq!(text.lines().count(), 2);
     }
 }

@@ -3,4 +3,5 @@
 
 pub mod cache;
 pub mod failures;
+pub mod history;
 pub mod journal;
