@@ -148,7 +148,6 @@ fn imports(source: &Source) -> BTreeSet<String> {
 /// the test fails when one is listed that no longer occurs, so the list can only shrink.
 const KNOWN: &[&str] = &[
     "core does no I/O: core::redact uses `stderr()`",
-    "cycle: commands::now -> engine::adopt -> engine::recover -> commands::now",
     "cycle: commands::now -> engine::grace -> engine::recover -> commands::now",
     "cycle: commands::now -> engine::recover -> commands::now",
     "cycle: commands::now -> engine::rotator -> engine::grace -> engine::recover -> commands::now",
@@ -163,15 +162,6 @@ const KNOWN: &[&str] = &[
     "only edges touch the outside: engine::rotator uses `indicatif`",
     "only store writes to disk: edge::service uses `OpenOptions`",
     "only store writes to disk: edge::service uses `remove_dir`",
-    "only the storage seam knows the keyring flag: commands::agent uses `in_keyring`",
-    "only the storage seam knows the keyring flag: commands::now uses `in_keyring`",
-    "only the storage seam knows the keyring flag: commands::status uses `in_keyring`",
-    "only the storage seam knows the keyring flag: core::profiles uses `in_keyring`",
-    "only the storage seam knows the keyring flag: core::rotation uses `in_keyring`",
-    "only the storage seam knows the keyring flag: engine::adopt uses `in_keyring`",
-    "only the storage seam knows the keyring flag: engine::grace uses `in_keyring`",
-    "only the storage seam knows the keyring flag: engine::rotator uses `in_keyring`",
-    "only the storage seam knows the keyring flag: state::journal uses `in_keyring`",
     "upwards: edge::service -> engine::error",
     "upwards: engine::recover -> commands::now",
 ];
@@ -220,8 +210,10 @@ fn found_violations() -> BTreeSet<String> {
             if !applies(&s.module) {
                 continue;
             }
+            // The on-disk name of the storage flag in a serde attribute is not a branch on it.
+            let code = s.code.replace("rename = \"in_keyring\"", "");
             for t in *tokens {
-                if contains_token(&s.code, t) {
+                if contains_token(&code, t) {
                     found.insert(format!("{rule}: {} uses `{t}`", s.module));
                 }
             }

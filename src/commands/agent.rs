@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 use crate::commands::now::{self, Options};
 use crate::core::config::Config;
 use crate::core::credentials::{FileKind, parse};
+use crate::core::keys::Storage;
 use crate::core::profiles::{self, Profile};
 use crate::core::rotation::Selection;
 use crate::core::schedule::{self, KeyAge, Status};
@@ -233,8 +234,8 @@ async fn round(
         .iter()
         .filter(|p| {
             config.manages(&p.name)
-                && config.for_profile(&p.name).storage == crate::core::config::Storage::Keyring
-                && p.status.as_ref().is_ok_and(|r| !r.in_keyring)
+                && config.for_profile(&p.name).storage == Storage::Keyring
+                && p.status.as_ref().is_ok_and(|r| r.storage == Storage::File)
         })
         .map(|p| p.name.clone())
         .collect();
@@ -421,7 +422,7 @@ fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
             });
         }
     }
-    Ok(crate::engine::adopt::with_keyring(profiles::classify(
+    Ok(crate::edge::storage::resolve(profiles::classify(
         &creds,
         config.as_ref(),
     )))

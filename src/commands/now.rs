@@ -7,11 +7,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::core::credentials::{self, FileKind, NewKey, ParsedFile};
+use crate::core::credentials::{self, FileKind, ParsedFile};
 use crate::core::profiles;
 use crate::core::rotation::{self, Selection};
 use crate::edge::aws::{Aws, RequestCounter};
 use crate::edge::paths::Paths;
+use crate::edge::storage::{self, HeldKeys, Secrets};
 use crate::edge::store;
 use crate::engine::error::Error;
 use crate::engine::recover;
@@ -157,8 +158,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         }
     }
     register_secrets(&creds);
-    let classified =
-        crate::engine::adopt::with_keyring(profiles::classify(&creds, config.as_ref()));
+    let classified = storage::resolve(profiles::classify(&creds, config.as_ref()));
     // A named keyring profile whose entry cannot be read: the keyring's own error (exit 15).
     if let Selection::Named(names) = &options.selection {
         for p in &classified {
@@ -173,49 +173,23 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         }
     }
     // A key shared between a file profile and a keyring profile cannot move as one.
-    for p in &classified {
-        let Ok(r) = &p.status else { continue };
-        if let Some(q) = classified.iter().find(|q| {
-            q.status
-                .as_ref()
-                .is_ok_and(|s| s.access_key_id == r.access_key_id && s.in_keyring != r.in_keyring)
-        }) {
-            let (keyring_one, file_one) = if r.in_keyring {
-                (&p.name, &q.name)
-            } else {
-                (&q.name, &p.name)
-            };
-            return Err(Error::Internal {
-                profile: p.name.clone(),
-                what: format!(
-                    "profile {keyring_one} (in the keyring) and profile {file_one} (in the file) hold the same key; run keyrot-agent keyring adopt --profile {file_one} (or release {keyring_one}) so that they move together"
-                ),
-            });
-        }
+    if let Some((keyring_one, file_one)) = storage::split_across_stores(&classified) {
+        return Err(Error::Internal {
+            profile: keyring_one.clone(),
+            what: format!(
+                "profile {keyring_one} (in the keyring) and profile {file_one} (in the file) hold the same key; run keyrot-agent keyring adopt --profile {file_one} (or release {keyring_one}) so that they move together"
+            ),
+        });
     }
-    let mut local_keys = local_keys(&creds);
-    // Keyring profiles hold keys too, though not in the file.
-    for p in &classified {
-        if let Ok(r) = &p.status
-            && r.in_keyring
-        {
-            local_keys.push((p.name.clone(), r.access_key_id.clone()));
-        }
-    }
+    // The keys local profiles hold (unknown when a keyring entry cannot be read: then no key
+    // the user may hold is deleted).
+    let held = HeldKeys::of(&creds).ok();
     let mut selected = rotation::select(classified, &options.selection).map_err(Error::Select)?;
     // Every profile that holds a key moves with it. Try each edit now, before any AWS call, so
     // that a file that cannot take the new key is refused while nothing has changed.
     for target in &mut selected.targets {
-        if target.in_keyring {
-            // Keyring mode: the file is not written; each profile's keyring entry is.
-            continue;
-        }
-        let probe = NewKey {
-            access_key_id: "AKIAPROBEPROBEPROBE0",
-            secret_access_key: "probe",
-        };
-        match creds.replace_key(&target.access_key_id, &probe) {
-            Ok((_, changed)) => target.profiles = changed,
+        match Secrets::new(target.storage, paths).trial_switch(&creds, target) {
+            Ok(changed) => target.profiles = changed,
             Err(credentials::EditError::MissingSecret { profile, line, .. }) => {
                 return Err(Error::InvalidFile {
                     path: paths.credentials.clone(),
@@ -258,8 +232,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
             allow_root: options.allow_root,
             verify_timeout: options.verify_timeout,
             progress: options.progress,
-            local_keys: &local_keys,
-            local_keys_unknown: false,
+            held: held.as_ref(),
             grace: agent_config.for_profile(&target.primary).grace,
         };
         let mut report = Rotator::start(&ctx, &target).run().await;
@@ -317,16 +290,4 @@ pub fn remember_keys(paths: &Paths, report: &KeyReport) {
         ),
         _ => {}
     }
-}
-
-/// Every profile in the file that holds a key, with the key's id.
-pub fn local_keys(creds: &ParsedFile) -> Vec<(String, String)> {
-    creds
-        .sections()
-        .iter()
-        .filter_map(|s| {
-            let id = creds.get(&s.name, credentials::ACCESS_KEY_ID)?;
-            (!id.is_empty()).then(|| (s.name.clone(), id.to_string()))
-        })
-        .collect()
 }

@@ -141,7 +141,7 @@ pub fn rows(
             age_days: created.map(|c| (now - c).whole_days()),
             due_at,
             state,
-            storage: if key.in_keyring { "keyring" } else { "file" },
+            storage: key.storage.name(),
             last_rotation,
             note: flight.or_else(|| {
                 (created.is_none() && config.manages(&p.name))
@@ -283,10 +283,8 @@ pub async fn run(
         Some(b) => Some(parse(&b, FileKind::Config).map_err(invalid(&paths.config))?),
         None => None,
     };
-    let profiles = crate::engine::adopt::with_keyring(crate::core::profiles::classify(
-        &creds,
-        aws_config.as_ref(),
-    ));
+    let profiles =
+        crate::edge::storage::resolve(crate::core::profiles::classify(&creds, aws_config.as_ref()));
     let config = crate::engine::local::agent_config(paths)?;
     let cache = crate::state::cache::Cache::new(paths.key_cache_file());
     if refresh {

@@ -14,6 +14,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use crate::core::keys::Storage;
+
 /// The settings that apply to one profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -32,22 +34,6 @@ pub struct Settings {
     /// Where the agent keeps the profile's secret: the credentials file, or the OS keyring
     /// (the agent then adopts the profile by itself).
     pub storage: Storage,
-}
-
-/// `storage`: where a profile's secret lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Storage {
-    File,
-    Keyring,
-}
-
-impl Storage {
-    pub fn name(self) -> &'static str {
-        match self {
-            Storage::File => "file",
-            Storage::Keyring => "keyring",
-        }
-    }
 }
 
 impl Default for Settings {

@@ -86,3 +86,22 @@ pub enum KeyringError {
     #[error("the keyring failed: {0}")]
     Other(String),
 }
+
+/// Where a profile keeps its key pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Storage {
+    /// `aws_access_key_id` and `aws_secret_access_key` in the credentials file.
+    #[default]
+    File,
+    /// The OS keyring, served to AWS clients by keyrot-agent's `credential_process`.
+    Keyring,
+}
+
+impl Storage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::File => "file",
+            Storage::Keyring => "keyring",
+        }
+    }
+}

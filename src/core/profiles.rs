@@ -10,6 +10,8 @@ use std::fmt;
 
 use secrecy::SecretString;
 
+use crate::core::keys::Storage;
+
 use crate::core::credentials::{
     ACCESS_KEY_ID, FileKind, ParsedFile, Problem, ProblemKind, SECRET_ACCESS_KEY, SESSION_TOKEN,
 };
@@ -20,8 +22,8 @@ pub struct Rotatable {
     pub secret: SecretString,
     /// Line of `aws_access_key_id` in the credentials file (0 for a keyring profile).
     pub line: usize,
-    /// The pair lives in the OS keyring (keyring mode), not in the file.
-    pub in_keyring: bool,
+    /// Where the pair lives.
+    pub storage: Storage,
 }
 
 /// Why a profile is not rotated.
@@ -136,7 +138,7 @@ pub struct Profile {
 }
 
 /// The profile name a config-file section stands for, if it is a profile.
-fn config_profile_name(section: &str) -> Option<&str> {
+pub fn config_profile_name(section: &str) -> Option<&str> {
     if section == "default" {
         return Some("default");
     }
@@ -286,7 +288,7 @@ fn classify_one(
                 access_key_id: id.to_string(),
                 secret: SecretString::from(secret.to_string()),
                 line,
-                in_keyring: false,
+                storage: Storage::File,
             })
         }
     }

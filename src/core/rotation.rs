@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::core::keys::KeyInfo;
+use crate::core::keys::{KeyInfo, Storage};
 use crate::core::profiles::{Profile, SkipReason};
 
 /// The phases of one rotation, in order. A rotation is exactly as far as its phase says; the
@@ -89,8 +89,8 @@ pub struct Target {
     pub primary: String,
     /// Every profile in the credentials file holding this key, in file order.
     pub profiles: Vec<String>,
-    /// Keyring mode: the pair lives in the OS keyring (one entry per profile).
-    pub in_keyring: bool,
+    /// Where the pair lives.
+    pub storage: Storage,
 }
 
 /// Which profiles the user asked for.
@@ -178,7 +178,7 @@ pub fn select(profiles: Vec<Profile>, selection: &Selection) -> Result<Selected,
             secret: first.secret.clone(),
             primary: names[0].clone(),
             profiles: names,
-            in_keyring: first.in_keyring,
+            storage: first.storage,
         });
     }
     Ok(Selected { targets, skipped })

@@ -7,5 +7,6 @@ pub mod keyring;
 pub mod logging;
 pub mod paths;
 pub mod service;
+pub mod storage;
 pub mod store;
 pub mod watch;

@@ -10,15 +10,14 @@
 //! were. The keyring entry is written before the file changes, and removed only after. After
 //! `adopt`, keyrot-agent's backup of the file no longer holds the secrets that moved.
 
-use secrecy::ExposeSecret;
-
-use crate::core::credentials::{self, FileKind, NewKey, ParsedFile};
-use crate::core::keys::{KeyPair, KeyringError};
+use crate::core::credentials::{self, FileKind, ParsedFile};
+use crate::core::keys::{KeyPair, KeyringError, Storage};
 use crate::core::rotation::Selection;
 use crate::edge::aws::{Aws, RequestCounter};
 use crate::edge::keyring;
 use crate::edge::paths::Paths;
-use crate::edge::store::{self, ReplaceError};
+use crate::edge::storage::{self, MoveError, Secrets, SwitchError};
+use crate::edge::store;
 use crate::engine::error::Error;
 
 /// How long recovery before a move waits for IAM at each step.
@@ -81,23 +80,14 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
             what: format!("cannot find this program's path: {e}"),
         })?;
     let mut moved = Vec::new();
+    let file = Secrets::new(Storage::File, paths);
     for target in selected.targets {
         let pair = KeyPair {
             id: target.access_key_id.clone(),
             secret: target.secret.clone(),
         };
-        // 1. Into the keyring, one entry per profile, each read back.
-        for p in &target.profiles {
-            keyring::store(p, &pair).map_err(|e| keyring_error(p, e))?;
-            let back = keyring::load(p).map_err(|e| keyring_error(p, e))?;
-            if back.id != pair.id || back.secret.expose_secret() != pair.secret.expose_secret() {
-                return Err(Error::Internal {
-                    profile: p.clone(),
-                    what: "the keyring gave back something else than was stored; nothing in the file was changed".into(),
-                });
-            }
-        }
-        // 2. The file: every profile that held the pair gets the credential process.
+        // 1 and 2: into the keyring, one entry per profile, each read back; then the file:
+        // every profile that held the pair gets the credential process.
         let commands: Vec<(String, String)> = target
             .profiles
             .iter()
@@ -110,28 +100,14 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
                     })
             })
             .collect::<Result<_, _>>()?;
-        let key_id = pair.id.clone();
-        let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
-            let mut text = String::from_utf8(bytes.to_vec()).map_err(|_| EditRefused)?;
-            for (p, command) in &commands {
-                let f = credentials::parse(text.as_bytes(), FileKind::Credentials)
-                    .map_err(|_| EditRefused)?;
-                if f.get(p, credentials::ACCESS_KEY_ID) != Some(key_id.as_str()) {
-                    return Err(EditRefused);
-                }
-                text = f
-                    .to_credential_process(p, command)
-                    .map_err(|_| EditRefused)?;
-            }
-            Ok(text.into_bytes())
-        };
-        if let Err(e) = store::replace_with(&paths.credentials, &paths.backup_file(), edit) {
-            forget(&target.profiles);
-            return Err(match e {
-                ReplaceError::Edit(_) => changed(paths, &target.primary),
-                ReplaceError::Store(e) => e.into(),
-            });
-        }
+        file.move_into_keyring(&target.profiles, &pair, &commands)
+            .map_err(|e| match e {
+                MoveError::ReadBack => Error::Internal {
+                    profile: target.primary.clone(),
+                    what: e.to_string(),
+                },
+                MoveError::Switch(e) => switch_error(paths, &target.primary, e),
+            })?;
         // 3. Proof: aws-config runs the credential process and the key answers STS.
         let aws = Aws::load(&target.primary, counter.clone()).await;
         let proof = aws
@@ -147,7 +123,7 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
                     Ok((id, _)) => format!("it read {id}"),
                     Err(e) => e.to_string(),
                 };
-                put_back(paths, &target.profiles, &pair);
+                file.move_back_to_file(&target.profiles, &pair);
                 return Err(Error::Internal {
                     profile: target.primary.clone(),
                     what: format!(
@@ -159,48 +135,20 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
     }
     // The backup holds the file as it was before, with the secrets that just moved out of it:
     // it becomes the file as it is now.
-    if !moved.is_empty() {
-        let scrubbed = store::read_settled(&paths.credentials)
-            .and_then(|now| store::write_private(&paths.backup_file(), &now));
-        if let Err(e) = scrubbed {
-            tracing::warn!(error = %e, path = %paths.backup_file().display(), "could not clear the backup; it still holds the adopted secret: delete it");
-        }
+    if !moved.is_empty()
+        && let Err(e) = file.clear_backup()
+    {
+        tracing::warn!(error = %e, path = %paths.backup_file().display(), "could not clear the backup; it still holds the adopted secret: delete it");
     }
     Ok(moved)
 }
 
-/// Undoes step 2 and 1 of an adopt whose proof failed.
-fn put_back(paths: &Paths, profiles: &[String], pair: &KeyPair) {
-    let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
-        let mut text = String::from_utf8(bytes.to_vec()).map_err(|_| EditRefused)?;
-        for p in profiles {
-            let f = credentials::parse(text.as_bytes(), FileKind::Credentials)
-                .map_err(|_| EditRefused)?;
-            text = f
-                .to_static_keys(
-                    p,
-                    &NewKey {
-                        access_key_id: &pair.id,
-                        secret_access_key: pair.secret.expose_secret(),
-                    },
-                )
-                .map_err(|_| EditRefused)?;
-        }
-        Ok(text.into_bytes())
-    };
-    match store::replace_with(&paths.credentials, &paths.backup_file(), edit) {
-        Ok(_) => forget(profiles),
-        Err(e) => {
-            tracing::error!(error = %e, "could not put the static keys back; the keyring entry is kept, and keyrot-agent keyring release puts them back")
-        }
-    }
-}
-
-fn forget(profiles: &[String]) {
-    for p in profiles {
-        if let Err(e) = keyring::remove(p) {
-            tracing::warn!(profile = %p, error = %e, "could not remove the keyring entry");
-        }
+/// The error of a move that wrote nothing.
+fn switch_error(paths: &Paths, profile: &str, e: SwitchError) -> Error {
+    match e {
+        SwitchError::Changed => changed(paths, profile),
+        SwitchError::Store(e) => e.into(),
+        SwitchError::Keyring(e) => keyring_error(profile, e),
     }
 }
 
@@ -210,10 +158,6 @@ fn keyring_error(profile: &str, e: KeyringError) -> Error {
         source: e,
     }
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("the profile does not hold what it held when checked")]
-struct EditRefused;
 
 /// `keyring release`: the key pair goes back into the file, proven, then out of the keyring.
 pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
@@ -233,28 +177,9 @@ pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
     }
     let pair = keyring::load(profile).map_err(|e| keyring_error(profile, e))?;
     let profiles = vec![profile.to_string()];
-    let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
-        let f = credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
-        if !f
-            .get(profile, credentials::CREDENTIAL_PROCESS)
-            .is_some_and(crate::core::profiles::is_ours)
-        {
-            return Err(EditRefused);
-        }
-        f.to_static_keys(
-            profile,
-            &NewKey {
-                access_key_id: &pair.id,
-                secret_access_key: pair.secret.expose_secret(),
-            },
-        )
-        .map(String::into_bytes)
-        .map_err(|_| EditRefused)
-    };
-    store::replace_with(&paths.credentials, &paths.backup_file(), edit).map_err(|e| match e {
-        ReplaceError::Edit(_) => changed(paths, profile),
-        ReplaceError::Store(e) => e.into(),
-    })?;
+    Secrets::new(Storage::File, paths)
+        .release_to_file(profile, &pair)
+        .map_err(|e| switch_error(paths, profile, e))?;
     let aws = Aws::load(profile, counter.clone()).await;
     match aws
         .identity_from_disk(profile, &paths.credentials, &paths.config)
@@ -276,35 +201,9 @@ pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
             });
         }
     }
-    forget(&profiles);
+    storage::forget_entries(&profiles);
     Ok(Moved {
         profiles,
         key_id: pair.id,
     })
-}
-
-/// Reads the keyring for every profile that keyring mode manages, so that they can be rotated,
-/// scheduled and shown like the others. A profile whose entry cannot be read is skipped with the
-/// reason. Profiles that share a key across the file and the keyring are refused by `now`.
-pub fn with_keyring(
-    profiles: Vec<crate::core::profiles::Profile>,
-) -> Vec<crate::core::profiles::Profile> {
-    use crate::core::profiles::{Rotatable, SkipReason};
-    profiles
-        .into_iter()
-        .map(|mut p| {
-            if matches!(p.status, Err(SkipReason::InKeyring)) {
-                p.status = match keyring::load(&p.name) {
-                    Ok(pair) => Ok(Rotatable {
-                        access_key_id: pair.id,
-                        secret: pair.secret,
-                        line: 0,
-                        in_keyring: true,
-                    }),
-                    Err(e) => Err(SkipReason::KeyringUnreadable(e)),
-                };
-            }
-            p
-        })
-        .collect()
 }

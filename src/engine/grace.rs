@@ -21,17 +21,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::core::credentials::{self, FileKind, NewKey};
-use crate::core::keys::KeyPair;
+use crate::core::keys::{KeyPair, Storage};
 use crate::core::rotation::Backoff;
 use crate::edge::aws::{Aws, ErrorClass, RequestCounter};
 use crate::edge::failpoint;
 use crate::edge::paths::Paths;
-use crate::edge::store::{self, ReplaceError};
+use crate::edge::storage::{HeldKeys, Secrets, Slot, SwitchError};
+use crate::edge::store;
 use crate::engine::error::Error;
 
 /// A rotated key whose predecessor is Inactive and may still come back.
@@ -46,38 +46,32 @@ pub struct Entry {
     pub new_key_id: String,
     #[serde(with = "time::serde::rfc3339")]
     pub delete_after: OffsetDateTime,
-    /// Keyring mode: `old_secret` is empty here; the old pair is in the keyring entry
-    /// `grace:<old key id>`, and the profiles' pairs are their keyring entries.
-    #[serde(default)]
-    pub in_keyring: bool,
+    /// Where the profiles keep their pair. In the keyring, `old_secret` is empty here and the
+    /// old pair is in its own keyring entry (`edge::storage::Slot::Grace`).
+    #[serde(default, rename = "in_keyring", with = "crate::edge::storage::on_disk")]
+    pub storage: Storage,
 }
 
 impl Entry {
-    /// The old key pair: from this record, or in keyring mode from its keyring entry.
-    fn old_pair(&self) -> Option<KeyPair> {
-        if self.in_keyring {
-            crate::edge::keyring::load_from(
-                &crate::edge::keyring::grace(&self.old_key_id),
-                &self.primary,
-            )
-            .ok()
-            .filter(|k| k.id == self.old_key_id)
-        } else {
-            Some(KeyPair {
-                id: self.old_key_id.clone(),
-                secret: self.old_secret.clone(),
-            })
+    fn slot(&self) -> Slot<'_> {
+        Slot::Grace {
+            old_key_id: &self.old_key_id,
+            primary: &self.primary,
         }
     }
 
-    /// Forgets the old pair's keyring entry (keyring mode), once the entry is done with.
-    fn forget_old_pair(&self) {
-        if self.in_keyring
-            && let Err(e) =
-                crate::edge::keyring::remove_named(&crate::edge::keyring::grace(&self.old_key_id))
-        {
-            tracing::warn!(error = %e, "could not remove a grace period's keyring entry");
-        }
+    /// The old key pair, wherever its secret is kept.
+    fn old_pair(&self, paths: &Paths) -> Option<KeyPair> {
+        Secrets::new(self.storage, paths).recall(
+            self.slot(),
+            &self.old_key_id,
+            Some(&self.old_secret),
+        )
+    }
+
+    /// Forgets the old pair's own copy, once the entry is done with.
+    fn forget_old_pair(&self, paths: &Paths) {
+        Secrets::new(self.storage, paths).forget(self.slot());
     }
 }
 
@@ -173,69 +167,6 @@ impl GraceFile {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the profiles do not hold the key being replaced")]
-struct EditRefused;
-
-/// Every local profile's key pair as it is now: the file's static keys, and the keyring entries
-/// of keyring-mode profiles. `None` when the file cannot be read.
-struct Local(Vec<(String, KeyPair)>);
-
-fn local(paths: &Paths) -> Option<Local> {
-    let bytes = store::read_settled(&paths.credentials).ok()?;
-    let file = credentials::parse(&bytes, FileKind::Credentials).ok()?;
-    let mut pairs = Vec::new();
-    for section in file.sections() {
-        let name = &section.name;
-        let id = file.get(name, credentials::ACCESS_KEY_ID);
-        let secret = file.get(name, credentials::SECRET_ACCESS_KEY);
-        if let (Some(id), Some(secret)) = (id, secret) {
-            pairs.push((
-                name.clone(),
-                KeyPair {
-                    id: id.to_string(),
-                    secret: SecretString::from(secret.to_string()),
-                },
-            ));
-        } else if file
-            .get(name, credentials::CREDENTIAL_PROCESS)
-            .is_some_and(crate::core::profiles::is_ours)
-        {
-            // A keyring profile whose entry cannot be read holds an unknown key: nothing may be
-            // deleted on its account.
-            pairs.push((name.clone(), crate::edge::keyring::load(name).ok()?));
-        }
-    }
-    Some(Local(pairs))
-}
-
-impl Local {
-    fn holds(&self, profiles: &[String], key_id: &str) -> bool {
-        profiles.iter().all(|p| {
-            self.0
-                .iter()
-                .any(|(name, pair)| name == p && pair.id == key_id)
-        })
-    }
-
-    fn anyone_holds(&self, key_id: &str) -> bool {
-        self.0.iter().any(|(_, pair)| pair.id == key_id)
-    }
-
-    fn pair(&self, profile: &str) -> Option<KeyPair> {
-        self.0
-            .iter()
-            .find(|(name, _)| name == profile)
-            .map(|(_, pair)| pair.clone())
-    }
-}
-
-fn file_holds(file: &credentials::ParsedFile, profiles: &[String], key_id: &str) -> bool {
-    profiles
-        .iter()
-        .all(|p| file.get(p, credentials::ACCESS_KEY_ID) == Some(key_id))
-}
-
 /// What [`settle`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Settled {
@@ -256,7 +187,7 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
     if state.entries.is_empty() {
         return done;
     }
-    let Some(local) = local(paths) else {
+    let Some(local) = HeldKeys::read(&paths.credentials) else {
         return done;
     };
     let mut keep = Vec::new();
@@ -274,7 +205,7 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
             };
             match retire(&aws, &old, &entry.new_key_id).await {
                 Ok(()) => {
-                    entry.forget_old_pair();
+                    entry.forget_old_pair(paths);
                     done.undone.push(entry.new_key_id.clone());
                     if !state.held.contains(&entry.old_key_id) {
                         state.held.push(entry.old_key_id.clone());
@@ -302,10 +233,10 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
         };
         match aws.delete_key(&signer, &entry.old_key_id).await {
             Ok(()) => {
-                entry.forget_old_pair();
+                entry.forget_old_pair(paths);
                 done.deleted.push(entry.old_key_id.clone());
             }
-            Err(e) if e.class == ErrorClass::NoSuchEntity => entry.forget_old_pair(),
+            Err(e) if e.class == ErrorClass::NoSuchEntity => entry.forget_old_pair(paths),
             Err(e) => {
                 tracing::warn!(key = %entry.old_key_id, error = %e.detail(), "could not delete the old key after its grace; trying again later");
                 keep.push(entry);
@@ -366,10 +297,10 @@ pub async fn undo(
         ));
     };
     let entry = state.entries[index].clone();
-    let here = local(paths).ok_or_else(|| {
+    let here = HeldKeys::read(&paths.credentials).ok_or_else(|| {
         nothing("the credentials file (or a keyring profile's entry) cannot be read".into())
     })?;
-    let old = entry.old_pair().ok_or_else(|| {
+    let old = entry.old_pair(paths).ok_or_else(|| {
         nothing(format!(
             "the old key {}'s secret is no longer in the keyring",
             entry.old_key_id
@@ -431,54 +362,20 @@ pub async fn undo(
                 },
             }
         }
-        // 2. Back where the profiles keep their key: the file, or (keyring mode) their entries.
-        if entry.in_keyring {
-            let keyring_error = |p: &String, e| Error::Keyring {
-                profile: p.clone(),
-                source: e,
-            };
-            for p in &entry.profiles {
-                let current = crate::edge::keyring::load(p).map_err(|e| keyring_error(p, e))?;
-                if current.id == old.id {
-                    continue;
-                }
-                if current.id != entry.new_key_id {
-                    return Err(nothing(format!(
-                        "profile {p}'s keyring entry changed meanwhile; nothing more was written"
-                    )));
-                }
-                crate::edge::keyring::store(p, &old).map_err(|e| keyring_error(p, e))?;
-            }
-        } else {
-            let profiles = entry.profiles.clone();
-            let (from, to) = (entry.new_key_id.clone(), old.clone());
-            let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
-                let parsed =
-                    credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
-                if !file_holds(&parsed, &profiles, &from) {
-                    return Err(EditRefused);
-                }
-                parsed
-                    .replace_key(
-                        &from,
-                        &NewKey {
-                            access_key_id: &to.id,
-                            secret_access_key: to.secret.expose_secret(),
-                        },
-                    )
-                    .map(|(text, _)| text.into_bytes())
-                    .map_err(|_| EditRefused)
-            };
-            store::replace_with(&paths.credentials, &paths.backup_file(), edit).map_err(
-                |e| match e {
-                    ReplaceError::Edit(_) => nothing(
-                        "the credentials file changed meanwhile; nothing was written. Run undo again"
-                            .into(),
-                    ),
-                    ReplaceError::Store(e) => Error::from(e),
+        // 2. Back where the profiles keep their key.
+        Secrets::new(entry.storage, paths)
+            .switch(&entry.profiles, &entry.new_key_id, &old)
+            .map_err(|e| match e {
+                SwitchError::Changed => nothing(
+                    "the profiles' keys changed meanwhile; nothing was written. Run undo again"
+                        .into(),
+                ),
+                SwitchError::Store(e) => Error::from(e),
+                SwitchError::Keyring(source) => Error::Keyring {
+                    profile: profile.to_string(),
+                    source,
                 },
-            )?;
-        }
+            })?;
         failpoint::hit("undo-written");
         // 3. Read back as any SDK would.
         match aws
@@ -498,7 +395,8 @@ pub async fn undo(
         }
     }
     // 4. The replacing key goes, signed with the old one (settle would finish this too).
-    let here = local(paths).ok_or_else(|| internal("cannot read the profiles back".into()))?;
+    let here = HeldKeys::read(&paths.credentials)
+        .ok_or_else(|| internal("cannot read the profiles back".into()))?;
     if !here.anyone_holds(&entry.new_key_id) {
         retire(&aws, &old, &entry.new_key_id)
             .await
@@ -509,7 +407,7 @@ pub async fn undo(
                 ))
             })?;
     }
-    entry.forget_old_pair();
+    entry.forget_old_pair(paths);
     state.entries.remove(index);
     if !state.held.contains(&old.id) {
         state.held.push(old.id.clone());

@@ -7,11 +7,11 @@
 //!   journal, which keeps it until the file holds it.
 //! - Interrupted while rolling back: the rollback is finished.
 
-use crate::commands::now::{Options, local_keys};
-use crate::core::credentials::{self, FileKind};
+use crate::commands::now::Options;
 use crate::core::rotation::Phase;
 use crate::edge::aws::{Aws, RequestCounter};
 use crate::edge::paths::Paths;
+use crate::edge::storage::HeldKeys;
 use crate::edge::store;
 use crate::engine::error::Error;
 use crate::engine::rotator::{Context, KeyReport, Rotator};
@@ -84,25 +84,9 @@ pub async fn finish_pending(
     // The file the rotation was writing, whatever this run's environment says.
     let mut paths = paths.clone();
     paths.credentials = record.credentials_file.clone();
-    // The keys local profiles hold: the file's, and those of keyring profiles. A keyring entry
-    // that cannot be read makes them unknown, and then nothing is deleted.
-    let local = store::read_settled(&paths.credentials)
-        .ok()
-        .and_then(|b| credentials::parse(&b, FileKind::Credentials).ok())
-        .and_then(|f| {
-            let mut keys = local_keys(&f);
-            for section in f.sections() {
-                if f.get(&section.name, credentials::CREDENTIAL_PROCESS)
-                    .is_some_and(crate::core::profiles::is_ours)
-                {
-                    let pair = crate::edge::keyring::load(&section.name).ok()?;
-                    keys.push((section.name.clone(), pair.id));
-                }
-            }
-            Some(keys)
-        });
-    let local_keys_unknown = local.is_none();
-    let local = local.unwrap_or_default();
+    // The keys local profiles hold. A file or keyring entry that cannot be read makes them
+    // unknown, and then nothing is deleted.
+    let held = HeldKeys::read(&paths.credentials);
     let _ = store::remove_stale_temps(&paths.credentials);
     let _ = store::remove_stale_temps(journal.path());
     let _ = store::remove_stale_temps(&paths.backup_file());
@@ -116,8 +100,7 @@ pub async fn finish_pending(
         allow_root: true,
         verify_timeout: options.verify_timeout,
         progress: options.progress,
-        local_keys: &local,
-        local_keys_unknown,
+        held: held.as_ref(),
         // A resumed rotation keeps the grace it started with (in the record).
         grace: Duration::ZERO,
     };

@@ -17,10 +17,9 @@
 
 use std::time::{Duration, Instant};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::core::credentials::{self, FileKind, NewKey};
 use crate::core::keys::{KeyPair, KeyringError};
 use crate::core::rotation::{
     self, Backoff, Jitter, Phase, RollbackNote, SlotPlan, SlotRefusal, Target,
@@ -28,7 +27,7 @@ use crate::core::rotation::{
 use crate::edge::aws::{Aws, AwsError, ErrorClass};
 use crate::edge::failpoint;
 use crate::edge::paths::Paths;
-use crate::edge::store::{self, ReplaceError};
+use crate::edge::storage::{HeldKeys, Secrets, Slot, SwitchError};
 use crate::engine::error::{Error, OtherKey};
 use crate::state::history::{Ended, History, HistoryLine, RotationFacts};
 use crate::state::journal::{Journal, Record};
@@ -129,10 +128,9 @@ pub struct Context<'a> {
     pub allow_root: bool,
     pub verify_timeout: Duration,
     pub progress: bool,
-    /// Every local profile holding a key, and that key's id.
-    pub local_keys: &'a [(String, String)],
-    /// Set when the credentials file could not be read or parsed to fill `local_keys`.
-    pub local_keys_unknown: bool,
+    /// The keys local profiles hold; `None` when they cannot be read (then no key the user may
+    /// hold is deleted).
+    pub held: Option<&'a HeldKeys>,
     /// How long a fresh rotation keeps the old key Inactive before deleting it.
     pub grace: Duration,
 }
@@ -161,8 +159,10 @@ pub struct Rotator<'a> {
     record: Option<Record>,
     jitter: Jitter,
     attempts: u32,
-    /// Keyring mode: the profiles' pairs live in keyring entries, not in the file.
-    in_keyring: bool,
+    /// Where the profiles keep their pair.
+    secrets: Secrets,
+    /// What the journal keeps of the new key's secret (nothing when the store keeps its copy).
+    new_kept: Option<SecretString>,
     pub report: KeyReport,
 }
 
@@ -201,7 +201,8 @@ impl<'a> Rotator<'a> {
             record: None,
             jitter: Jitter::new(seed()),
             attempts: 0,
-            in_keyring: target.in_keyring,
+            secrets: Secrets::new(target.storage, ctx.paths),
+            new_kept: None,
             report: KeyReport::new(
                 target.profiles.clone(),
                 target.access_key_id.clone(),
@@ -218,33 +219,22 @@ impl<'a> Rotator<'a> {
         report.resumed_from = Some(record.phase);
         report.new_key_created = Some(record.started_at);
         report.phase = Some(record.phase);
-        let mut new = match (&record.new_key_id, &record.new_secret) {
-            (Some(id), Some(secret)) => Some(KeyPair {
-                id: id.clone(),
-                secret: secret.clone(),
-            }),
-            _ => None,
-        };
-        let mut old_secret = record.old_secret.clone();
-        if record.in_keyring {
-            // The secrets are in the keyring: the rotation's own entries, or the profile's
-            // entry if it already holds that key.
-            let find = |entry: String, id: &str| {
-                [entry, crate::edge::keyring::user(&record.primary)]
-                    .iter()
-                    .filter_map(|e| crate::edge::keyring::load_from(e, &record.primary).ok())
-                    .find(|k| k.id == id)
-            };
-            if let Some(id) = &record.new_key_id {
-                new = find(crate::edge::keyring::pending(&record.primary), id);
-            }
-            if let Some(k) = find(
-                crate::edge::keyring::previous(&record.primary),
+        let secrets = Secrets::new(record.storage, ctx.paths);
+        let new = record.new_key_id.as_deref().and_then(|id| {
+            secrets.recall(
+                Slot::Pending(&record.primary),
+                id,
+                record.new_secret.as_ref(),
+            )
+        });
+        let old_secret = secrets
+            .recall(
+                Slot::Previous(&record.primary),
                 &record.old_key_id,
-            ) {
-                old_secret = k.secret;
-            }
-        }
+                Some(&record.old_secret),
+            )
+            .map(|k| k.secret)
+            .unwrap_or_else(|| record.old_secret.clone());
         Rotator {
             ctx,
             profile: record.primary.clone(),
@@ -256,7 +246,8 @@ impl<'a> Rotator<'a> {
             new,
             arn: record.user_arn.clone(),
             keys_before: record.keys_before.clone(),
-            in_keyring: record.in_keyring,
+            new_kept: record.new_secret.clone(),
+            secrets,
             record: Some(record),
             jitter: Jitter::new(seed()),
             attempts: 0,
@@ -358,9 +349,7 @@ impl<'a> Rotator<'a> {
         record.phase = phase;
         if let Some(new) = &self.new {
             record.new_key_id = Some(new.id.clone());
-            if !record.in_keyring {
-                record.new_secret = Some(new.secret.clone());
-            }
+            record.new_secret = self.new_kept.clone();
         }
         record
             .durations_ms
@@ -424,17 +413,9 @@ impl<'a> Rotator<'a> {
         if let Err(e) = self.ctx.journal.remove() {
             tracing::warn!(error = %e, "could not remove the finished journal");
         }
-        if record.in_keyring {
-            // The rotation's own entries: the profile's entry holds what is in use now.
-            for entry in [
-                crate::edge::keyring::pending(&record.primary),
-                crate::edge::keyring::previous(&record.primary),
-            ] {
-                if let Err(e) = crate::edge::keyring::remove_named(&entry) {
-                    tracing::warn!(error = %e, "could not remove a finished rotation's keyring entry");
-                }
-            }
-        }
+        // The rotation's own copies: the profiles hold what is in use now.
+        self.secrets.forget(Slot::Pending(&record.primary));
+        self.secrets.forget(Slot::Previous(&record.primary));
     }
 
     fn backoff(&self) -> Backoff {
@@ -524,11 +505,9 @@ impl<'a> Rotator<'a> {
                 let last_used = aws.last_used(&old, &key.id).await.ok();
                 let used_by = self
                     .ctx
-                    .local_keys
-                    .iter()
-                    .filter(|(_, id)| *id == key.id)
-                    .map(|(p, _)| p.clone())
-                    .collect();
+                    .held
+                    .map(|h| h.holders(&key.id))
+                    .unwrap_or_default();
                 return Err(Stop::NothingChanged(Error::OtherKeyActive {
                     profile,
                     arn: identity.arn,
@@ -556,7 +535,12 @@ impl<'a> Rotator<'a> {
         if self.ctx.dry_run {
             return Ok(Phase::Planned);
         }
-        // The intent: written before CreateAccessKey, so a crash after it can find its key.
+        // The intent: written before CreateAccessKey, so a crash after it can find its key. The
+        // old pair's own copy comes first (in the keyring an entry; in the file, the record).
+        let old_kept = self
+            .secrets
+            .stash(Slot::Previous(&self.profile), &self.old)
+            .map_err(|e| self.keyring_stop(e))?;
         let record = Record {
             version: 1,
             credentials_file: self.ctx.paths.credentials.clone(),
@@ -564,7 +548,7 @@ impl<'a> Rotator<'a> {
             profiles: self.profiles.clone(),
             user_arn: self.arn.clone(),
             old_key_id: self.old.id.clone(),
-            old_secret: self.old_secret_for_disk(),
+            old_secret: old_kept.unwrap_or_else(|| SecretString::from(String::new())),
             keys_before: self.keys_before.clone(),
             started_at: OffsetDateTime::now_utc(),
             phase: Phase::Planned,
@@ -573,15 +557,8 @@ impl<'a> Rotator<'a> {
             rolling_back: false,
             durations_ms: Vec::new(),
             grace_secs: self.ctx.grace.as_secs(),
-            in_keyring: self.in_keyring,
+            storage: self.secrets.storage(),
         };
-        if self.in_keyring {
-            crate::edge::keyring::store_as(
-                &crate::edge::keyring::previous(&self.profile),
-                &self.old,
-            )
-            .map_err(|e| self.keyring_stop(e))?;
-        }
         self.save(&record).map_err(Stop::NothingChanged)?;
         self.record = Some(record);
         failpoint::hit("after-intent");
@@ -657,24 +634,21 @@ impl<'a> Rotator<'a> {
         failpoint::hit("after-create");
         self.report.new_key_created = Some(OffsetDateTime::now_utc());
         self.report.new_key_id = Some(new.id.clone());
-        if self.in_keyring
-            && let Err(e) =
-                crate::edge::keyring::store_as(&crate::edge::keyring::pending(&self.profile), &new)
-        {
-            // Its secret is nowhere else: the key must go at once.
-            self.new = Some(new);
-            let stop = self.keyring_stop(e);
-            if self.delete_new_key().await {
-                self.new = None;
-                return Err(stop);
+        match self.secrets.stash(Slot::Pending(&self.profile), &new) {
+            Ok(kept) => self.new_kept = kept,
+            Err(e) => {
+                // Its secret is nowhere else: the key must go at once.
+                self.new = Some(new);
+                let stop = self.keyring_stop(e);
+                if self.delete_new_key().await {
+                    self.new = None;
+                    return Err(stop);
+                }
+                return Err(match stop {
+                    Stop::NothingChanged(e) => Stop::KeepJournal(e),
+                    other => other,
+                });
             }
-            return Err(match stop {
-                Stop::NothingChanged(e) => Stop::KeepJournal(e),
-                other => other,
-            });
-        }
-        if self.in_keyring {
-            failpoint::hit("keyring-pending-stored");
         }
         self.new = Some(new);
         Ok(Phase::Created)
@@ -683,6 +657,10 @@ impl<'a> Rotator<'a> {
     /// Deletes the user's keys that did not exist at the intent and that no local profile holds.
     /// Returns whether none is left (or none was made).
     async fn sweep_unseen_keys(&mut self, later: bool) -> bool {
+        // Without knowing which keys the local profiles hold, no key may be deleted.
+        let Some(held) = self.ctx.held else {
+            return false;
+        };
         let old = self.old.clone();
         let aws = self.ctx.aws;
         let Ok(keys) = self
@@ -693,17 +671,11 @@ impl<'a> Rotator<'a> {
         else {
             return false;
         };
-        let local: Vec<String> = self
-            .ctx
-            .local_keys
-            .iter()
-            .map(|(_, id)| id.clone())
-            .collect();
         let started = self.record.as_ref().map(|r| r.started_at);
         let mut unseen: Vec<_> = keys
             .into_iter()
             .filter(|k| {
-                !self.keys_before.contains(&k.id) && !local.contains(&k.id) && k.id != old.id
+                !self.keys_before.contains(&k.id) && !held.anyone_holds(&k.id) && k.id != old.id
             })
             .collect();
         if later {
@@ -751,7 +723,7 @@ impl<'a> Rotator<'a> {
     /// Recovery of a rotation interrupted before its new key was recorded.
     async fn sweep_orphans(&mut self) {
         let started = Instant::now();
-        if self.ctx.local_keys_unknown {
+        if self.ctx.held.is_none() {
             // Without knowing which keys the file holds, no key may be deleted.
             self.report.outcome = Outcome::Interrupted;
             self.report.error = Some(Error::Interrupted {
@@ -851,14 +823,14 @@ impl<'a> Rotator<'a> {
     /// Rewrites every profile that holds the old key to the new one.
     async fn write(&mut self) -> Step {
         let new = self.new_key();
-        match self.swap_in_file(&self.old.id.clone(), &new) {
+        match self.switch(&self.old.id.clone(), &new) {
             Ok(()) => Ok(Phase::Written),
-            Err(SwapError::Changed) => Err(Stop::RollBack(Error::ChangedMeanwhile {
+            Err(SwitchError::Changed) => Err(Stop::RollBack(Error::ChangedMeanwhile {
                 profile: self.profile.clone(),
                 path: self.ctx.paths.credentials.clone(),
                 new_key_id: new.id,
             })),
-            Err(SwapError::Other(e)) => Err(Stop::RollBack(Error::Internal {
+            Err(e) => Err(Stop::RollBack(Error::Internal {
                 profile: self.profile.clone(),
                 what: format!(
                     "could not write {}: {e}",
@@ -880,107 +852,21 @@ impl<'a> Rotator<'a> {
         Stop::NothingChanged(self.keyring_error(e))
     }
 
-    /// The old secret as records on disk (journal, grace) keep it: in keyring mode nothing,
-    /// since the old pair has its own keyring entry.
-    fn old_secret_for_disk(&self) -> SecretString {
-        if self.in_keyring {
-            SecretString::from(String::new())
-        } else {
-            self.old.secret.clone()
-        }
+    /// Moves this rotation's profiles from key `from` to `to` where they keep their pair, as it
+    /// is now. Profiles that already hold `to` are left as they are.
+    fn switch(&self, from: &str, to: &KeyPair) -> Result<(), SwitchError> {
+        self.secrets.switch(&self.profiles, from, to)
     }
 
-    /// Keyring mode's [`Self::swap_in_file`]: each profile's entry moves from `from` to `to`.
-    fn swap_in_keyring(&self, from: &str, to: &KeyPair) -> Result<(), SwapError> {
-        for p in &self.profiles {
-            let current =
-                crate::edge::keyring::load(p).map_err(|e| SwapError::Other(e.to_string()))?;
-            if current.id == to.id {
-                continue;
-            }
-            if current.id != from {
-                return Err(SwapError::Changed);
-            }
-            crate::edge::keyring::store(p, to).map_err(|e| SwapError::Other(e.to_string()))?;
-            failpoint::hit("keyring-profile-switched");
-        }
-        Ok(())
+    /// Whether every profile of this rotation holds `key_id` now; `None` when that cannot be
+    /// read.
+    fn all_hold(&self, key_id: &str) -> Option<bool> {
+        self.secrets.all_hold(&self.profiles, key_id)
     }
 
-    /// Moves this rotation's profiles from key `from` to key `to` in the credentials file as it is
-    /// on disk now (in keyring mode, in their keyring entries). Profiles that already hold `to`
-    /// are left as they are.
-    fn swap_in_file(&self, from: &str, to: &KeyPair) -> Result<(), SwapError> {
-        if self.in_keyring {
-            return self.swap_in_keyring(from, to);
-        }
-        let profiles = self.profiles.clone();
-        let edit = |bytes: &[u8]| -> Result<Vec<u8>, EditRefused> {
-            let parsed =
-                credentials::parse(bytes, FileKind::Credentials).map_err(|_| EditRefused)?;
-            let holds = |id: &str| {
-                profiles
-                    .iter()
-                    .all(|p| parsed.get(p, credentials::ACCESS_KEY_ID) == Some(id))
-            };
-            if holds(&to.id) {
-                return Ok(bytes.to_vec());
-            }
-            if !holds(from) {
-                return Err(EditRefused);
-            }
-            parsed
-                .replace_key(
-                    from,
-                    &NewKey {
-                        access_key_id: &to.id,
-                        secret_access_key: to.secret.expose_secret(),
-                    },
-                )
-                .map(|(text, _)| text.into_bytes())
-                .map_err(|_| EditRefused)
-        };
-        store::replace_with(
-            &self.ctx.paths.credentials,
-            &self.ctx.paths.backup_file(),
-            edit,
-        )
-        .map(|_| ())
-        .map_err(|e| match e {
-            ReplaceError::Edit(_) => SwapError::Changed,
-            ReplaceError::Store(e) => SwapError::Other(e.to_string()),
-        })
-    }
-
-    /// Whether every profile of this rotation holds `key_id` in the file on disk now; `None` when
-    /// the file cannot be read or parsed.
-    fn file_holds(&self, key_id: &str) -> Option<bool> {
-        if self.in_keyring {
-            let mut all = true;
-            for p in &self.profiles {
-                all &= crate::edge::keyring::load(p).ok()?.id == key_id;
-            }
-            return Some(all);
-        }
-        let bytes = store::read_settled(&self.ctx.paths.credentials).ok()?;
-        let parsed = credentials::parse(&bytes, FileKind::Credentials).ok()?;
-        Some(
-            self.profiles
-                .iter()
-                .all(|p| parsed.get(p, credentials::ACCESS_KEY_ID) == Some(key_id)),
-        )
-    }
-
-    /// Which key the primary profile holds in the file on disk now.
-    fn key_in_file(&self) -> Option<String> {
-        if self.in_keyring {
-            return crate::edge::keyring::load(&self.profile).ok().map(|k| k.id);
-        }
-        let bytes = store::read_settled(&self.ctx.paths.credentials).ok()?;
-        let parsed = credentials::parse(&bytes, FileKind::Credentials).ok()?;
-        parsed
-            .get(&self.profile, credentials::ACCESS_KEY_ID)
-            .map(String::from)
+    /// Which key the primary profile holds now.
+    fn key_held(&self) -> Option<String> {
+        self.secrets.key_of(&self.profile)
     }
 
     /// Reads the profile back through aws-config and checks the new key answers again.
@@ -1004,7 +890,7 @@ impl<'a> Rotator<'a> {
                 Ok((id, _)) if id != new.id => {
                     // Someone else wrote the file after us, or something overrides it for the SDK.
                     return Err(Stop::RollBack(
-                        if self.key_in_file().as_deref() == Some(new.id.as_str()) {
+                        if self.key_held().as_deref() == Some(new.id.as_str()) {
                             Error::NotVerifiedOnDisk {
                                 profile,
                                 path: paths.credentials.clone(),
@@ -1057,20 +943,20 @@ impl<'a> Rotator<'a> {
     /// copy it read earlier may have put the old key back. Returns whether the file now holds it.
     fn repair_file(&self) -> bool {
         let new = self.new_key();
-        if self.file_holds(&new.id) == Some(true) {
+        if self.all_hold(&new.id) == Some(true) {
             return true;
         }
         tracing::warn!(profile = %self.profile, "the credentials file lost the new key (another program rewrote it); putting it back");
-        match self.swap_in_file(&self.old.id.clone(), &new) {
+        match self.switch(&self.old.id.clone(), &new) {
             Ok(()) => {}
-            Err(SwapError::Changed) => tracing::warn!(
+            Err(SwitchError::Changed) => tracing::warn!(
                 "could not put the new key back: a profile holds neither the old nor the new key"
             ),
-            Err(SwapError::Other(e)) => {
+            Err(e) => {
                 tracing::warn!(error = %e, "could not put the new key back")
             }
         }
-        self.file_holds(&new.id) == Some(true)
+        self.all_hold(&new.id) == Some(true)
     }
 
     async fn deactivate_old(&mut self) -> Step {
@@ -1115,20 +1001,26 @@ impl<'a> Rotator<'a> {
             .map(|r| r.started_at)
             .unwrap_or_else(OffsetDateTime::now_utc);
         let delete_after = started + time::Duration::seconds(grace_secs as i64);
-        // Keyring mode keeps the old secret in the keyring, not in the grace record.
-        if self.in_keyring {
-            crate::edge::keyring::store_as(&crate::edge::keyring::grace(&self.old.id), &self.old)
-                .map_err(|e| Stop::KeepJournal(self.keyring_error(e)))?;
-        }
+        // The old pair's own copy: in the grace record, or (keyring) an entry of its own.
+        let kept = self
+            .secrets
+            .stash(
+                Slot::Grace {
+                    old_key_id: &self.old.id,
+                    primary: &self.profile,
+                },
+                &self.old,
+            )
+            .map_err(|e| Stop::KeepJournal(self.keyring_error(e)))?;
         let entry = crate::engine::grace::Entry {
             primary: self.profile.clone(),
             profiles: self.profiles.clone(),
             user_arn: self.arn.clone(),
             old_key_id: self.old.id.clone(),
-            old_secret: self.old_secret_for_disk(),
+            old_secret: kept.unwrap_or_else(|| SecretString::from(String::new())),
             new_key_id: self.new_key().id,
             delete_after,
-            in_keyring: self.in_keyring,
+            storage: self.secrets.storage(),
         };
         crate::engine::grace::GraceFile::new(self.ctx.paths.grace_file())
             .keep(entry)
@@ -1164,9 +1056,9 @@ impl<'a> Rotator<'a> {
         self.report.phase = Some(Phase::OldDeleted);
         if !self.repair_file() {
             let new = self.new_key();
-            if self.file_holds(&self.old.id) == Some(false)
-                && self.file_holds(&new.id) == Some(false)
-                && self.key_in_file().is_some()
+            if self.all_hold(&self.old.id) == Some(false)
+                && self.all_hold(&new.id) == Some(false)
+                && self.key_held().is_some()
             {
                 // The profile now holds a key of someone else's choosing: not ours to undo.
                 tracing::warn!(profile = %self.profile, "the profile was given another key during the rotation; leaving it as it is");
@@ -1213,14 +1105,14 @@ impl<'a> Rotator<'a> {
         let started = Instant::now();
         let mut restored = true;
         if let Some(new) = self.new.clone() {
-            restored = match self.key_in_file() {
+            restored = match self.key_held() {
                 // Unreadable right now: the new key must not be deleted while it may be in use.
                 None => false,
                 Some(id) if id == new.id => {
                     let old = self.old.clone();
-                    self.swap_in_file(&new.id, &old).is_ok()
+                    self.switch(&new.id, &old).is_ok()
                 }
-                Some(_) => self.file_holds(&new.id) == Some(false),
+                Some(_) => self.all_hold(&new.id) == Some(false),
             };
             if restored {
                 failpoint::hit("rollback-restored");
@@ -1296,12 +1188,3 @@ fn create_error(profile: &str, arn: &str, e: AwsError, new_key_deleted: bool) ->
         _ => Error::from_aws(profile, arn, e),
     }
 }
-
-enum SwapError {
-    Changed,
-    Other(String),
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("the profile does not hold the key being replaced")]
-struct EditRefused;

@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::core::keys::Storage;
 use crate::core::rotation::Phase;
 use crate::edge::store::{self, StoreError};
 
@@ -53,10 +54,11 @@ pub struct Record {
     /// rotation started); 0 deletes it at once.
     #[serde(default)]
     pub grace_secs: u64,
-    /// Keyring mode: the secrets are not in this record (`old_secret` is empty, `new_secret`
-    /// absent) but in the keyring entries `previous:<primary>` and `pending:<primary>`.
-    #[serde(default)]
-    pub in_keyring: bool,
+    /// Where the profiles keep their pair. In the keyring the secrets are not in this record
+    /// (`old_secret` is empty, `new_secret` absent) but in the rotation's own keyring entries
+    /// (`edge::storage::Slot`).
+    #[serde(default, rename = "in_keyring", with = "crate::edge::storage::on_disk")]
+    pub storage: Storage,
 }
 
 impl std::fmt::Debug for Record {
@@ -195,7 +197,7 @@ mod tests {
             rolling_back: false,
             durations_ms: vec![("create".into(), 7)],
             grace_secs: 0,
-            in_keyring: false,
+            storage: Storage::File,
         }
     }
 
