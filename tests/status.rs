@@ -75,3 +75,23 @@ fn status_with_a_short_max_age_says_due() {
     let v = env.run(&["status", "--json"]).json();
     assert_eq!(v["profiles"][0]["state"], "due");
 }
+
+/// A config file that names one profile twice is read differently by the AWS CLI and the SDKs:
+/// `status` refuses it with its line, as every command does, instead of showing one reading.
+#[test]
+fn status_refuses_a_config_naming_a_profile_twice() {
+    let user = moto().user("statustwice");
+    let env = TestEnv::new();
+    env.write_credentials(profile("default", &user));
+    env.write_config(
+        "[default]\nregion = us-east-1\n[profile default]\ncredential_process = /bin/false\n",
+    );
+    let run = env.run(&["status"]);
+    run.failure(3);
+    assert!(
+        run.stderr
+            .contains(&format!("{}:3:", env.home.join(".aws/config").display())),
+        "{}",
+        run.stderr
+    );
+}

@@ -283,6 +283,16 @@ pub async fn run(
         Some(b) => Some(parse(&b, FileKind::Config).map_err(invalid(&paths.config))?),
         None => None,
     };
+    // A config file the clients read differently is refused here as in every command.
+    if let Some(c) = &aws_config {
+        let problems = crate::core::profiles::config_problems(c);
+        if !problems.is_empty() {
+            return Err(Error::InvalidFile {
+                path: paths.config.clone(),
+                problems,
+            });
+        }
+    }
     let profiles =
         crate::edge::storage::resolve(crate::core::profiles::classify(&creds, aws_config.as_ref()));
     let config = crate::engine::local::agent_config(paths)?;
