@@ -24,9 +24,9 @@ use time::OffsetDateTime;
 
 use crate::commands::now::{self, Options};
 use crate::core::config::Config;
-use crate::core::credentials::{FileKind, parse};
+
 use crate::core::keys::Storage;
-use crate::core::profiles::{self, Profile};
+use crate::core::profiles::Profile;
 use crate::core::rotation::Selection;
 use crate::core::schedule::{self, KeyAge, Status};
 use crate::edge::paths::Paths;
@@ -399,31 +399,5 @@ async fn round(
 }
 
 fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
-    let bytes = store::read_settled(&paths.credentials)?;
-    let creds = parse(&bytes, FileKind::Credentials).map_err(|problems| Error::InvalidFile {
-        path: paths.credentials.clone(),
-        problems,
-    })?;
-    let config = match store::read_optional(&paths.config)? {
-        Some(b) => Some(
-            parse(&b, FileKind::Config).map_err(|problems| Error::InvalidFile {
-                path: paths.config.clone(),
-                problems,
-            })?,
-        ),
-        None => None,
-    };
-    if let Some(config) = &config {
-        let problems = profiles::config_problems(config);
-        if !problems.is_empty() {
-            return Err(Error::InvalidFile {
-                path: paths.config.clone(),
-                problems,
-            });
-        }
-    }
-    Ok(crate::edge::storage::resolve(profiles::classify(
-        &creds,
-        config.as_ref(),
-    )))
+    crate::engine::local::load(paths).map(|l| l.profiles)
 }

@@ -7,12 +7,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::core::credentials::{self, FileKind, ParsedFile};
 use crate::core::profiles;
-use crate::core::rotation::{self, Selection};
+use crate::core::rotation::Selection;
 use crate::edge::aws::{Aws, RequestCounter};
 use crate::edge::paths::Paths;
-use crate::edge::storage::{self, HeldKeys, Secrets};
+
 use crate::edge::store;
 use crate::engine::error::Error;
 use crate::engine::recover;
@@ -72,25 +71,6 @@ impl Report {
     }
 }
 
-fn parse_file(path: &std::path::Path, bytes: &[u8], kind: FileKind) -> Result<ParsedFile, Error> {
-    credentials::parse(bytes, kind).map_err(|problems| Error::InvalidFile {
-        path: path.to_path_buf(),
-        problems,
-    })
-}
-
-/// Registers every secret and session token in the file with the output scrubber, whether or
-/// not its profile is rotated.
-fn register_secrets(file: &ParsedFile) {
-    for section in file.sections() {
-        for key in [credentials::SECRET_ACCESS_KEY, credentials::SESSION_TOKEN] {
-            if let Some(value) = file.get(&section.name, key) {
-                crate::core::redact::register(value);
-            }
-        }
-    }
-}
-
 /// Runs `now`. Errors that stop everything (a bad file, a busy lock, an unknown profile) come
 /// back as `Err` before anything was changed; per-key outcomes are in the report.
 pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
@@ -142,71 +122,8 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
         // Old keys whose grace is over go; an interrupted undo is finished.
         crate::engine::grace::settle(paths, &counter, time::OffsetDateTime::now_utc()).await;
     }
-    let bytes = store::read_settled(&paths.credentials)?;
-    let creds = parse_file(&paths.credentials, &bytes, FileKind::Credentials)?;
-    let config = match store::read_optional(&paths.config)? {
-        Some(b) => Some(parse_file(&paths.config, &b, FileKind::Config)?),
-        None => None,
-    };
-    if let Some(config) = &config {
-        let problems = profiles::config_problems(config);
-        if !problems.is_empty() {
-            return Err(Error::InvalidFile {
-                path: paths.config.clone(),
-                problems,
-            });
-        }
-    }
-    register_secrets(&creds);
-    let classified = storage::resolve(profiles::classify(&creds, config.as_ref()));
-    // A named keyring profile whose entry cannot be read: the keyring's own error (exit 15).
-    if let Selection::Named(names) = &options.selection {
-        for p in &classified {
-            if let Err(profiles::SkipReason::KeyringUnreadable(e)) = &p.status
-                && names.contains(&p.name)
-            {
-                return Err(Error::Keyring {
-                    profile: p.name.clone(),
-                    source: e.clone(),
-                });
-            }
-        }
-    }
-    // A key shared between a file profile and a keyring profile cannot move as one.
-    if let Some((keyring_one, file_one)) = storage::split_across_stores(&classified) {
-        return Err(Error::Internal {
-            profile: keyring_one.clone(),
-            what: format!(
-                "profile {keyring_one} (in the keyring) and profile {file_one} (in the file) hold the same key; run keyrot-agent keyring adopt --profile {file_one} (or release {keyring_one}) so that they move together"
-            ),
-        });
-    }
-    // The keys local profiles hold (unknown when a keyring entry cannot be read: then no key
-    // the user may hold is deleted).
-    let held = HeldKeys::of(&creds).ok();
-    let mut selected = rotation::select(classified, &options.selection).map_err(Error::Select)?;
-    // Every profile that holds a key moves with it. Try each edit now, before any AWS call, so
-    // that a file that cannot take the new key is refused while nothing has changed.
-    for target in &mut selected.targets {
-        match Secrets::new(target.storage, paths).trial_switch(&creds, target) {
-            Ok(changed) => target.profiles = changed,
-            Err(credentials::EditError::MissingSecret { profile, line, .. }) => {
-                return Err(Error::InvalidFile {
-                    path: paths.credentials.clone(),
-                    problems: vec![credentials::Problem {
-                        line,
-                        kind: credentials::ProblemKind::SharedKeyWithoutSecret { section: profile },
-                    }],
-                });
-            }
-            Err(e) => {
-                return Err(Error::Internal {
-                    profile: target.primary.clone(),
-                    what: e.to_string(),
-                });
-            }
-        }
-    }
+    let local = crate::engine::local::load(paths)?;
+    let mut selected = local.select(paths, &options.selection)?;
     selected
         .targets
         .retain(|t| Some(&t.access_key_id) != just_rotated.as_ref());
@@ -232,7 +149,7 @@ pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
             allow_root: options.allow_root,
             verify_timeout: options.verify_timeout,
             progress: options.progress,
-            held: held.as_ref(),
+            held: local.held.as_ref(),
             grace: agent_config.for_profile(&target.primary).grace,
         };
         let mut report = Rotator::start(&ctx, &target).run().await;

@@ -270,31 +270,7 @@ pub async fn run(
     paths: &crate::edge::paths::Paths,
     refresh: bool,
 ) -> Result<Vec<Row>, crate::engine::error::Error> {
-    use crate::core::credentials::{FileKind, parse};
-    use crate::edge::store;
-    use crate::engine::error::Error;
-    let invalid = |path: &std::path::Path| {
-        let path = path.to_path_buf();
-        move |problems| Error::InvalidFile { path, problems }
-    };
-    let bytes = store::read_settled(&paths.credentials)?;
-    let creds = parse(&bytes, FileKind::Credentials).map_err(invalid(&paths.credentials))?;
-    let aws_config = match store::read_optional(&paths.config)? {
-        Some(b) => Some(parse(&b, FileKind::Config).map_err(invalid(&paths.config))?),
-        None => None,
-    };
-    // A config file the clients read differently is refused here as in every command.
-    if let Some(c) = &aws_config {
-        let problems = crate::core::profiles::config_problems(c);
-        if !problems.is_empty() {
-            return Err(Error::InvalidFile {
-                path: paths.config.clone(),
-                problems,
-            });
-        }
-    }
-    let profiles =
-        crate::edge::storage::resolve(crate::core::profiles::classify(&creds, aws_config.as_ref()));
+    let profiles = crate::engine::local::load(paths)?.profiles;
     let config = crate::engine::local::agent_config(paths)?;
     let cache = crate::state::cache::Cache::new(paths.key_cache_file());
     if refresh {

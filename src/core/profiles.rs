@@ -17,6 +17,7 @@ use crate::core::credentials::{
 };
 
 /// A profile whose long-term key can be rotated.
+#[derive(Clone)]
 pub struct Rotatable {
     pub access_key_id: String,
     pub secret: SecretString,
@@ -132,6 +133,7 @@ pub fn credential_process_command(
 }
 
 /// One profile and what keyrot-agent makes of it.
+#[derive(Clone)]
 pub struct Profile {
     pub name: String,
     pub status: Result<Rotatable, SkipReason>,

@@ -118,7 +118,7 @@ pub struct Selected {
 
 /// Turns the classified profiles and the user's selection into rotation targets: one per distinct
 /// key, each carrying every profile that shares that key.
-pub fn select(profiles: Vec<Profile>, selection: &Selection) -> Result<Selected, Vec<SelectError>> {
+pub fn select(profiles: &[Profile], selection: &Selection) -> Result<Selected, Vec<SelectError>> {
     let known: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
     let wanted: Vec<String> = match selection {
         Selection::All => known.clone(),
@@ -150,7 +150,7 @@ pub fn select(profiles: Vec<Profile>, selection: &Selection) -> Result<Selected,
     let mut skipped = Vec::new();
     // Every profile sharing a wanted key moves with it, wanted or not.
     let mut wanted_keys: Vec<String> = Vec::new();
-    for p in &profiles {
+    for p in profiles {
         if !wanted.contains(&p.name) {
             continue;
         }
@@ -388,10 +388,10 @@ mod tests {
 
     #[test]
     fn shared_keys_move_together() {
-        let s = select(profiles(FILE), &Selection::Named(vec!["ci".into()])).unwrap();
+        let s = select(&profiles(FILE), &Selection::Named(vec!["ci".into()])).unwrap();
         assert_eq!(s.targets.len(), 1);
         assert_eq!(s.targets[0].profiles, ["default", "ci"]);
-        let s = select(profiles(FILE), &Selection::All).unwrap();
+        let s = select(&profiles(FILE), &Selection::All).unwrap();
         let keys: Vec<_> = s.targets.iter().map(|t| t.access_key_id.as_str()).collect();
         assert_eq!(keys, ["AKIA1", "AKIA2"]);
         assert_eq!(s.skipped, vec![("sso".to_string(), SkipReason::Sso)]);
@@ -400,7 +400,7 @@ mod tests {
     #[test]
     fn named_selection_errors() {
         let err = select(
-            profiles(FILE),
+            &profiles(FILE),
             &Selection::Named(vec!["nope".into(), "sso".into()]),
         )
         .err()

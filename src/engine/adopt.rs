@@ -50,29 +50,10 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
     let _lock = store::try_lock(&paths.lock_file())?;
     let counter = RequestCounter::default();
     crate::engine::recover::before_change(paths, RECOVERY_TIMEOUT, &counter).await?;
-    let bytes = store::read_settled(&paths.credentials)?;
-    let creds = parse(paths, &bytes)?;
-    let config = match store::read_optional(&paths.config)? {
-        Some(b) => Some(
-            credentials::parse(&b, FileKind::Config).map_err(|problems| Error::InvalidFile {
-                path: paths.config.clone(),
-                problems,
-            })?,
-        ),
-        None => None,
-    };
-    // A config file the clients read differently is refused here as in `now`.
-    if let Some(config) = &config {
-        let problems = crate::core::profiles::config_problems(config);
-        if !problems.is_empty() {
-            return Err(Error::InvalidFile {
-                path: paths.config.clone(),
-                problems,
-            });
-        }
-    }
-    let classified = crate::core::profiles::classify(&creds, config.as_ref());
-    let selected = crate::core::rotation::select(classified, selection).map_err(Error::Select)?;
+    // Profiles already in the keyring are not adopted again: they count as the files say.
+    let local = crate::engine::local::load(paths)?;
+    let selected =
+        crate::core::rotation::select(&local.classified, selection).map_err(Error::Select)?;
     let exe = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .map_err(|e| Error::Internal {

@@ -1,9 +1,134 @@
-//! What the local machine holds, loaded once per command: keyrot-agent's own config file for
-//! now; the profiles of the shared files next.
+//! What the local machine holds, loaded once per command: both shared files, parsed and checked
+//! as every AWS client reads them, their secrets registered with the scrubber, the profiles
+//! classified with the keyring profiles resolved, and the keys the local profiles hold; and
+//! keyrot-agent's own config file. Every command and the agent use this one loader, so that
+//! none of them accepts a file another refuses.
 
-use crate::core::config::{Config, LoadError, parse};
+use crate::core::config::{Config, LoadError, parse as parse_config};
+use crate::core::credentials::{self, FileKind, ParsedFile};
+use crate::core::profiles::{self, Profile, SkipReason};
+use crate::core::rotation::{self, Selected, Selection};
 use crate::edge::paths::Paths;
+use crate::edge::storage::{self, HeldKeys, Secrets};
 use crate::edge::store::{self, StoreError};
+use crate::engine::error::Error;
+
+/// The local profiles, as read once.
+pub struct Local {
+    pub credentials: ParsedFile,
+    pub config: Option<ParsedFile>,
+    /// Every profile of either file, classified as the files say (a keyring profile is
+    /// `InKeyring`).
+    pub classified: Vec<Profile>,
+    /// The same, with each keyring profile carrying its entry's pair.
+    pub profiles: Vec<Profile>,
+    /// The keys local profiles hold; `None` when a keyring entry cannot be read (then no key
+    /// the user may hold is deleted).
+    pub held: Option<HeldKeys>,
+}
+
+/// Reads both shared files, refuses what the AWS CLI and the SDKs would read differently (with
+/// `file:line`), registers every secret in them with the scrubber, and classifies the profiles.
+pub fn load(paths: &Paths) -> Result<Local, Error> {
+    let bytes = store::read_settled(&paths.credentials)?;
+    let creds = parse(&paths.credentials, &bytes, FileKind::Credentials)?;
+    let config = match store::read_optional(&paths.config)? {
+        Some(b) => Some(parse(&paths.config, &b, FileKind::Config)?),
+        None => None,
+    };
+    if let Some(config) = &config {
+        let problems = profiles::config_problems(config);
+        if !problems.is_empty() {
+            return Err(Error::InvalidFile {
+                path: paths.config.clone(),
+                problems,
+            });
+        }
+    }
+    register_secrets(&creds);
+    let classified = profiles::classify(&creds, config.as_ref());
+    let profiles = storage::resolve(classified.clone());
+    let held = HeldKeys::of(&creds).ok();
+    Ok(Local {
+        credentials: creds,
+        config,
+        classified,
+        profiles,
+        held,
+    })
+}
+
+impl Local {
+    /// What `selection` comes to: one target per key, every profile that holds it moving with
+    /// it. Refused before any AWS call: a named keyring profile whose entry cannot be read (the
+    /// keyring's own error), a key held both in the file and in the keyring, and a target whose
+    /// profiles cannot all take a new key in one write.
+    pub fn select(&self, paths: &Paths, selection: &Selection) -> Result<Selected, Error> {
+        if let Selection::Named(names) = selection {
+            for p in &self.profiles {
+                if let Err(SkipReason::KeyringUnreadable(e)) = &p.status
+                    && names.contains(&p.name)
+                {
+                    return Err(Error::Keyring {
+                        profile: p.name.clone(),
+                        source: e.clone(),
+                    });
+                }
+            }
+        }
+        if let Some((keyring_one, file_one)) = storage::split_across_stores(&self.profiles) {
+            return Err(Error::Internal {
+                profile: keyring_one.clone(),
+                what: format!(
+                    "profile {keyring_one} (in the keyring) and profile {file_one} (in the file) hold the same key; run keyrot-agent keyring adopt --profile {file_one} (or release {keyring_one}) so that they move together"
+                ),
+            });
+        }
+        let mut selected = rotation::select(&self.profiles, selection).map_err(Error::Select)?;
+        for target in &mut selected.targets {
+            match Secrets::new(target.storage, paths).trial_switch(&self.credentials, target) {
+                Ok(changed) => target.profiles = changed,
+                Err(credentials::EditError::MissingSecret { profile, line, .. }) => {
+                    return Err(Error::InvalidFile {
+                        path: paths.credentials.clone(),
+                        problems: vec![credentials::Problem {
+                            line,
+                            kind: credentials::ProblemKind::SharedKeyWithoutSecret {
+                                section: profile,
+                            },
+                        }],
+                    });
+                }
+                Err(e) => {
+                    return Err(Error::Internal {
+                        profile: target.primary.clone(),
+                        what: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(selected)
+    }
+}
+
+fn parse(path: &std::path::Path, bytes: &[u8], kind: FileKind) -> Result<ParsedFile, Error> {
+    credentials::parse(bytes, kind).map_err(|problems| Error::InvalidFile {
+        path: path.to_path_buf(),
+        problems,
+    })
+}
+
+/// Registers every secret and session token in the file with the output scrubber, whether or
+/// not its profile is rotated.
+fn register_secrets(file: &ParsedFile) {
+    for section in file.sections() {
+        for key in [credentials::SECRET_ACCESS_KEY, credentials::SESSION_TOKEN] {
+            if let Some(value) = file.get(&section.name, key) {
+                crate::core::redact::register(value);
+            }
+        }
+    }
+}
 
 /// keyrot-agent's config file; a missing file is the defaults. Errors carry `path:line`.
 pub fn agent_config(paths: &Paths) -> Result<Config, LoadError> {
@@ -20,7 +145,7 @@ pub fn agent_config(paths: &Paths) -> Result<Config, LoadError> {
         return Ok(Config::default());
     };
     let text = String::from_utf8(bytes).map_err(|_| io("it is not UTF-8 text".into()))?;
-    parse(&text).map_err(|error| LoadError::Invalid {
+    parse_config(&text).map_err(|error| LoadError::Invalid {
         path: path.clone(),
         error,
     })
