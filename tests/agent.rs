@@ -263,10 +263,13 @@ fn no_notify_and_the_config_silence_it_and_a_config_change_is_seen_at_once() {
         "{shown:#?}"
     );
 
-    // --no-notify: nothing at all.
+    // --no-notify: nothing at all. A home and state of its own: the first agent may have been
+    // stopped in the middle of a rotation of its profiles, which would be finished first.
     let user = moto().user("agentnone");
+    let mut env = TestEnv::new();
+    env.extra_env.extend(desktop.env());
+    env.use_config("max_age = \"1s\"\nwarn_before = \"0s\"\n");
     env.write_credentials(profile("default", &user));
-    std::fs::write(&config, "max_age = \"1s\"\nwarn_before = \"0s\"\n").unwrap();
     let before = desktop.notifications().len();
     let agent = Agent::spawn(env.command().args(["run", "--no-notify"]));
     let start = Instant::now();
