@@ -22,17 +22,20 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::commands::exit;
 use crate::commands::now::{self, Options};
+use crate::commands::{cli::RunArgs, run_command};
 use crate::core::config::Config;
 
 use crate::core::keys::Storage;
+use crate::core::notices::Notice;
 use crate::core::profiles::Profile;
 use crate::core::rotation::Selection;
 use crate::core::schedule::{self, KeyAge, Status};
 use crate::edge::paths::Paths;
 use crate::edge::store::{self, StoreError};
 use crate::engine::error::Error;
-use crate::engine::notices::{Notice, Notifier};
+use crate::engine::notify::Notifier;
 use crate::state::cache::Cache;
 
 /// How often a cached creation date is checked against AWS.
@@ -69,7 +72,7 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
     let mut config = crate::engine::local::agent_config(paths)?;
     tracing::info!("keyrot-agent run: started");
     // First, whatever an earlier run left half done.
-    let recover_options = Options::unattended(Selection::All, config.global.verify_timeout);
+    let recover_options = crate::engine::Options::unattended(config.global.verify_timeout);
     let mut notifier = Notifier::new(paths.notified_file(), options.notify);
     // Signals are ours from here on. A stop request interrupts whatever is going on: a rotation
     // cut short is exactly a crash at an await point, which the journal is made for.
@@ -77,7 +80,7 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
     let recovered = tokio::select! {
-        r = crate::engine::recover::run(paths, &recover_options) => r,
+        r = crate::commands::recover::run(paths, &recover_options) => r,
         _ = terminate.recv() => {
             stopped();
             return Ok(());
@@ -181,8 +184,8 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
 }
 
 /// What to tell the user about one key's rotation.
-fn rotation_notice(k: &crate::engine::rotator::KeyReport) -> Option<Notice> {
-    use crate::engine::rotator::Outcome;
+fn rotation_notice(k: &crate::engine::outcome::KeyReport) -> Option<Notice> {
+    use crate::engine::outcome::Outcome;
     match (&k.error, k.outcome) {
         (None, Outcome::Rotated) => Some(Notice::Rotated {
             profiles: k.profiles.clone(),
@@ -191,7 +194,7 @@ fn rotation_notice(k: &crate::engine::rotator::KeyReport) -> Option<Notice> {
         }),
         (Some(e), outcome) => Some(Notice::Failed {
             profiles: k.profiles.clone(),
-            class: e.kind().to_string(),
+            class: exit::kind(e).to_string(),
             reason: e.to_string(),
             command: if outcome == Outcome::Interrupted {
                 "keyrot-agent recover".to_string()
@@ -219,7 +222,7 @@ async fn round(
         Err(e) => {
             tracing::error!(error = %e, "cannot read the credentials; trying again later");
             problems.push(Notice::Problem {
-                class: e.kind().to_string(),
+                class: exit::kind(&e).to_string(),
                 reason: e.to_string(),
                 fix: "keyrot-agent looks again when the file changes.".into(),
             });
@@ -241,13 +244,13 @@ async fn round(
         .collect();
     let mut adopt_failed = false;
     if !to_adopt.is_empty() {
-        match crate::engine::adopt::adopt(paths, &Selection::Named(to_adopt)).await {
+        match crate::commands::keyring::adopt(paths, &Selection::Named(to_adopt)).await {
             Ok(moved) => {
                 for m in moved {
                     tracing::info!(profiles = ?m.profiles, key = %m.key_id, "moved the key into the keyring (storage = \"keyring\")");
                 }
             }
-            Err(e) if e.kind() == "busy" => {}
+            Err(e) if exit::kind(&e) == "busy" => {}
             Err(e) => {
                 adopt_failed = true;
                 tracing::error!(error = %e, "could not move a key into the keyring");
@@ -264,7 +267,7 @@ async fn round(
         Err(_) => profiles,
     };
     let cache = Cache::new(paths.key_cache_file());
-    let grace = crate::engine::grace::GraceFile::new(paths.grace_file());
+    let grace = crate::state::grace::GraceFile::new(paths.grace_file());
     // Old keys whose grace is over go (under the lock; if another keyrot-agent holds it, later).
     if grace.next_deletion().is_some()
         && let Ok(_lock) = store::try_lock(&paths.lock_file())
@@ -280,7 +283,7 @@ async fn round(
     let held = grace.held();
     // Only managed keys whose cached date is missing or more than a day old are asked about.
     let now_utc = OffsetDateTime::now_utc();
-    let mut failed = !crate::state::cache::refresh(&profiles, &cache, |profile, cached| {
+    let mut failed = !crate::engine::dates::refresh(&profiles, &cache, |profile, cached| {
         config.manages(profile)
             && !cached
                 .is_some_and(|d| d.created.is_some() && now_utc - d.checked_at < REFRESH_EVERY)
@@ -344,7 +347,10 @@ async fn round(
             .unwrap_or(Duration::from_secs(60));
         match now::run(
             paths,
-            &Options::unattended(Selection::Named(due.clone()), timeout),
+            &Options {
+                selection: Selection::Named(due.clone()),
+                engine: crate::engine::Options::unattended(timeout),
+            },
         )
         .await
         {
@@ -370,9 +376,9 @@ async fn round(
                 failed = true;
                 tracing::error!(error = %e, "could not rotate");
                 // Another keyrot-agent holding the lock is not a problem to report.
-                if e.kind() != "busy" {
+                if exit::kind(&e) != "busy" {
                     problems.push(Notice::Problem {
-                        class: e.kind().to_string(),
+                        class: exit::kind(&e).to_string(),
                         reason: e.to_string(),
                         fix: "keyrot-agent tries again later.".into(),
                     });
@@ -400,4 +406,13 @@ async fn round(
 
 fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
     crate::engine::local::load(paths).map(|l| l.profiles)
+}
+
+/// `keyrot-agent run …`.
+pub fn command(args: RunArgs) -> i32 {
+    let options = RunOptions {
+        notify: !args.no_notify,
+    };
+    let result = run_command(false, |paths| async move { run(&paths, &options).await });
+    result.err().unwrap_or(exit::OK)
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::commands::now::Report;
 use crate::engine::error::Error;
-use crate::engine::rotator::{KeyReport, Outcome};
+use crate::engine::outcome::{KeyReport, Outcome};
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
@@ -167,5 +167,5 @@ fn json_key(k: &KeyReport) -> Value {
 
 /// An error as JSON: its kind, exit code and message.
 pub fn json_error(e: &Error) -> Value {
-    json!({"kind": e.kind(), "exit_code": e.exit_code(), "message": e.to_string()})
+    json!({"kind": crate::commands::exit::kind(e), "exit_code": crate::commands::exit::code(e), "message": e.to_string()})
 }

@@ -274,7 +274,7 @@ pub async fn run(
     let config = crate::engine::local::agent_config(paths)?;
     let cache = crate::state::cache::Cache::new(paths.key_cache_file());
     if refresh {
-        crate::state::cache::refresh(&profiles, &cache, |_, _| true).await;
+        crate::engine::dates::refresh(&profiles, &cache, |_, _| true).await;
     }
     let history = crate::state::history::History::new(paths.history_file()).last_per_profile();
     let in_flight = crate::state::journal::Journal::new(paths.journal_file())
@@ -291,7 +291,7 @@ pub async fn run(
         OffsetDateTime::now_utc(),
     );
     // Keys brought back by `undo`, and old keys waiting out their grace.
-    let grace = crate::engine::grace::GraceFile::new(paths.grace_file())
+    let grace = crate::state::grace::GraceFile::new(paths.grace_file())
         .load()
         .unwrap_or_default();
     for (row, p) in rows.iter_mut().zip(&profiles) {
@@ -325,6 +325,29 @@ pub async fn run(
         }
     }
     Ok(rows)
+}
+
+/// `keyrot-agent status …`.
+pub fn command(args: crate::commands::cli::StatusArgs) -> i32 {
+    use std::io::IsTerminal;
+    let rows =
+        crate::commands::run_command(
+            args.json,
+            |paths| async move { run(&paths, args.refresh).await },
+        );
+    match rows {
+        Ok(rows) => {
+            if args.json {
+                println!("{}", crate::core::redact::scrub(&json(&rows).to_string()));
+            } else {
+                let color =
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                print!("{}", crate::core::redact::scrub(&table(&rows, color)));
+            }
+            crate::commands::exit::OK
+        }
+        Err(code) => code,
+    }
 }
 
 #[cfg(test)]

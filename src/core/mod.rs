@@ -5,6 +5,7 @@
 pub mod config;
 pub mod credentials;
 pub mod keys;
+pub mod notices;
 pub mod profiles;
 pub mod redact;
 pub mod rotation;

@@ -1,8 +1,8 @@
 //! What the agent tells the user on the desktop, when, and how it is sent.
 //!
-//! The texts and the "not again so soon" rules are plain data ([`Notice`], [`Sent`]); the one
-//! function that talks to the notification server is [`show`] (notify-rust: D-Bus
-//! `org.freedesktop.Notifications` on Linux and the BSDs, the notification centre on macOS).
+//! The texts and the "not again so soon" rules are plain data ([`Notice`], [`Sent`]), here; the
+//! one function that talks to the notification server is `edge::desktop::show`, the record of
+//! what was sent is `state::notified`, and `engine::notify::Notifier` puts them together.
 //!
 //! Rules:
 //! - a key entering its warn window, and a due key with `auto_rotate` off: at most once a day per
@@ -17,14 +17,11 @@
 //! A notification that cannot be shown is logged and never fatal.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::core::redact::scrub;
-use crate::edge::store;
 
 /// How long a daily notice stays quiet.
 const DAILY: time::Duration = time::Duration::days(1);
@@ -241,108 +238,6 @@ impl Sent {
             k.strip_prefix("problem:")
                 .is_none_or(|class| current.iter().any(|c| c == class))
         });
-    }
-}
-
-/// The file that holds [`Sent`] in the state directory.
-#[derive(Debug, Clone)]
-pub struct SentFile {
-    path: PathBuf,
-}
-
-impl SentFile {
-    pub fn new(path: PathBuf) -> SentFile {
-        SentFile { path }
-    }
-
-    /// What was sent; unreadable means nothing (at worst a notice repeats once).
-    pub fn load(&self) -> Sent {
-        store::load_json(&self.path).unwrap_or_default()
-    }
-
-    pub fn save(&self, sent: &Sent) {
-        store::save_json(&self.path, sent, "the notification record");
-    }
-}
-
-/// Shows `notice` on the desktop. Errors are for logging only.
-pub async fn show(notice: &Notice) -> Result<(), String> {
-    let mut n = notify_rust::Notification::new();
-    n.appname("keyrot-agent")
-        .summary(&notice.summary())
-        .body(&notice.body())
-        .icon("dialog-password");
-    #[cfg(all(unix, not(target_os = "macos")))]
-    {
-        n.urgency(if notice.critical() {
-            notify_rust::Urgency::Critical
-        } else {
-            notify_rust::Urgency::Normal
-        });
-        match tokio::time::timeout(Duration::from_secs(10), n.show_async()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("the notification server did not answer within 10 s".into()),
-        }
-    }
-    #[cfg(target_os = "macos")]
-    {
-        let shown = tokio::task::spawn_blocking(move || n.show().map(|_| ()));
-        match tokio::time::timeout(Duration::from_secs(10), shown).await {
-            Ok(Ok(r)) => r.map_err(|e| e.to_string()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("the notification centre did not answer within 10 s".into()),
-        }
-    }
-}
-
-/// The agent's notifier: applies the rules, shows, remembers.
-pub struct Notifier {
-    /// `--no-notify` turns every notice off; the config's `notify` turns them off per profile.
-    pub enabled: bool,
-    file: SentFile,
-    sent: Sent,
-}
-
-impl Notifier {
-    pub fn new(path: PathBuf, enabled: bool) -> Notifier {
-        let file = SentFile::new(path);
-        let sent = file.load();
-        Notifier {
-            enabled,
-            file,
-            sent,
-        }
-    }
-
-    /// Shows `notice` if the rules allow it and `wanted` (the config) says so.
-    pub async fn notify(&mut self, notice: Notice, wanted: bool, now: OffsetDateTime) {
-        if let Notice::Rotated { profiles, .. } = &notice {
-            self.sent.solved(profiles);
-        }
-        if !self.enabled || !wanted || !self.sent.should_send(&notice, now) {
-            self.file.save(&self.sent);
-            return;
-        }
-        match show(&notice).await {
-            Ok(()) => {
-                tracing::info!(summary = %notice.summary(), "notification shown");
-                self.sent.record(&notice, now);
-            }
-            Err(e) => {
-                tracing::warn!(error = %scrub(&e), summary = %notice.summary(), "could not show a notification")
-            }
-        }
-        self.file.save(&self.sent);
-    }
-
-    /// Forgets agent-wide problems that are no longer current.
-    pub fn problems_now(&mut self, current: &[String]) {
-        let before = self.sent.clone();
-        self.sent.problems_now(current);
-        if self.sent != before {
-            self.file.save(&self.sent);
-        }
     }
 }
 

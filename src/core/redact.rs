@@ -2,12 +2,11 @@
 //!
 //! Secrets are held as `secrecy::SecretString` and never formatted on purpose. As a second line
 //! of defence, every secret the process learns is registered here, and every byte it writes to
-//! stdout, stderr or a log goes through [`scrub`], which replaces any registered secret with
-//! `***`. That also covers what third-party crates log at `RUST_LOG=trace` (raw HTTP bodies, for
+//! stdout, stderr or a log goes through [`scrub`] (the log through `edge::logging`'s writer),
+//! which replaces any registered secret with `***`. That also covers what third-party crates log at `RUST_LOG=trace` (raw HTTP bodies, for
 //! instance), which no type system can prevent.
 
 use std::borrow::Cow;
-use std::io::{self, Write};
 use std::sync::{Mutex, MutexGuard};
 
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -58,48 +57,6 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
         out = out.replace(s.as_str(), "***");
     }
     Cow::Owned(out)
-}
-
-/// A writer that buffers what it is given and writes it, scrubbed, to stderr when dropped.
-/// `tracing_subscriber::fmt` makes one per event.
-pub struct ScrubbingStderr {
-    buf: Vec<u8>,
-}
-
-impl ScrubbingStderr {
-    pub fn new() -> Self {
-        Self { buf: Vec::new() }
-    }
-}
-
-impl Default for ScrubbingStderr {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Write for ScrubbingStderr {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let text = String::from_utf8_lossy(&self.buf);
-        let clean = scrub(&text);
-        let result = io::stderr().lock().write_all(clean.as_bytes());
-        self.buf.clear();
-        result
-    }
-}
-
-impl Drop for ScrubbingStderr {
-    fn drop(&mut self) {
-        let _ = self.flush();
-    }
 }
 
 #[cfg(test)]

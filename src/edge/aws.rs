@@ -154,13 +154,26 @@ where
     e
 }
 
-/// Counts HTTP attempts (including the SDK's own retries).
+/// Counts HTTP attempts (including the SDK's own retries). A child counts into its parent
+/// too, so that a run's total and each key's share are both known while several keys are in
+/// flight.
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<AtomicUsize>);
+pub struct RequestCounter {
+    own: Arc<AtomicUsize>,
+    parent: Option<Arc<AtomicUsize>>,
+}
 
 impl RequestCounter {
     pub fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+        self.own.load(Ordering::Relaxed)
+    }
+
+    /// A counter whose requests also count here.
+    pub fn child(&self) -> RequestCounter {
+        RequestCounter {
+            own: Arc::default(),
+            parent: Some(self.own.clone()),
+        }
     }
 }
 
@@ -175,7 +188,10 @@ impl Intercept for RequestCounter {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.own.fetch_add(1, Ordering::Relaxed);
+        if let Some(parent) = &self.parent {
+            parent.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! `KEYROT_LOG` (or `RUST_LOG`) sets the level, default `warn`. Whatever the level, the HTTP
 //! stack's and D-Bus's wire logging is capped at `debug`, and every line goes through
-//! [`crate::core::redact::ScrubbingStderr`], so no secret reaches the log even at `trace`.
+//! [`ScrubbingStderr`], so no secret reaches the log even at `trace`.
+
+use std::io::{self, Write};
 
 use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, Targets};
@@ -27,9 +29,51 @@ pub fn init() {
         .with_target("zbus", Level::DEBUG)
         .with_target("secret_service", Level::DEBUG);
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(crate::core::redact::ScrubbingStderr::new)
+        .with_writer(ScrubbingStderr::new)
         .with_ansi(false)
         .with_filter(wanted)
         .with_filter(cap);
     let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// A writer that buffers what it is given and writes it, scrubbed, to stderr when dropped.
+/// `tracing_subscriber::fmt` makes one per event.
+pub struct ScrubbingStderr {
+    buf: Vec<u8>,
+}
+
+impl ScrubbingStderr {
+    pub fn new() -> Self {
+        Self { buf: Vec::new() }
+    }
+}
+
+impl Default for ScrubbingStderr {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Write for ScrubbingStderr {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&self.buf);
+        let clean = crate::core::redact::scrub(&text);
+        let result = io::stderr().lock().write_all(clean.as_bytes());
+        self.buf.clear();
+        result
+    }
+}
+
+impl Drop for ScrubbingStderr {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
 }

@@ -2,6 +2,7 @@
 //! the terminal, the desktop, service managers, file watching).
 
 pub mod aws;
+pub mod desktop;
 pub mod failpoint;
 pub mod keyring;
 pub mod logging;
@@ -9,4 +10,5 @@ pub mod paths;
 pub mod service;
 pub mod storage;
 pub mod store;
+pub mod terminal;
 pub mod watch;

@@ -179,6 +179,16 @@ fn config_dir(
         .ok_or(PathsError::NoHome)
 }
 
+/// The process environment, as [`Paths::resolve`] and [`default_profile`] take it.
+pub fn process_env(key: &str) -> Option<OsString> {
+    std::env::var_os(key)
+}
+
+/// This program's path, resolved (what a `credential_process` line names).
+pub fn this_program() -> std::io::Result<PathBuf> {
+    std::env::current_exe().and_then(std::fs::canonicalize)
+}
+
 /// The profile a bare `keyrot-agent now` rotates: `AWS_PROFILE`, else `default`.
 pub fn default_profile(env: impl Fn(&str) -> Option<OsString>) -> String {
     env("AWS_PROFILE")

@@ -15,9 +15,8 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,7 +24,6 @@ use std::time::Duration;
 
 use crate::edge::paths::{Paths, PathsError, state_file};
 use crate::edge::store::{self, StoreError};
-use crate::engine::error::exit;
 
 /// The launchd label, also the plist's file name.
 pub const LAUNCHD_LABEL: &str = "io.github.keyrot-agent";
@@ -134,21 +132,6 @@ pub enum ServiceError {
         command: String,
         detail: String,
     },
-}
-
-impl ServiceError {
-    /// The exit code (the README table).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ServiceError::Paths(_) => exit::INVALID_FILE,
-            ServiceError::NoTool { .. } => exit::USAGE,
-            ServiceError::CurrentExe(_)
-            | ServiceError::Unrepresentable { .. }
-            | ServiceError::Store(_)
-            | ServiceError::NotStarted { .. }
-            | ServiceError::NotStopped { .. } => exit::INTERNAL,
-        }
-    }
 }
 
 /// Where things are for one user, and which program the login item starts.
@@ -675,7 +658,7 @@ pub fn uninstall(
                     .join(SYSTEMD_UNIT);
                 if wants.is_symlink() && store::remove_durably(&wants).is_ok() {
                     report.lines.push(format!("removed {}", wants.display()));
-                    let _ = fs::remove_dir(wants.parent().unwrap_or(&wants));
+                    store::remove_empty_dir(wants.parent().unwrap_or(&wants));
                 }
                 if stop && let Err(detail) = run_tool("systemctl", &["--user", "daemon-reload"]) {
                     report.lines.push(format!(
@@ -685,7 +668,7 @@ pub fn uninstall(
             }
             Kind::Launchd => {
                 let logs = launchd_log_dir(&ctx.home);
-                if fs::remove_dir(&logs).is_err() && logs.is_dir() {
+                if !store::remove_empty_dir(&logs) {
                     report
                         .lines
                         .push(format!("kept the agent's logs in {}", logs.display()));
@@ -793,17 +776,7 @@ fn start_service(
 /// Starts `exe run` in a session of its own, output appended to `log`, and checks that it is
 /// still up a moment later.
 fn spawn_detached(exe: &Path, log: &Path) -> Result<u32, String> {
-    if let Some(dir) = log.parent() {
-        store::ensure_private_dir(dir).map_err(|e| e.to_string())?;
-    }
-    let open = || {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(log)
-            .map_err(|e| format!("cannot open {}: {e}", log.display()))
-    };
+    let open = || store::open_private_append(log).map_err(|e| e.to_string());
     let (out, err) = (open()?, open()?);
     let mut command = Command::new(exe);
     command
@@ -1167,9 +1140,9 @@ mod tests {
         }
         let prevent = format!(
             "RestartPreventExitStatus={} {} {}",
-            exit::USAGE,
-            exit::INVALID_FILE,
-            exit::AGENT_RUNNING
+            crate::commands::exit::USAGE,
+            crate::commands::exit::INVALID_FILE,
+            crate::commands::exit::AGENT_RUNNING
         );
         assert!(text.lines().any(|l| l == prevent), "{prevent}:\n{text}");
         assert!(!text.contains('@'), "a placeholder is left:\n{text}");

@@ -399,6 +399,25 @@ pub fn append_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     f.sync_all().map_err(io_err("append to", path))
 }
 
+/// Opens the private file at `path` (0600, created if missing) for appending: a log another
+/// process writes.
+pub fn open_private_append(path: &Path) -> Result<File, StoreError> {
+    if let Some(dir) = path.parent() {
+        ensure_private_dir(dir)?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err("open", path))
+}
+
+/// Removes the directory `dir` if it is empty; returns whether it is gone.
+pub fn remove_empty_dir(dir: &Path) -> bool {
+    fs::remove_dir(dir).is_ok() || !dir.exists()
+}
+
 /// Removes `path` durably (the directory is fsynced). A missing file is fine.
 pub fn remove_durably(path: &Path) -> Result<(), StoreError> {
     match fs::remove_file(path) {

@@ -15,13 +15,12 @@ use crate::core::keys::{KeyPair, KeyringError, Storage};
 use crate::core::rotation::Selection;
 use crate::edge::aws::{Aws, RequestCounter};
 use crate::edge::keyring;
+use std::path::Path;
+
 use crate::edge::paths::Paths;
 use crate::edge::storage::{self, MoveError, Secrets, SwitchError};
 use crate::edge::store;
 use crate::engine::error::Error;
-
-/// How long recovery before a move waits for IAM at each step.
-const RECOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What moved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,21 +44,19 @@ fn changed(paths: &Paths, profile: &str) -> Error {
     }
 }
 
-/// `keyring adopt`.
-pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, Error> {
-    let _lock = store::try_lock(&paths.lock_file())?;
-    let counter = RequestCounter::default();
-    crate::engine::recover::before_change(paths, RECOVERY_TIMEOUT, &counter).await?;
+/// `keyring adopt`: the selected profiles' pairs move into the keyring, their files' lines
+/// become `exe`'s `credential_process`, and each is proven through the AWS SDK. The caller holds
+/// the lock and has finished what a crash left.
+pub async fn adopt(
+    paths: &Paths,
+    selection: &Selection,
+    exe: &Path,
+    counter: &RequestCounter,
+) -> Result<Vec<Moved>, Error> {
     // Profiles already in the keyring are not adopted again: they count as the files say.
     let local = crate::engine::local::load(paths)?;
     let selected =
         crate::core::rotation::select(&local.classified, selection).map_err(Error::Select)?;
-    let exe = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .map_err(|e| Error::Internal {
-            profile: "-".into(),
-            what: format!("cannot find this program's path: {e}"),
-        })?;
     let mut moved = Vec::new();
     let file = Secrets::new(Storage::File, paths);
     for target in selected.targets {
@@ -73,7 +70,7 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
             .profiles
             .iter()
             .map(|p| {
-                crate::core::profiles::credential_process_command(&exe, p)
+                crate::core::profiles::credential_process_command(exe, p)
                     .map(|c| (p.clone(), c))
                     .map_err(|e| Error::Internal {
                         profile: p.clone(),
@@ -141,10 +138,12 @@ fn keyring_error(profile: &str, e: KeyringError) -> Error {
 }
 
 /// `keyring release`: the key pair goes back into the file, proven, then out of the keyring.
-pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
-    let _lock = store::try_lock(&paths.lock_file())?;
-    let counter = RequestCounter::default();
-    crate::engine::recover::before_change(paths, RECOVERY_TIMEOUT, &counter).await?;
+/// The caller holds the lock and has finished what a crash left.
+pub async fn release(
+    paths: &Paths,
+    profile: &str,
+    counter: &RequestCounter,
+) -> Result<Moved, Error> {
     let bytes = store::read_settled(&paths.credentials)?;
     let creds = parse(paths, &bytes)?;
     let ours = creds

@@ -1,5 +1,6 @@
-//! The errors a user can meet, each with one clear sentence, what to do, and a documented exit
-//! code (the table in README.md). Messages name key ids and profiles, never secrets.
+//! The errors a user can meet, each with one clear sentence: what failed, where, and what to do.
+//! Messages name key ids and profiles, never secrets. They know nothing of the command line:
+//! `commands::exit` maps each to its exit code and `--json` kind.
 
 use std::path::PathBuf;
 
@@ -11,26 +12,6 @@ use crate::core::rotation::{RollbackNote, SelectError};
 use crate::edge::aws::{AwsError, ErrorClass};
 use crate::edge::paths::PathsError;
 use crate::edge::store::StoreError;
-
-/// Exit codes, documented in README.md.
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const INTERNAL: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const INVALID_FILE: i32 = 3;
-    pub const NOTHING_TO_ROTATE: i32 = 4;
-    pub const ACCESS_DENIED: i32 = 5;
-    pub const UNREACHABLE: i32 = 6;
-    pub const THROTTLED: i32 = 7;
-    pub const KEY_LIMIT: i32 = 8;
-    pub const NOT_VERIFIED: i32 = 9;
-    pub const CHANGED_MEANWHILE: i32 = 10;
-    pub const BUSY: i32 = 11;
-    pub const OLD_KEY_NOT_RETIRED: i32 = 12;
-    pub const KEY_REJECTED: i32 = 13;
-    pub const AGENT_RUNNING: i32 = 14;
-    pub const KEYRING: i32 = 15;
-}
 
 /// The user's other, Active key that blocks a rotation, and what is known about its use.
 #[derive(Debug)]
@@ -230,6 +211,18 @@ pub enum Error {
     },
 }
 
+impl From<crate::state::grace::GraceError> for Error {
+    fn from(e: crate::state::grace::GraceError) -> Self {
+        match e {
+            crate::state::grace::GraceError::Store(e) => e.into(),
+            damaged => Error::Internal {
+                profile: "-".into(),
+                what: damaged.to_string(),
+            },
+        }
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
@@ -245,75 +238,6 @@ impl Error {
         Error::RolledBack {
             cause: Box::new(self),
             note,
-        }
-    }
-
-    pub fn exit_code(&self) -> i32 {
-        use exit::*;
-        match self {
-            Error::InvalidFile { .. } | Error::Paths(_) => INVALID_FILE,
-            Error::NoCredentialsFile { .. }
-            | Error::Select(_)
-            | Error::RootKey { .. }
-            | Error::NothingToUndo { .. } => NOTHING_TO_ROTATE,
-            Error::Store(StoreError::Busy { .. }) => BUSY,
-            Error::Store(StoreError::ChangedMeanwhile { .. }) | Error::ChangedMeanwhile { .. } => {
-                CHANGED_MEANWHILE
-            }
-            Error::Store(_) => INTERNAL,
-            Error::KeyRejected { .. }
-            | Error::KeyNotListed { .. }
-            | Error::OldKeyInactive { .. } => KEY_REJECTED,
-            Error::AccessDenied { .. } => ACCESS_DENIED,
-            Error::Unreachable { .. } => UNREACHABLE,
-            Error::Throttled { .. } => THROTTLED,
-            Error::OtherKeyActive { .. } | Error::LimitExceeded { .. } => KEY_LIMIT,
-            Error::NotVerified { .. } | Error::NotVerifiedOnDisk { .. } => NOT_VERIFIED,
-            Error::RolledBack { cause, .. } => cause.exit_code(),
-            Error::RecoveredRollback { .. } => NOT_VERIFIED,
-            Error::Interrupted { .. } => UNREACHABLE,
-            Error::Journal { .. } | Error::Recovery(_) => INTERNAL,
-            Error::Config(_) => INVALID_FILE,
-            Error::AgentRunning { .. } => AGENT_RUNNING,
-            Error::Keyring { .. } => KEYRING,
-            Error::OldKeyNotRetired { .. } => OLD_KEY_NOT_RETIRED,
-            Error::Aws { .. } | Error::Internal { .. } => INTERNAL,
-        }
-    }
-
-    /// A short machine-readable name for `--json`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Error::InvalidFile { .. } => "invalid_file",
-            Error::NoCredentialsFile { .. } => "no_credentials_file",
-            Error::Paths(_) => "no_home",
-            Error::Store(StoreError::Busy { .. }) => "busy",
-            Error::Store(_) => "store",
-            Error::Select(_) => "selection",
-            Error::RootKey { .. } => "root_key",
-            Error::NothingToUndo { .. } => "nothing_to_undo",
-            Error::Keyring { .. } => "keyring",
-            Error::KeyRejected { .. } => "key_rejected",
-            Error::AccessDenied { .. } => "access_denied",
-            Error::Unreachable { .. } => "unreachable",
-            Error::Throttled { .. } => "throttled",
-            Error::OtherKeyActive { .. } => "other_key_active",
-            Error::LimitExceeded { .. } => "limit_exceeded",
-            Error::KeyNotListed { .. } => "key_not_listed",
-            Error::OldKeyInactive { .. } => "old_key_inactive",
-            Error::NotVerified { .. } => "not_verified",
-            Error::RolledBack { cause, .. } => cause.kind(),
-            Error::RecoveredRollback { .. } => "recovered_rollback",
-            Error::Interrupted { .. } => "interrupted",
-            Error::Journal { .. } => "journal",
-            Error::Recovery(_) => "recovery",
-            Error::Config(_) => "config",
-            Error::AgentRunning { .. } => "agent_running",
-            Error::NotVerifiedOnDisk { .. } => "not_verified_on_disk",
-            Error::ChangedMeanwhile { .. } => "changed_meanwhile",
-            Error::OldKeyNotRetired { .. } => "old_key_not_retired",
-            Error::Aws { .. } => "aws",
-            Error::Internal { .. } => "internal",
         }
     }
 

@@ -1,10 +1,8 @@
 //! The grace period: with `grace` set, a rotation leaves the old key Inactive (not deleted) for
 //! that long, and `keyrot-agent undo --profile P` can bring it back until then.
 //!
-//! What is kept: one entry per rotated key in `grace.json` in the state directory (0600, written
-//! like the credentials file). It holds the old key's secret, because putting the old key back
-//! into the file needs it; the same secret the credentials file held until the rotation, with
-//! the same protection. The entry goes when the old key is deleted or brought back.
+//! What is kept: one entry per rotated key in the grace record (`state::grace`). The entry goes
+//! when the old key is deleted or brought back.
 //!
 //! [`settle`] runs under the lock in every changing command and in each agent round:
 //! - an old key whose grace is over is deleted, unless a local profile holds it;
@@ -18,153 +16,32 @@
 //! in the keyring entry `grace:<old key id>` (never in `grace.json`), and `undo` switches the
 //! profiles' entries back.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::core::keys::{KeyPair, Storage};
+use crate::core::keys::KeyPair;
 use crate::core::rotation::Backoff;
 use crate::edge::aws::{Aws, ErrorClass, RequestCounter};
 use crate::edge::failpoint;
 use crate::edge::paths::Paths;
-use crate::edge::storage::{HeldKeys, Secrets, Slot, SwitchError};
-use crate::edge::store;
+use crate::edge::storage::{HeldKeys, Secrets, SwitchError};
 use crate::engine::error::Error;
+use crate::state::grace::{Entry, GraceFile};
+use crate::state::history::{Ended, History, HistoryLine};
 
-/// A rotated key whose predecessor is Inactive and may still come back.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Entry {
-    pub primary: String,
-    pub profiles: Vec<String>,
-    pub user_arn: String,
-    pub old_key_id: String,
-    #[serde(with = "crate::state::journal::secret")]
-    pub old_secret: SecretString,
-    pub new_key_id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub delete_after: OffsetDateTime,
-    /// Where the profiles keep their pair. In the keyring, `old_secret` is empty here and the
-    /// old pair is in its own keyring entry (`edge::storage::Slot::Grace`).
-    #[serde(default, rename = "in_keyring", with = "crate::edge::storage::on_disk")]
-    pub storage: Storage,
+/// The old key pair of `entry`, wherever its secret is kept.
+fn old_pair(entry: &Entry, paths: &Paths) -> Option<KeyPair> {
+    Secrets::new(entry.storage, paths).recall(
+        entry.slot(),
+        &entry.old_key_id,
+        Some(&entry.old_secret),
+    )
 }
 
-impl Entry {
-    fn slot(&self) -> Slot<'_> {
-        Slot::Grace {
-            old_key_id: &self.old_key_id,
-            primary: &self.primary,
-        }
-    }
-
-    /// The old key pair, wherever its secret is kept.
-    fn old_pair(&self, paths: &Paths) -> Option<KeyPair> {
-        Secrets::new(self.storage, paths).recall(
-            self.slot(),
-            &self.old_key_id,
-            Some(&self.old_secret),
-        )
-    }
-
-    /// Forgets the old pair's own copy, once the entry is done with.
-    fn forget_old_pair(&self, paths: &Paths) {
-        Secrets::new(self.storage, paths).forget(self.slot());
-    }
-}
-
-impl std::fmt::Debug for Entry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entry")
-            .field("profiles", &self.profiles)
-            .field("old_key_id", &self.old_key_id)
-            .field("new_key_id", &self.new_key_id)
-            .field("delete_after", &self.delete_after)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Everything in `grace.json`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct State {
-    pub entries: Vec<Entry>,
-    /// Key ids brought back by `undo`: the agent leaves them alone.
-    pub held: Vec<String>,
-}
-
-/// The file in a state directory.
-#[derive(Debug, Clone)]
-pub struct GraceFile {
-    path: PathBuf,
-}
-
-impl GraceFile {
-    pub fn new(path: PathBuf) -> GraceFile {
-        GraceFile { path }
-    }
-
-    /// The state; a missing file is empty. An unreadable one is an error: it may hold the only
-    /// way back to an old key.
-    pub fn load(&self) -> Result<State, Error> {
-        match store::read_optional(&self.path)? {
-            None => Ok(State::default()),
-            Some(b) => serde_json::from_slice(&b).map_err(|e| Error::Internal {
-                profile: "-".into(),
-                what: format!(
-                    "{} is damaged ({e}); move it away to go on (it lists old keys kept Inactive)",
-                    self.path.display()
-                ),
-            }),
-        }
-    }
-
-    pub fn save(&self, state: &State) -> Result<(), Error> {
-        if state.entries.is_empty() && state.held.is_empty() {
-            return store::remove_durably(&self.path).map_err(Error::from);
-        }
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| Error::Internal {
-            profile: "-".into(),
-            what: e.to_string(),
-        })?;
-        store::write_private(&self.path, &bytes).map_err(Error::from)
-    }
-
-    /// Adds (or replaces) the entry for `entry.old_key_id`.
-    pub fn keep(&self, entry: Entry) -> Result<(), Error> {
-        let mut state = self.load()?;
-        state.entries.retain(|e| e.old_key_id != entry.old_key_id);
-        state.entries.push(entry);
-        self.save(&state)
-    }
-
-    /// The key ids the agent must not rotate by itself.
-    pub fn held(&self) -> Vec<String> {
-        self.load().map(|s| s.held).unwrap_or_default()
-    }
-
-    /// The earliest instant an old key is due for deletion.
-    pub fn next_deletion(&self) -> Option<OffsetDateTime> {
-        self.load()
-            .ok()?
-            .entries
-            .iter()
-            .map(|e| e.delete_after)
-            .min()
-    }
-
-    /// Forgets the hold on `key_id` (the user rotated it by hand).
-    pub fn release(&self, key_id: &str) {
-        if let Ok(mut state) = self.load()
-            && state.held.iter().any(|k| k == key_id)
-        {
-            state.held.retain(|k| k != key_id);
-            if let Err(e) = self.save(&state) {
-                tracing::warn!(error = %e, "could not update the grace record");
-            }
-        }
-    }
+/// Forgets the old pair's own copy, once `entry` is done with.
+fn forget_old_pair(entry: &Entry, paths: &Paths) {
+    Secrets::new(entry.storage, paths).forget(entry.slot());
 }
 
 /// What [`settle`] did.
@@ -205,7 +82,7 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
             };
             match retire(&aws, &old, &entry.new_key_id).await {
                 Ok(()) => {
-                    entry.forget_old_pair(paths);
+                    forget_old_pair(&entry, paths);
                     done.undone.push(entry.new_key_id.clone());
                     if !state.held.contains(&entry.old_key_id) {
                         state.held.push(entry.old_key_id.clone());
@@ -233,10 +110,10 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
         };
         match aws.delete_key(&signer, &entry.old_key_id).await {
             Ok(()) => {
-                entry.forget_old_pair(paths);
+                forget_old_pair(&entry, paths);
                 done.deleted.push(entry.old_key_id.clone());
             }
-            Err(e) if e.class == ErrorClass::NoSuchEntity => entry.forget_old_pair(paths),
+            Err(e) if e.class == ErrorClass::NoSuchEntity => forget_old_pair(&entry, paths),
             Err(e) => {
                 tracing::warn!(key = %entry.old_key_id, error = %e.detail(), "could not delete the old key after its grace; trying again later");
                 keep.push(entry);
@@ -300,7 +177,7 @@ pub async fn undo(
     let here = HeldKeys::read(&paths.credentials).ok_or_else(|| {
         nothing("the credentials file (or a keyring profile's entry) cannot be read".into())
     })?;
-    let old = entry.old_pair(paths).ok_or_else(|| {
+    let old = old_pair(&entry, paths).ok_or_else(|| {
         nothing(format!(
             "the old key {}'s secret is no longer in the keyring",
             entry.old_key_id
@@ -407,39 +284,26 @@ pub async fn undo(
                 ))
             })?;
     }
-    entry.forget_old_pair(paths);
+    forget_old_pair(&entry, paths);
     state.entries.remove(index);
     if !state.held.contains(&old.id) {
         state.held.push(old.id.clone());
     }
-    grace.save(&state)?;
+    grace.save(&state).map_err(Error::from)?;
+    let line = HistoryLine {
+        time: OffsetDateTime::now_utc(),
+        profiles: entry.profiles.clone(),
+        old_key_id: entry.new_key_id.clone(),
+        new_key_id: Some(old.id.clone()),
+        outcome: Ended::Undone,
+        rotation: None,
+    };
+    if let Err(e) = History::new(paths.history_file()).append(&line) {
+        tracing::warn!(error = %e, "could not append to the history");
+    }
     Ok(Undone {
         profiles: entry.profiles,
         restored_key_id: old.id,
         deleted_key_id: entry.new_key_id,
     })
-}
-
-/// `keyrot-agent undo`: under the lock, after recovery, [`undo`], and a history line.
-pub async fn run_undo(
-    paths: &Paths,
-    profile: &str,
-    verify_timeout: Duration,
-) -> Result<Undone, Error> {
-    let _lock = store::try_lock(&paths.lock_file())?;
-    let counter = RequestCounter::default();
-    crate::engine::recover::before_change(paths, verify_timeout, &counter).await?;
-    let undone = undo(paths, profile, verify_timeout, &counter).await?;
-    let line = crate::state::history::HistoryLine {
-        time: OffsetDateTime::now_utc(),
-        profiles: undone.profiles.clone(),
-        old_key_id: undone.deleted_key_id.clone(),
-        new_key_id: Some(undone.restored_key_id.clone()),
-        outcome: crate::state::history::Ended::Undone,
-        rotation: None,
-    };
-    if let Err(e) = crate::state::history::History::new(paths.history_file()).append(&line) {
-        tracing::warn!(error = %e, "could not append to the history");
-    }
-    Ok(undone)
 }

@@ -2,9 +2,41 @@
 //! against the seams of the edges.
 
 pub mod adopt;
+pub mod dates;
 pub mod error;
 pub mod grace;
 pub mod local;
-pub mod notices;
+pub mod notify;
+pub mod outcome;
 pub mod recover;
-pub mod rotator;
+pub mod rotate;
+pub mod rotations;
+
+use std::time::Duration;
+
+/// How a command asks the engine to work.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Make only read-only AWS calls and say what would happen.
+    pub dry_run: bool,
+    /// Also rotate an account root user's keys.
+    pub allow_root: bool,
+    /// How long to wait for IAM at each step (a new key's propagation, retries) before giving
+    /// up for now.
+    pub verify_timeout: Duration,
+    /// Show a spinner on stderr while waiting.
+    pub progress: bool,
+}
+
+impl Options {
+    /// An unattended run (the agent, or the recovery another command does first): no dry run,
+    /// no root keys, no spinner.
+    pub fn unattended(verify_timeout: Duration) -> Options {
+        Options {
+            dry_run: false,
+            allow_root: false,
+            verify_timeout,
+            progress: false,
+        }
+    }
+}

@@ -7,14 +7,15 @@
 //!   journal, which keeps it until the file holds it.
 //! - Interrupted while rolling back: the rollback is finished.
 
-use crate::commands::now::Options;
 use crate::core::rotation::Phase;
 use crate::edge::aws::{Aws, RequestCounter};
 use crate::edge::paths::Paths;
 use crate::edge::storage::HeldKeys;
 use crate::edge::store;
+use crate::engine::Options;
 use crate::engine::error::Error;
-use crate::engine::rotator::{Context, KeyReport, Rotator};
+use crate::engine::outcome::KeyReport;
+use crate::engine::rotate::{Context, Rotator};
 use crate::state::journal::{Journal, Record};
 use std::time::Duration;
 
@@ -23,7 +24,8 @@ fn journal_error(e: crate::state::journal::JournalError) -> Error {
 }
 
 /// What recovery would do about the journal's rotation, in words; `None` if nothing is in flight.
-pub fn describe_pending(journal: &Journal) -> Result<Option<String>, Error> {
+pub fn describe_pending(paths: &Paths) -> Result<Option<String>, Error> {
+    let journal = Journal::new(paths.journal_file());
     Ok(journal.load().map_err(journal_error)?.map(|r| describe(&r)))
 }
 
@@ -73,10 +75,10 @@ pub fn describe(r: &Record) -> String {
 /// Finishes or rolls back the journal's rotation, if there is one. The caller holds the lock.
 pub async fn finish_pending(
     paths: &Paths,
-    journal: &Journal,
     options: &Options,
     counter: &RequestCounter,
 ) -> Result<Option<KeyReport>, Error> {
+    let journal = &Journal::new(paths.journal_file());
     let Some(record) = journal.load().map_err(journal_error)? else {
         return Ok(None);
     };
@@ -90,8 +92,8 @@ pub async fn finish_pending(
     let _ = store::remove_stale_temps(&paths.credentials);
     let _ = store::remove_stale_temps(journal.path());
     let _ = store::remove_stale_temps(&paths.backup_file());
-    let before = counter.get();
-    let aws = Aws::load(&record.primary, counter.clone()).await;
+    let key_counter = counter.child();
+    let aws = Aws::load(&record.primary, key_counter.clone()).await;
     let ctx = Context {
         paths: &paths,
         aws: &aws,
@@ -105,46 +107,7 @@ pub async fn finish_pending(
         grace: Duration::ZERO,
     };
     let mut report = Rotator::resume(&ctx, record).run_resumed().await;
-    report.requests = counter.get() - before;
-    crate::commands::now::remember_keys(&paths, &report);
+    report.requests = key_counter.get();
+    crate::engine::rotate::remember_dates(&paths, &report);
     Ok(Some(report))
-}
-
-/// What every changing command other than `now` and `recover` does first: finish or roll back
-/// the rotation an earlier run left in flight. The caller holds the lock.
-pub async fn before_change(
-    paths: &Paths,
-    verify_timeout: Duration,
-    counter: &RequestCounter,
-) -> Result<Option<KeyReport>, Error> {
-    let journal = Journal::new(paths.journal_file());
-    let options = Options::unattended(crate::core::rotation::Selection::All, verify_timeout);
-    finish_pending(paths, &journal, &options, counter).await
-}
-
-/// `keyrot-agent recover`: finish or roll back the rotation in flight, or with `dry_run` say
-/// what that would do.
-pub async fn run(paths: &Paths, options: &Options) -> Result<crate::commands::now::Report, Error> {
-    let _lock = store::try_lock(&paths.lock_file())?;
-    let journal = Journal::new(paths.journal_file());
-    let counter = RequestCounter::default();
-    let mut report = crate::commands::now::Report {
-        credentials_file: paths.credentials.clone(),
-        in_flight: None,
-        all: false,
-        dry_run: options.dry_run,
-        keys: Vec::new(),
-        skipped: Vec::new(),
-        requests: 0,
-    };
-    if options.dry_run {
-        report.in_flight = describe_pending(&journal)?;
-    } else {
-        if let Some(key) = finish_pending(paths, &journal, options, &counter).await? {
-            report.keys.push(key);
-        }
-        crate::engine::grace::settle(paths, &counter, time::OffsetDateTime::now_utc()).await;
-    }
-    report.requests = counter.get();
-    Ok(report)
 }

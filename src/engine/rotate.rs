@@ -28,94 +28,35 @@ use crate::edge::aws::{Aws, AwsError, ErrorClass};
 use crate::edge::failpoint;
 use crate::edge::paths::Paths;
 use crate::edge::storage::{HeldKeys, Secrets, Slot, SwitchError};
+use crate::edge::terminal::Spinner;
 use crate::engine::error::{Error, OtherKey};
+use crate::engine::outcome::{KeyReport, Outcome};
+use crate::state::cache::{Cache, KeyDates};
 use crate::state::history::{Ended, History, HistoryLine, RotationFacts};
 use crate::state::journal::{Journal, Record};
 
-/// How a rotation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// `--dry-run`: what would happen.
-    Planned,
-    Rotated,
-    /// Not rotated by choice (a root key without `--allow-root`).
-    Skipped,
-    /// Stopped before anything changed.
-    Refused,
-    /// Undone: the file holds the old key and the new key is deleted.
-    RolledBack,
-    /// Stopped mid-way with the journal kept; `recover` finishes it. The file holds a working key.
-    Interrupted,
-    /// A rotation interrupted before its new key was recorded: the key it made was deleted.
-    OrphanDeleted,
-}
-
-impl Outcome {
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Planned => "planned",
-            Outcome::Rotated => "rotated",
-            Outcome::Skipped => "skipped",
-            Outcome::Refused => "refused",
-            Outcome::RolledBack => "rolled_back",
-            Outcome::Interrupted => "interrupted",
-            Outcome::OrphanDeleted => "orphan_deleted",
-        }
-    }
-}
-
-/// What became of one key (and every profile that held it).
-#[derive(Debug)]
-pub struct KeyReport {
-    pub profiles: Vec<String>,
-    pub user_arn: Option<String>,
-    pub old_key_id: String,
-    pub new_key_id: Option<String>,
-    /// The furthest phase reached.
-    pub phase: Option<Phase>,
-    /// Set when this run finished a rotation an earlier run had started.
-    pub resumed_from: Option<Phase>,
-    pub outcome: Outcome,
-    pub dry_run: bool,
-    /// An Inactive key deleted to make room (or, in a dry run, that would be).
-    pub deleted_inactive_key_id: Option<String>,
-    /// When the old key was created, as ListAccessKeys said.
-    pub old_key_created: Option<OffsetDateTime>,
-    /// When the new key was created (as seen from here).
-    pub new_key_created: Option<OffsetDateTime>,
-    /// Keys found and deleted because a crash lost their secret.
-    pub orphans_deleted: Vec<String>,
-    /// Wall time of each step, in order.
-    pub timings: Vec<(&'static str, Duration)>,
-    pub verify_attempts: u32,
-    /// HTTP requests made for this key, retries included.
-    pub requests: usize,
-    /// With a grace period: the old key is Inactive, and deleted after this instant.
-    pub grace_until: Option<OffsetDateTime>,
-    pub error: Option<Error>,
-}
-
-impl KeyReport {
-    fn new(profiles: Vec<String>, old_key_id: String, dry_run: bool) -> KeyReport {
-        KeyReport {
-            profiles,
-            user_arn: None,
-            old_key_id,
-            new_key_id: None,
-            phase: None,
-            resumed_from: None,
-            outcome: Outcome::Refused,
-            dry_run,
-            deleted_inactive_key_id: None,
-            old_key_created: None,
-            new_key_created: None,
-            orphans_deleted: Vec::new(),
-            timings: Vec::new(),
-            verify_attempts: 0,
-            requests: 0,
-            grace_until: None,
-            error: None,
-        }
+/// Records in the key cache what a rotation learned: the new key's creation, or the old key's.
+pub fn remember_dates(paths: &Paths, report: &KeyReport) {
+    let Some(user) = report.user_arn.clone() else {
+        return;
+    };
+    let now = OffsetDateTime::now_utc();
+    let cache = Cache::new(paths.key_cache_file());
+    let dates = |created| KeyDates {
+        created,
+        user_arn: user.clone(),
+        checked_at: now,
+    };
+    match (&report.outcome, &report.new_key_id) {
+        (Outcome::Rotated, Some(new)) => cache.update(
+            &[(new.clone(), dates(report.new_key_created.or(Some(now))))],
+            std::slice::from_ref(&report.old_key_id),
+        ),
+        _ if report.old_key_created.is_some() => cache.update(
+            &[(report.old_key_id.clone(), dates(report.old_key_created))],
+            &[],
+        ),
+        _ => {}
     }
 }
 
@@ -274,6 +215,7 @@ impl<'a> Rotator<'a> {
                 self.stop(stop).await;
             }
         }
+        self.report.in_flight |= self.record.is_some();
         self.report
     }
 
@@ -287,6 +229,7 @@ impl<'a> Rotator<'a> {
         } else {
             self.drive(record.phase).await;
         }
+        self.report.in_flight |= self.record.is_some();
         self.report
     }
 
@@ -411,7 +354,9 @@ impl<'a> Rotator<'a> {
             tracing::warn!(error = %e, "could not append to the history");
         }
         if let Err(e) = self.ctx.journal.remove() {
+            // The next run finds the record and finishes it again (every step is idempotent).
             tracing::warn!(error = %e, "could not remove the finished journal");
+            self.report.in_flight = true;
         }
         // The rotation's own copies: the profiles hold what is in use now.
         self.secrets.forget(Slot::Pending(&record.primary));
@@ -784,7 +729,7 @@ impl<'a> Rotator<'a> {
             )
             .await;
         if let Some(s) = spinner {
-            s.finish_and_clear();
+            s.finish();
         }
         self.report.verify_attempts += self.attempts;
         match result {
@@ -805,19 +750,10 @@ impl<'a> Rotator<'a> {
         }
     }
 
-    fn spinner(&self, key_id: &str) -> Option<indicatif::ProgressBar> {
-        if !self.ctx.progress {
-            return None;
-        }
-        let s =
-            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        s.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        s.set_message(format!("waiting for IAM to accept the new key {key_id}"));
-        s.enable_steady_tick(Duration::from_millis(100));
-        Some(s)
+    fn spinner(&self, key_id: &str) -> Option<Spinner> {
+        self.ctx
+            .progress
+            .then(|| Spinner::start(format!("waiting for IAM to accept the new key {key_id}")))
     }
 
     /// Rewrites every profile that holds the old key to the new one.
@@ -1012,7 +948,7 @@ impl<'a> Rotator<'a> {
                 &self.old,
             )
             .map_err(|e| Stop::KeepJournal(self.keyring_error(e)))?;
-        let entry = crate::engine::grace::Entry {
+        let entry = crate::state::grace::Entry {
             primary: self.profile.clone(),
             profiles: self.profiles.clone(),
             user_arn: self.arn.clone(),
@@ -1022,9 +958,9 @@ impl<'a> Rotator<'a> {
             delete_after,
             storage: self.secrets.storage(),
         };
-        crate::engine::grace::GraceFile::new(self.ctx.paths.grace_file())
+        crate::state::grace::GraceFile::new(self.ctx.paths.grace_file())
             .keep(entry)
-            .map_err(Stop::KeepJournal)?;
+            .map_err(|e| Stop::KeepJournal(e.into()))?;
         self.report.grace_until = Some(delete_after);
         Ok(Phase::OldDeleted)
     }

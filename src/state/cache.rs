@@ -1,6 +1,7 @@
 //! What keyrot-agent knows about keys without asking AWS: each key's creation date and user, and
 //! when that was last checked. `status` works offline from it; `now`, the agent and
-//! `status --refresh` fill it ([`refresh`] is the one place that asks AWS for the dates). It lives in the state directory (`keys.json`, 0600) and holds no secret.
+//! `status --refresh` fill it (`engine::dates::refresh` is the one place that asks AWS for the
+//! dates). It lives in the state directory (`keys.json`, 0600) and holds no secret.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -46,58 +47,6 @@ impl Cache {
         }
         store::save_json(&self.path, &all, "the key cache");
     }
-}
-
-/// Asks AWS (GetCallerIdentity and ListAccessKeys, signed with each key itself) for the
-/// creation date of every rotatable key for which `wanted(profile, cached)` says so, and records
-/// them. Returns false if any of them could not be learned; the cache keeps what it had for those.
-pub async fn refresh(
-    profiles: &[crate::core::profiles::Profile],
-    cache: &Cache,
-    wanted: impl Fn(&str, Option<&KeyDates>) -> bool,
-) -> bool {
-    use crate::core::keys::KeyPair;
-    use crate::edge::aws::{Aws, RequestCounter};
-    let known = cache.load();
-    let mut ok = true;
-    let mut entries = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    for p in profiles {
-        let Ok(r) = &p.status else { continue };
-        if seen.contains(&r.access_key_id) || !wanted(&p.name, known.get(&r.access_key_id)) {
-            continue;
-        }
-        seen.push(r.access_key_id.clone());
-        let aws = Aws::load(&p.name, RequestCounter::default()).await;
-        let key = KeyPair {
-            id: r.access_key_id.clone(),
-            secret: r.secret.clone(),
-        };
-        let result = async {
-            let identity = aws.identity(&key).await?;
-            let keys = aws.list_keys(&key).await?;
-            Ok::<_, crate::edge::aws::AwsError>((identity, keys))
-        }
-        .await;
-        match result {
-            Ok((identity, keys)) => entries.push((
-                key.id.clone(),
-                KeyDates {
-                    created: keys.iter().find(|k| k.id == key.id).and_then(|k| k.created),
-                    user_arn: identity.arn,
-                    checked_at: OffsetDateTime::now_utc(),
-                },
-            )),
-            Err(e) => {
-                ok = false;
-                tracing::warn!(profile = %p.name, error = %e, "could not learn the key's creation date");
-            }
-        }
-    }
-    if !entries.is_empty() {
-        cache.update(&entries, &[]);
-    }
-    ok
 }
 
 #[cfg(test)]

@@ -3,5 +3,7 @@
 
 pub mod cache;
 pub mod failures;
+pub mod grace;
 pub mod history;
 pub mod journal;
+pub mod notified;

@@ -1,0 +1,79 @@
+//! Keyring mode's commands: `keyring adopt`, `keyring release` (under the lock, after recovery;
+//! the engine moves and proves the pairs) and `credential-process` (what AWS clients run for a
+//! keyring profile: the keyring only, no network, no runtime, one line on failure).
+
+use std::time::Duration;
+
+use crate::commands::cli::KeyringCommand;
+use crate::commands::exit;
+use crate::commands::{begin, run_command, selection};
+use crate::core::redact::scrub;
+use crate::core::rotation::Selection;
+use crate::edge::aws::RequestCounter;
+use crate::edge::keyring;
+use crate::edge::paths::{self, Paths};
+use crate::engine::adopt::Moved;
+use crate::engine::error::Error;
+
+/// How long the recovery before a move waits for IAM at each step.
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `keyring adopt` under the lock, after recovery (the agent's `storage = "keyring"` too).
+pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, Error> {
+    let counter = RequestCounter::default();
+    let (_lock, _) = begin(paths, RECOVERY_TIMEOUT, &counter).await?;
+    let exe = paths::this_program().map_err(|e| Error::Internal {
+        profile: "-".into(),
+        what: format!("cannot find this program's path: {e}"),
+    })?;
+    crate::engine::adopt::adopt(paths, selection, &exe, &counter).await
+}
+
+/// `keyring release` under the lock, after recovery.
+pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
+    let counter = RequestCounter::default();
+    let (_lock, _) = begin(paths, RECOVERY_TIMEOUT, &counter).await?;
+    crate::engine::adopt::release(paths, profile, &counter).await
+}
+
+/// `keyrot-agent keyring adopt|release …`.
+pub fn command(cmd: KeyringCommand) -> i32 {
+    let result = run_command(false, |paths| async move {
+        match cmd {
+            KeyringCommand::Adopt { profiles, all } => {
+                adopt(&paths, &selection(all, profiles)).await
+            }
+            KeyringCommand::Release { profile } => release(&paths, &profile).await.map(|m| vec![m]),
+        }
+    });
+    match result {
+        Ok(moved) => {
+            for m in moved {
+                println!(
+                    "{}: key {} moved (proven through the AWS SDK)",
+                    m.profiles.join(", "),
+                    m.key_id
+                );
+            }
+            exit::OK
+        }
+        Err(code) => code,
+    }
+}
+
+/// `credential-process`: the keyring only, no network, no runtime; one line on failure.
+pub fn credential_process(profile: &str) -> i32 {
+    match keyring::load(profile) {
+        Ok(key) => {
+            println!("{}", keyring::process_output(&key));
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!(
+                "keyrot-agent credential-process: profile {profile}: {}",
+                scrub(&e.to_string())
+            );
+            exit::KEYRING
+        }
+    }
+}

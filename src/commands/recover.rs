@@ -1,0 +1,55 @@
+//! `keyrot-agent recover`: under the lock, finish or roll back the rotation an earlier run left
+//! in flight (or, with `--dry-run`, say what that would do), and settle old keys whose grace is
+//! over.
+
+use std::io::IsTerminal;
+
+use time::OffsetDateTime;
+
+use crate::commands::cli::RecoverArgs;
+use crate::commands::now::{Report, show};
+use crate::commands::record;
+use crate::edge::aws::RequestCounter;
+use crate::edge::paths::Paths;
+use crate::edge::store;
+use crate::engine::error::Error;
+
+/// Runs `recover`.
+pub async fn run(paths: &Paths, options: &crate::engine::Options) -> Result<Report, Error> {
+    let _lock = store::try_lock(&paths.lock_file())?;
+    let counter = RequestCounter::default();
+    let mut report = Report {
+        credentials_file: paths.credentials.clone(),
+        in_flight: None,
+        all: false,
+        dry_run: options.dry_run,
+        keys: Vec::new(),
+        skipped: Vec::new(),
+        requests: 0,
+    };
+    if options.dry_run {
+        report.in_flight = crate::engine::recover::describe_pending(paths)?;
+    } else {
+        if let Some(key) = crate::engine::recover::finish_pending(paths, options, &counter).await? {
+            record(paths, &key);
+            report.keys.push(key);
+        }
+        crate::engine::grace::settle(paths, &counter, OffsetDateTime::now_utc()).await;
+    }
+    report.requests = counter.get();
+    Ok(report)
+}
+
+/// `keyrot-agent recover …`.
+pub fn command(args: RecoverArgs) -> i32 {
+    let options = crate::engine::Options {
+        dry_run: args.dry_run,
+        allow_root: false,
+        verify_timeout: args.verify_timeout,
+        progress: !args.json && std::io::stderr().is_terminal(),
+    };
+    show(
+        args.json,
+        |paths| async move { run(&paths, &options).await },
+    )
+}

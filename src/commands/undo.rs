@@ -1,0 +1,43 @@
+//! `keyrot-agent undo --profile P`: during the grace period, bring back the key the last
+//! rotation of P replaced. Under the lock, after recovery; the engine does the rest.
+
+use crate::commands::cli::UndoArgs;
+use crate::commands::exit;
+use crate::commands::{begin, run_command};
+use crate::core::redact::scrub;
+use crate::edge::aws::RequestCounter;
+
+/// `keyrot-agent undo …`.
+pub fn command(args: UndoArgs) -> i32 {
+    let profile = args.profile.clone();
+    let timeout = args.verify_timeout;
+    let result = run_command(args.json, |paths| async move {
+        let counter = RequestCounter::default();
+        let (_lock, _) = begin(&paths, timeout, &counter).await?;
+        crate::engine::grace::undo(&paths, &profile, timeout, &counter).await
+    });
+    match result {
+        Ok(u) => {
+            if args.json {
+                let v = serde_json::json!({
+                    "version": 1,
+                    "profiles": u.profiles,
+                    "restored_key_id": u.restored_key_id,
+                    "deleted_key_id": u.deleted_key_id,
+                    "exit_code": exit::OK,
+                });
+                println!("{}", scrub(&v.to_string()));
+            } else {
+                println!(
+                    "undone    {}\n          {} is back (Active, proven, in the file); {} is deleted\n          the agent leaves this key alone until you run: keyrot-agent now --profile {}",
+                    u.profiles.join(", "),
+                    u.restored_key_id,
+                    u.deleted_key_id,
+                    args.profile
+                );
+            }
+            exit::OK
+        }
+        Err(code) => code,
+    }
+}
