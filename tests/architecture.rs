@@ -115,29 +115,48 @@ fn code_only(text: &str) -> String {
 }
 
 /// The modules a source refers to through `crate::layer::module` (or `keyrot_agent::…` in
-/// `main.rs`), and `crate::layer` alone.
+/// `main.rs`), `crate::layer::{module, …}`, and `crate::layer` alone.
 fn imports(source: &Source) -> BTreeSet<String> {
+    let ident = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
     let mut out = BTreeSet::new();
     for prefix in ["crate::", "keyrot_agent::"] {
         for (i, _) in source.code.match_indices(prefix) {
             let rest = &source.code[i + prefix.len()..];
-            let mut segments = rest
-                .split("::")
-                .map(|s| s.split(|c: char| !(c.is_alphanumeric() || c == '_')).next());
-            let Some(Some(layer)) = segments.next() else {
-                continue;
-            };
-            if !LAYERS.contains(&layer) {
+            let layer = ident(rest);
+            if !LAYERS.contains(&layer.as_str()) {
                 continue;
             }
-            let module = match segments.next().flatten() {
-                Some(m) if !m.is_empty() && m.chars().next().unwrap().is_lowercase() => {
-                    format!("{layer}::{m}")
+            let after = &rest[layer.len()..];
+            let mut modules = Vec::new();
+            if let Some(inner) = after.strip_prefix("::") {
+                if let Some(group) = inner.strip_prefix('{') {
+                    // `crate::layer::{a, b::c, self}`: the first segment of each item.
+                    let group = &group[..group.find('}').unwrap_or(group.len())];
+                    for item in group.split(',') {
+                        let name = ident(item);
+                        if !name.is_empty() && name != "self" {
+                            modules.push(format!("{layer}::{name}"));
+                        }
+                    }
+                } else {
+                    let name = ident(inner);
+                    if !name.is_empty() && name.chars().next().unwrap().is_lowercase() {
+                        modules.push(format!("{layer}::{name}"));
+                    }
                 }
-                _ => layer.to_string(),
-            };
-            if module != source.module {
-                out.insert(module);
+            }
+            if modules.is_empty() {
+                modules.push(layer.clone());
+            }
+            for m in modules {
+                if m != source.module {
+                    out.insert(m);
+                }
             }
         }
     }
@@ -359,12 +378,18 @@ fn the_checks_themselves_see_what_they_should() {
     let s = Source {
         module: "core::x".into(),
         code: code_only(
-            "use crate::edge::store;\n// use crate::commands::now;\nfn f() { crate::engine::rotate::go(); }\n#[cfg(test)]\nmod tests {\n    use crate::commands::y;\n}\nfn g() { crate::state::journal::x(); }\n",
+            "use crate::edge::store;\n// use crate::commands::now;\nfn f() { crate::engine::rotate::go(); }\n#[cfg(test)]\nmod tests {\n    use crate::commands::y;\n}\nfn g() { crate::state::journal::x(); }\nuse crate::core::{keys::KeyPair, self, rotation};\n",
         ),
     };
     assert_eq!(
         imports(&s).into_iter().collect::<Vec<_>>(),
-        ["edge::store", "engine::rotate", "state::journal"]
+        [
+            "core::keys",
+            "core::rotation",
+            "edge::store",
+            "engine::rotate",
+            "state::journal"
+        ]
     );
     let mut g = BTreeMap::new();
     g.insert("a".to_string(), BTreeSet::from(["b".to_string()]));

@@ -22,9 +22,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::commands::cli::RunArgs;
 use crate::commands::exit;
 use crate::commands::now::{self, Options};
-use crate::commands::{cli::RunArgs, run_command};
+use crate::commands::run::run_command;
 use crate::core::config::Config;
 
 use crate::core::keys::Storage;

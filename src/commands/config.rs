@@ -3,7 +3,7 @@
 
 use crate::commands::cli::ConfigCommand;
 use crate::commands::exit;
-use crate::commands::{print_error, resolve_paths};
+use crate::commands::run::{print_error, resolve_paths};
 use crate::edge::store;
 
 /// `keyrot-agent config …`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::commands::cli::KeyringCommand;
 use crate::commands::exit;
-use crate::commands::{begin, run_command, selection};
+use crate::commands::run::{begin, run_command, selection};
 use crate::core::redact::scrub;
 use crate::core::rotation::Selection;
 use crate::edge::aws::RequestCounter;

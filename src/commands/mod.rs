@@ -10,22 +10,12 @@ pub mod keyring;
 pub mod now;
 pub mod recover;
 pub mod render;
+pub mod run;
 pub mod service;
 pub mod status;
 pub mod undo;
 
-use std::future::Future;
-use std::time::Duration;
-
 use crate::commands::cli::{Cli, Command};
-use crate::core::redact::scrub;
-use crate::core::rotation::Selection;
-use crate::edge::aws::RequestCounter;
-use crate::edge::paths::{self, Paths};
-use crate::edge::store::{self, Lock};
-use crate::engine::error::Error;
-use crate::engine::outcome::{KeyReport, Outcome};
-use crate::state::failures::{Attempt, Failures};
 
 /// Runs a parsed command line; returns the process's exit code.
 pub fn run(cli: Cli) -> i32 {
@@ -40,83 +30,4 @@ pub fn run(cli: Cli) -> i32 {
         Command::Run(args) => agent::command(args),
         Command::Service(cmd) => service::command(cmd),
     }
-}
-
-/// `--all`, the named profiles, or else AWS_PROFILE / `default`.
-pub fn selection(all: bool, profiles: Vec<String>) -> Selection {
-    if all {
-        Selection::All
-    } else if profiles.is_empty() {
-        Selection::Named(vec![paths::default_profile(paths::process_env)])
-    } else {
-        Selection::Named(profiles)
-    }
-}
-
-/// The paths of this process's environment.
-fn resolve_paths() -> Result<Paths, Error> {
-    Paths::resolve(paths::process_env).map_err(Error::from)
-}
-
-/// Resolves the paths and runs `command` to completion on a runtime. A failure is printed (as
-/// JSON too with `json`) and its exit code comes back as the `Err`.
-fn run_command<T, F, Fut>(json: bool, command: F) -> Result<T, i32>
-where
-    F: FnOnce(Paths) -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
-{
-    let paths = resolve_paths().map_err(|e| print_error(json, &e))?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("keyrot-agent: cannot start: {e}");
-            exit::INTERNAL
-        })?;
-    rt.block_on(command(paths))
-        .map_err(|e| print_error(json, &e))
-}
-
-/// Prints `e` once (and as JSON on stdout with `json`); returns its exit code.
-fn print_error(json: bool, e: &Error) -> i32 {
-    let code = exit::code(e);
-    if json {
-        let v =
-            serde_json::json!({"version": 1, "error": render::json_error(e), "exit_code": code});
-        println!("{}", scrub(&v.to_string()));
-    }
-    eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
-    code
-}
-
-/// What every command that changes anything does first: take the lock, and finish (or roll
-/// back) the rotation an earlier run left in flight. The lock is held until the returned guard
-/// is dropped.
-async fn begin(
-    paths: &Paths,
-    verify_timeout: Duration,
-    counter: &RequestCounter,
-) -> Result<(Lock, Option<KeyReport>), Error> {
-    let lock = store::try_lock(&paths.lock_file())?;
-    let options = crate::engine::Options::unattended(verify_timeout);
-    let recovered = crate::engine::recover::finish_pending(paths, &options, counter).await?;
-    if let Some(report) = &recovered {
-        record(paths, report);
-    }
-    Ok((lock, recovered))
-}
-
-/// Records in the failure record what one rotation came to: its failure (kind and message), or
-/// its success.
-fn record(paths: &Paths, report: &KeyReport) {
-    let attempt = match (&report.error, report.outcome) {
-        _ if report.dry_run => Attempt::Neither,
-        (_, Outcome::Rotated) => Attempt::Succeeded,
-        (Some(e), _) => Attempt::Failed {
-            kind: exit::kind(e).to_string(),
-            message: e.to_string(),
-        },
-        (None, _) => Attempt::Neither,
-    };
-    Failures::new(paths.failures_file()).record(&report.profiles, &attempt);
 }

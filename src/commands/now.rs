@@ -5,51 +5,21 @@
 //! before any AWS call), and rotates each distinct key. This module renders what happened.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 use crate::commands::cli::NowArgs;
-use crate::commands::exit;
-use crate::commands::{record, render, run_command, selection};
-use crate::core::profiles::SkipReason;
+use crate::commands::render::{self, Report};
+use crate::commands::run::{record, run_command, selection};
 use crate::core::redact::scrub;
 use crate::core::rotation::Selection;
 use crate::edge::paths::Paths;
 use crate::edge::store;
 use crate::engine::error::Error;
-use crate::engine::outcome::KeyReport;
 
 /// How `now` was asked to run.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub selection: Selection,
     pub engine: crate::engine::Options,
-}
-
-/// Everything one `now` (or `recover`) did.
-#[derive(Debug)]
-pub struct Report {
-    pub credentials_file: PathBuf,
-    /// With `--dry-run`: the rotation an earlier run left in flight, which a real run would
-    /// finish first.
-    pub in_flight: Option<String>,
-    /// `--all`: root keys are then skipped like other unrotatable profiles, not failures.
-    pub all: bool,
-    pub dry_run: bool,
-    pub keys: Vec<KeyReport>,
-    pub skipped: Vec<(String, SkipReason)>,
-    pub requests: usize,
-}
-
-impl Report {
-    /// The process exit code: 0 when every key went as asked, else the first failure's code.
-    pub fn exit_code(&self) -> i32 {
-        self.keys
-            .iter()
-            .filter_map(|k| k.error.as_ref())
-            .find(|e| !(self.all && matches!(e, Error::RootKey { .. })))
-            .map(exit::code)
-            .unwrap_or(exit::OK)
-    }
 }
 
 /// Runs `now`. Errors that stop everything (a bad file, a busy lock, an unknown profile) come

@@ -7,8 +7,9 @@ use std::io::IsTerminal;
 use time::OffsetDateTime;
 
 use crate::commands::cli::RecoverArgs;
-use crate::commands::now::{Report, show};
-use crate::commands::record;
+use crate::commands::now::show;
+use crate::commands::render::Report;
+use crate::commands::run::record;
 use crate::edge::aws::RequestCounter;
 use crate::edge::paths::Paths;
 use crate::edge::store;

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::commands::now::Report;
+use std::path::PathBuf;
+
+use crate::commands::exit;
+use crate::core::profiles::SkipReason;
 use crate::engine::error::Error;
 use crate::engine::outcome::{KeyReport, Outcome};
 
@@ -20,6 +23,33 @@ fn human_duration(d: Duration) -> String {
         format!("{} ms", d.as_millis())
     } else {
         format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Everything one `now` (or `recover`) did.
+#[derive(Debug)]
+pub struct Report {
+    pub credentials_file: PathBuf,
+    /// With `--dry-run`: the rotation an earlier run left in flight, which a real run would
+    /// finish first.
+    pub in_flight: Option<String>,
+    /// `--all`: root keys are then skipped like other unrotatable profiles, not failures.
+    pub all: bool,
+    pub dry_run: bool,
+    pub keys: Vec<KeyReport>,
+    pub skipped: Vec<(String, SkipReason)>,
+    pub requests: usize,
+}
+
+impl Report {
+    /// The process exit code: 0 when every key went as asked, else the first failure's code.
+    pub fn exit_code(&self) -> i32 {
+        self.keys
+            .iter()
+            .filter_map(|k| k.error.as_ref())
+            .find(|e| !(self.all && matches!(e, Error::RootKey { .. })))
+            .map(exit::code)
+            .unwrap_or(exit::OK)
     }
 }
 

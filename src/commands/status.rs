@@ -330,11 +330,9 @@ pub async fn run(
 /// `keyrot-agent status …`.
 pub fn command(args: crate::commands::cli::StatusArgs) -> i32 {
     use std::io::IsTerminal;
-    let rows =
-        crate::commands::run_command(
-            args.json,
-            |paths| async move { run(&paths, args.refresh).await },
-        );
+    let rows = crate::commands::run::run_command(args.json, |paths| async move {
+        run(&paths, args.refresh).await
+    });
     match rows {
         Ok(rows) => {
             if args.json {

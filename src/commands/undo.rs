@@ -3,7 +3,7 @@
 
 use crate::commands::cli::UndoArgs;
 use crate::commands::exit;
-use crate::commands::{begin, run_command};
+use crate::commands::run::{begin, run_command};
 use crate::core::redact::scrub;
 use crate::edge::aws::RequestCounter;
 

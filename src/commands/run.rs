@@ -1,0 +1,94 @@
+//! What the commands share: running one on a runtime with its paths, printing an error once,
+//! the lock and the recovery before a change, and the failure record.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::commands::{exit, render};
+use crate::core::redact::scrub;
+use crate::core::rotation::Selection;
+use crate::edge::aws::RequestCounter;
+use crate::edge::paths::{self, Paths};
+use crate::edge::store::{self, Lock};
+use crate::engine::error::Error;
+use crate::engine::outcome::{KeyReport, Outcome};
+use crate::state::failures::{Attempt, Failures};
+
+/// `--all`, the named profiles, or else AWS_PROFILE / `default`.
+pub fn selection(all: bool, profiles: Vec<String>) -> Selection {
+    if all {
+        Selection::All
+    } else if profiles.is_empty() {
+        Selection::Named(vec![paths::default_profile(paths::process_env)])
+    } else {
+        Selection::Named(profiles)
+    }
+}
+
+/// The paths of this process's environment.
+pub fn resolve_paths() -> Result<Paths, Error> {
+    Paths::resolve(paths::process_env).map_err(Error::from)
+}
+
+/// Resolves the paths and runs `command` to completion on a runtime. A failure is printed (as
+/// JSON too with `json`) and its exit code comes back as the `Err`.
+pub fn run_command<T, F, Fut>(json: bool, command: F) -> Result<T, i32>
+where
+    F: FnOnce(Paths) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let paths = resolve_paths().map_err(|e| print_error(json, &e))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("keyrot-agent: cannot start: {e}");
+            exit::INTERNAL
+        })?;
+    rt.block_on(command(paths))
+        .map_err(|e| print_error(json, &e))
+}
+
+/// Prints `e` once (and as JSON on stdout with `json`); returns its exit code.
+pub fn print_error(json: bool, e: &Error) -> i32 {
+    let code = exit::code(e);
+    if json {
+        let v =
+            serde_json::json!({"version": 1, "error": render::json_error(e), "exit_code": code});
+        println!("{}", scrub(&v.to_string()));
+    }
+    eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
+    code
+}
+
+/// What every command that changes anything does first: take the lock, and finish (or roll
+/// back) the rotation an earlier run left in flight. The lock is held until the returned guard
+/// is dropped.
+pub async fn begin(
+    paths: &Paths,
+    verify_timeout: Duration,
+    counter: &RequestCounter,
+) -> Result<(Lock, Option<KeyReport>), Error> {
+    let lock = store::try_lock(&paths.lock_file())?;
+    let options = crate::engine::Options::unattended(verify_timeout);
+    let recovered = crate::engine::recover::finish_pending(paths, &options, counter).await?;
+    if let Some(report) = &recovered {
+        record(paths, report);
+    }
+    Ok((lock, recovered))
+}
+
+/// Records in the failure record what one rotation came to: its failure (kind and message), or
+/// its success.
+pub fn record(paths: &Paths, report: &KeyReport) {
+    let attempt = match (&report.error, report.outcome) {
+        _ if report.dry_run => Attempt::Neither,
+        (_, Outcome::Rotated) => Attempt::Succeeded,
+        (Some(e), _) => Attempt::Failed {
+            kind: exit::kind(e).to_string(),
+            message: e.to_string(),
+        },
+        (None, _) => Attempt::Neither,
+    };
+    Failures::new(paths.failures_file()).record(&report.profiles, &attempt);
+}
