@@ -105,3 +105,24 @@ impl Storage {
         }
     }
 }
+
+/// What kind of failure an AWS call met, which decides whether to wait and retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request's key was not accepted: InvalidClientTokenId, SignatureDoesNotMatch, or an
+    /// unparsed 403. For a brand-new key this means "not propagated yet".
+    KeyRejected,
+    /// AccessDenied: the key works but lacks a permission.
+    AccessDenied,
+    /// Throttling after the SDK's own retries.
+    Throttled,
+    /// The endpoint could not be reached (DNS, connection refused, no network).
+    Unreachable,
+    /// A 5xx, a timeout, or a dropped connection.
+    Transient,
+    /// IAM's per-user key limit.
+    LimitExceeded,
+    /// The key or user does not exist (anymore).
+    NoSuchEntity,
+    Other,
+}

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod credentials;
+pub mod decide;
 pub mod keys;
 pub mod notices;
 pub mod profiles;

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 
 use crate::core::credentials::Problem;
+use crate::core::keys::ErrorClass;
 use crate::core::keys::{KeyInfo, KeyringError, LastUsed, SELF_SERVICE_POLICY};
 use crate::core::rotation::{RollbackNote, SelectError};
-use crate::edge::aws::{AwsError, ErrorClass};
+use crate::edge::aws::AwsError;
 use crate::edge::paths::PathsError;
 use crate::edge::store::StoreError;
 

@@ -20,9 +20,11 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::core::decide::{self, GraceFacts, Settle};
+use crate::core::keys::ErrorClass;
 use crate::core::keys::KeyPair;
 use crate::core::rotation::Backoff;
-use crate::edge::aws::{Aws, ErrorClass, RequestCounter};
+use crate::edge::aws::{Aws, RequestCounter};
 use crate::edge::failpoint;
 use crate::edge::paths::Paths;
 use crate::edge::storage::{HeldKeys, Secrets, SwitchError};
@@ -69,18 +71,29 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
     };
     let mut keep = Vec::new();
     for entry in std::mem::take(&mut state.entries) {
+        let facts = GraceFacts {
+            profiles_hold_old: local.holds(&entry.profiles, &entry.old_key_id),
+            anyone_holds_old: local.anyone_holds(&entry.old_key_id),
+            anyone_holds_new: local.anyone_holds(&entry.new_key_id),
+            grace_over: entry.delete_after <= now,
+        };
+        let action = decide::settle(facts);
+        // The primary profile signs: with the old key after an undo, the new key otherwise.
+        let signer = local.pair(&entry.primary);
+        let (action, Some(signer)) = (action, signer) else {
+            keep.push(entry);
+            continue;
+        };
         let aws = Aws::load(&entry.primary, counter.clone()).await;
-        if local.holds(&entry.profiles, &entry.old_key_id) {
-            // An undo put the old key back and stopped before deleting the replacing key.
-            if local.anyone_holds(&entry.new_key_id) {
+        match action {
+            Settle::Keep => {
+                if !facts.profiles_hold_old && facts.grace_over {
+                    tracing::warn!(key = %entry.old_key_id, "a profile holds the key kept in grace; not deleting it");
+                }
                 keep.push(entry);
-                continue;
             }
-            let Some(old) = local.pair(&entry.primary) else {
-                keep.push(entry);
-                continue;
-            };
-            match retire(&aws, &old, &entry.new_key_id).await {
+            // An undo put the old key back and stopped before deleting the replacing key.
+            Settle::FinishUndo => match retire(&aws, &signer, &entry.new_key_id).await {
                 Ok(()) => {
                     forget_old_pair(&entry, paths);
                     done.undone.push(entry.new_key_id.clone());
@@ -92,32 +105,18 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
                     tracing::warn!(error = %e, "could not finish an interrupted undo; trying again later");
                     keep.push(entry);
                 }
-            }
-            continue;
-        }
-        if entry.delete_after > now {
-            keep.push(entry);
-            continue;
-        }
-        if local.anyone_holds(&entry.old_key_id) {
-            tracing::warn!(key = %entry.old_key_id, "a profile holds the key kept in grace; not deleting it");
-            keep.push(entry);
-            continue;
-        }
-        let Some(signer) = local.pair(&entry.primary) else {
-            keep.push(entry);
-            continue;
-        };
-        match aws.delete_key(&signer, &entry.old_key_id).await {
-            Ok(()) => {
-                forget_old_pair(&entry, paths);
-                done.deleted.push(entry.old_key_id.clone());
-            }
-            Err(e) if e.class == ErrorClass::NoSuchEntity => forget_old_pair(&entry, paths),
-            Err(e) => {
-                tracing::warn!(key = %entry.old_key_id, error = %e.detail(), "could not delete the old key after its grace; trying again later");
-                keep.push(entry);
-            }
+            },
+            Settle::DeleteOld => match aws.delete_key(&signer, &entry.old_key_id).await {
+                Ok(()) => {
+                    forget_old_pair(&entry, paths);
+                    done.deleted.push(entry.old_key_id.clone());
+                }
+                Err(e) if e.class == ErrorClass::NoSuchEntity => forget_old_pair(&entry, paths),
+                Err(e) => {
+                    tracing::warn!(key = %entry.old_key_id, error = %e.detail(), "could not delete the old key after its grace; trying again later");
+                    keep.push(entry);
+                }
+            },
         }
     }
     state.entries = keep;

@@ -20,11 +20,13 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
+use crate::core::decide::{self, Finish, Recovery, Restore};
+use crate::core::keys::ErrorClass;
 use crate::core::keys::{KeyPair, KeyringError};
 use crate::core::rotation::{
     self, Backoff, Jitter, Phase, RollbackNote, SlotPlan, SlotRefusal, Target,
 };
-use crate::edge::aws::{Aws, AwsError, ErrorClass};
+use crate::edge::aws::{Aws, AwsError};
 use crate::edge::failpoint;
 use crate::edge::paths::Paths;
 use crate::edge::storage::{HeldKeys, Secrets, Slot, SwitchError};
@@ -77,7 +79,7 @@ pub struct Context<'a> {
 }
 
 /// How a step that cannot go on leaves things.
-enum Stop {
+enum Halt {
     /// Nothing was changed (or what was made is already undone): the journal goes.
     NothingChanged(Error),
     /// Undo: the old key back in the file, the new key deleted.
@@ -86,7 +88,7 @@ enum Stop {
     KeepJournal(Error),
 }
 
-type Step = Result<Phase, Stop>;
+type Step = Result<Phase, Halt>;
 
 pub struct Rotator<'a> {
     ctx: &'a Context<'a>,
@@ -210,9 +212,9 @@ impl<'a> Rotator<'a> {
                 self.report.phase = Some(phase);
                 self.drive(phase).await;
             }
-            Err(stop) => {
+            Err(halt) => {
                 self.report.timings.push(("identify", started.elapsed()));
-                self.stop(stop).await;
+                self.stop(halt).await;
             }
         }
         self.report.in_flight |= self.record.is_some();
@@ -222,12 +224,10 @@ impl<'a> Rotator<'a> {
     /// Finishes (or rolls back) the rotation of a journal record.
     pub async fn run_resumed(mut self) -> KeyReport {
         let record = self.record.clone().expect("resume has a record");
-        if record.rolling_back {
-            self.roll_back(None).await;
-        } else if record.phase == Phase::Planned || self.new.is_none() {
-            self.sweep_orphans().await;
-        } else {
-            self.drive(record.phase).await;
+        match decide::recovery(record.phase, record.rolling_back, self.new.is_some()) {
+            Recovery::FinishRollback => self.roll_back(None).await,
+            Recovery::SweepOrphans => self.sweep_orphans().await,
+            Recovery::Resume(phase) => self.drive(phase).await,
         }
         self.report.in_flight |= self.record.is_some();
         self.report
@@ -260,9 +260,9 @@ impl<'a> Rotator<'a> {
                         // secret could not be recorded is deleted at once.
                         if next == Phase::Created && self.delete_new_key().await {
                             self.new = None;
-                            self.stop(Stop::NothingChanged(e)).await;
+                            self.stop(Halt::NothingChanged(e)).await;
                         } else {
-                            self.stop(Stop::KeepJournal(e)).await;
+                            self.stop(Halt::KeepJournal(e)).await;
                         }
                         return;
                     }
@@ -276,8 +276,8 @@ impl<'a> Rotator<'a> {
                         Phase::OldDeleted => "after-delete",
                     });
                 }
-                Err(stop) => {
-                    self.stop(stop).await;
+                Err(halt) => {
+                    self.stop(halt).await;
                     return;
                 }
             }
@@ -309,9 +309,9 @@ impl<'a> Rotator<'a> {
     }
 
     /// Ends the rotation after a stop: cleans up as the stop says and records the outcome.
-    async fn stop(&mut self, stop: Stop) {
+    async fn stop(&mut self, stop: Halt) {
         match stop {
-            Stop::NothingChanged(e) => {
+            Halt::NothingChanged(e) => {
                 self.report.outcome = match e {
                     Error::RootKey { .. } => Outcome::Skipped,
                     _ => Outcome::Refused,
@@ -319,8 +319,8 @@ impl<'a> Rotator<'a> {
                 self.report.error = Some(e);
                 self.close_journal(Ended::Refused);
             }
-            Stop::RollBack(e) => self.roll_back(Some(e)).await,
-            Stop::KeepJournal(e) => {
+            Halt::RollBack(e) => self.roll_back(Some(e)).await,
+            Halt::KeepJournal(e) => {
                 tracing::warn!(profile = %self.profile, error = %e, "rotation interrupted; the journal is kept for recovery");
                 self.report.outcome = Outcome::Interrupted;
                 self.report.error = Some(e);
@@ -417,7 +417,7 @@ impl<'a> Rotator<'a> {
             .retry(AwsError::is_transient, async |_| aws.identity(&old).await)
             .await
             .map_err(|e| {
-                Stop::NothingChanged(match e.class {
+                Halt::NothingChanged(match e.class {
                     ErrorClass::KeyRejected | ErrorClass::AccessDenied => Error::KeyRejected {
                         profile: profile.clone(),
                         key_id: old.id.clone(),
@@ -429,7 +429,7 @@ impl<'a> Rotator<'a> {
         self.arn = identity.arn.clone();
         self.report.user_arn = Some(identity.arn.clone());
         if rotation::is_root_arn(&identity.arn) && !self.ctx.allow_root {
-            return Err(Stop::NothingChanged(Error::RootKey {
+            return Err(Halt::NothingChanged(Error::RootKey {
                 profile,
                 arn: identity.arn,
             }));
@@ -437,7 +437,7 @@ impl<'a> Rotator<'a> {
         let keys = self
             .retry(AwsError::is_transient, async |_| aws.list_keys(&old).await)
             .await
-            .map_err(|e| Stop::NothingChanged(Error::from_aws(&profile, &identity.arn, e)))?;
+            .map_err(|e| Halt::NothingChanged(Error::from_aws(&profile, &identity.arn, e)))?;
         self.keys_before = keys.iter().map(|k| k.id.clone()).collect();
         self.report.old_key_created = keys.iter().find(|k| k.id == old.id).and_then(|k| k.created);
         match rotation::plan_slots(&old.id, &keys) {
@@ -453,7 +453,7 @@ impl<'a> Rotator<'a> {
                     .held
                     .map(|h| h.holders(&key.id))
                     .unwrap_or_default();
-                return Err(Stop::NothingChanged(Error::OtherKeyActive {
+                return Err(Halt::NothingChanged(Error::OtherKeyActive {
                     profile,
                     arn: identity.arn,
                     other: Box::new(OtherKey {
@@ -464,14 +464,14 @@ impl<'a> Rotator<'a> {
                 }));
             }
             Err(SlotRefusal::KeyNotListed) => {
-                return Err(Stop::NothingChanged(Error::KeyNotListed {
+                return Err(Halt::NothingChanged(Error::KeyNotListed {
                     profile,
                     arn: identity.arn,
                     key_id: old.id,
                 }));
             }
             Err(SlotRefusal::OldKeyInactive) => {
-                return Err(Stop::NothingChanged(Error::OldKeyInactive {
+                return Err(Halt::NothingChanged(Error::OldKeyInactive {
                     profile,
                     key_id: old.id,
                 }));
@@ -504,7 +504,7 @@ impl<'a> Rotator<'a> {
             grace_secs: self.ctx.grace.as_secs(),
             storage: self.secrets.storage(),
         };
-        self.save(&record).map_err(Stop::NothingChanged)?;
+        self.save(&record).map_err(Halt::NothingChanged)?;
         self.record = Some(record);
         failpoint::hit("after-intent");
         Ok(Phase::Planned)
@@ -523,7 +523,7 @@ impl<'a> Rotator<'a> {
                 })
                 .await,
             )
-            .map_err(|e| Stop::NothingChanged(Error::from_aws(&profile, &arn, e)))?;
+            .map_err(|e| Halt::NothingChanged(Error::from_aws(&profile, &arn, e)))?;
             tracing::info!(key = %inactive, "deleted the user's Inactive key to make room");
         }
         // Sent without the SDK's retries: a retried CreateAccessKey whose first answer was lost
@@ -540,23 +540,13 @@ impl<'a> Rotator<'a> {
             };
             let again = attempt + 1 < MAX_CREATE_ATTEMPTS;
             let wait = backoff.next(attempt, started.elapsed(), self.jitter.sample());
-            match e.class {
-                ErrorClass::Throttled => {
-                    // Throttling means IAM did not act: nothing to clean up.
-                    if let (true, Some(wait)) = (again, wait) {
-                        tracing::debug!(attempt, "CreateAccessKey throttled; trying again");
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                        continue;
-                    }
-                    return Err(Stop::NothingChanged(Error::from_aws(&profile, &arn, e)));
-                }
-                ErrorClass::Unreachable | ErrorClass::Transient | ErrorClass::Other => {
+            match decide::stop_after(decide::Step::Create, Some(e.class)) {
+                decide::Stop::SweepFirst => {
                     // The answer may have been lost after IAM created a key: find and delete it.
                     let all_gone = self.sweep_unseen_keys(false).await;
-                    if !all_gone {
+                    if decide::after_sweep(all_gone) == decide::Stop::KeepJournal {
                         // The journal (phase Planned) lets recovery find the key later.
-                        return Err(Stop::KeepJournal(create_error(&profile, &arn, e, false)));
+                        return Err(Halt::KeepJournal(create_error(&profile, &arn, e, false)));
                     }
                     if e.class != ErrorClass::Other
                         && let (true, Some(wait)) = (again, wait)
@@ -566,9 +556,19 @@ impl<'a> Rotator<'a> {
                         attempt += 1;
                         continue;
                     }
-                    return Err(Stop::NothingChanged(create_error(&profile, &arn, e, true)));
+                    return Err(Halt::NothingChanged(create_error(&profile, &arn, e, true)));
                 }
-                _ => return Err(Stop::NothingChanged(Error::from_aws(&profile, &arn, e))),
+                _ if e.class == ErrorClass::Throttled => {
+                    // Throttling means IAM did not act: nothing to clean up.
+                    if let (true, Some(wait)) = (again, wait) {
+                        tracing::debug!(attempt, "CreateAccessKey throttled; trying again");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(Halt::NothingChanged(Error::from_aws(&profile, &arn, e)));
+                }
+                _ => return Err(Halt::NothingChanged(Error::from_aws(&profile, &arn, e))),
             }
         }
     }
@@ -590,7 +590,7 @@ impl<'a> Rotator<'a> {
                     return Err(stop);
                 }
                 return Err(match stop {
-                    Stop::NothingChanged(e) => Stop::KeepJournal(e),
+                    Halt::NothingChanged(e) => Halt::KeepJournal(e),
                     other => other,
                 });
             }
@@ -617,24 +617,21 @@ impl<'a> Rotator<'a> {
             return false;
         };
         let started = self.record.as_ref().map(|r| r.started_at);
-        let mut unseen: Vec<_> = keys
-            .into_iter()
-            .filter(|k| {
-                !self.keys_before.contains(&k.id) && !held.anyone_holds(&k.id) && k.id != old.id
-            })
-            .collect();
+        let mut unseen = decide::orphans(
+            &keys,
+            &self.keys_before,
+            &old.id,
+            |id| held.anyone_holds(id),
+            started,
+            later,
+        );
         if later {
-            // Recovery may run days after the crash: by then the user may have made a key of their
-            // own. Only a key created around the intent (allowing for clock skew) and never used
-            // can be the one whose secret was lost.
-            unseen.retain(|k| match (started, k.created) {
-                (Some(s), Some(c)) => (c - s).abs() <= time::Duration::minutes(15),
-                _ => false,
-            });
+            // Recovery may run days after the crash: only a key never used can be the one whose
+            // secret was lost.
             let mut never_used = Vec::new();
             for k in unseen {
                 match aws.last_used(&old, &k.id).await {
-                    Ok(u) if u.date.is_none() => never_used.push(k),
+                    Ok(u) if decide::orphan_unused(&u) => never_used.push(k),
                     Ok(_) => {
                         tracing::warn!(key = %k.id, "a key created during the interrupted rotation has been used since: it is not deleted")
                     }
@@ -734,19 +731,21 @@ impl<'a> Rotator<'a> {
         self.report.verify_attempts += self.attempts;
         match result {
             Ok(identity) if identity.arn == arn => Ok(Phase::Verified),
-            Ok(identity) => Err(Stop::RollBack(Error::Internal {
+            Ok(identity) => Err(Halt::RollBack(Error::Internal {
                 profile: self.profile.clone(),
                 what: format!("the new key answered as {} instead of {arn}", identity.arn),
             })),
-            Err(e) if e.class == ErrorClass::Unreachable => {
-                Err(Stop::KeepJournal(self.interrupted(&e)))
-            }
-            Err(e) => Err(Stop::RollBack(Error::NotVerified {
-                profile: self.profile.clone(),
-                new_key_id: new.id,
-                timeout_s: self.ctx.verify_timeout.as_secs(),
-                detail: e.detail(),
-            })),
+            Err(e) => Err(
+                match decide::stop_after(decide::Step::Verify, Some(e.class)) {
+                    decide::Stop::KeepJournal => Halt::KeepJournal(self.interrupted(&e)),
+                    _ => Halt::RollBack(Error::NotVerified {
+                        profile: self.profile.clone(),
+                        new_key_id: new.id,
+                        timeout_s: self.ctx.verify_timeout.as_secs(),
+                        detail: e.detail(),
+                    }),
+                },
+            ),
         }
     }
 
@@ -759,21 +758,22 @@ impl<'a> Rotator<'a> {
     /// Rewrites every profile that holds the old key to the new one.
     async fn write(&mut self) -> Step {
         let new = self.new_key();
-        match self.switch(&self.old.id.clone(), &new) {
-            Ok(()) => Ok(Phase::Written),
-            Err(SwitchError::Changed) => Err(Stop::RollBack(Error::ChangedMeanwhile {
+        let e = match self.switch(&self.old.id.clone(), &new) {
+            Ok(()) => return Ok(Phase::Written),
+            Err(SwitchError::Changed) => Error::ChangedMeanwhile {
                 profile: self.profile.clone(),
                 path: self.ctx.paths.credentials.clone(),
                 new_key_id: new.id,
-            })),
-            Err(e) => Err(Stop::RollBack(Error::Internal {
+            },
+            Err(e) => Error::Internal {
                 profile: self.profile.clone(),
                 what: format!(
                     "could not write {}: {e}",
                     self.ctx.paths.credentials.display()
                 ),
-            })),
-        }
+            },
+        };
+        Err(halt(decide::stop_after(decide::Step::Write, None), e))
     }
 
     fn keyring_error(&self, e: KeyringError) -> Error {
@@ -784,8 +784,8 @@ impl<'a> Rotator<'a> {
     }
 
     /// A keyring failure before anything changed in AWS or in the profiles.
-    fn keyring_stop(&self, e: KeyringError) -> Stop {
-        Stop::NothingChanged(self.keyring_error(e))
+    fn keyring_stop(&self, e: KeyringError) -> Halt {
+        Halt::NothingChanged(self.keyring_error(e))
     }
 
     /// Moves this rotation's profiles from key `from` to `to` where they keep their pair, as it
@@ -825,7 +825,7 @@ impl<'a> Rotator<'a> {
                 }
                 Ok((id, _)) if id != new.id => {
                     // Someone else wrote the file after us, or something overrides it for the SDK.
-                    return Err(Stop::RollBack(
+                    return Err(Halt::RollBack(
                         if self.key_held().as_deref() == Some(new.id.as_str()) {
                             Error::NotVerifiedOnDisk {
                                 profile,
@@ -844,26 +844,24 @@ impl<'a> Rotator<'a> {
                         },
                     ));
                 }
-                Ok((_, identity)) => (format!("it answered as {}", identity.arn), false),
-                Err(crate::edge::aws::DiskReadError::Aws(e))
-                    if e.class == ErrorClass::Unreachable =>
-                {
-                    (e.detail(), true)
-                }
-                Err(e) => (e.to_string(), false),
+                Ok((_, identity)) => (format!("it answered as {}", identity.arn), None),
+                Err(crate::edge::aws::DiskReadError::Aws(e)) => (e.detail(), Some(e.class)),
+                Err(e) => (e.to_string(), None),
             };
             match backoff.next(attempt, start.elapsed(), self.jitter.sample()) {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => {
-                    let (detail, network) = failure;
-                    if network {
-                        return Err(Stop::KeepJournal(Error::Interrupted {
+                    let (detail, class) = failure;
+                    if decide::stop_after(decide::Step::VerifyOnDisk, class)
+                        == decide::Stop::KeepJournal
+                    {
+                        return Err(Halt::KeepJournal(Error::Interrupted {
                             profile,
                             operation: "sts:GetCallerIdentity",
                             detail,
                         }));
                     }
-                    return Err(Stop::RollBack(Error::NotVerifiedOnDisk {
+                    return Err(Halt::RollBack(Error::NotVerifiedOnDisk {
                         profile,
                         path: paths.credentials.clone(),
                         new_key_id: new.id,
@@ -898,19 +896,25 @@ impl<'a> Rotator<'a> {
     async fn deactivate_old(&mut self) -> Step {
         if !self.repair_file() {
             // Never retire the old key while the file does not hold the new one.
-            return Err(Stop::KeepJournal(Error::ChangedMeanwhile {
-                profile: self.profile.clone(),
-                path: self.ctx.paths.credentials.clone(),
-                new_key_id: self.new_key().id,
-            }));
+            return Err(halt(
+                decide::stop_after(decide::Step::Deactivate, None),
+                Error::ChangedMeanwhile {
+                    profile: self.profile.clone(),
+                    path: self.ctx.paths.credentials.clone(),
+                    new_key_id: self.new_key().id,
+                },
+            ));
         }
         let result = self.retire_old(false).await;
         if result.is_ok() {
             failpoint::hit("deactivated-unrecorded");
         }
-        result
-            .map(|()| Phase::OldDeactivated)
-            .map_err(|e| Stop::KeepJournal(self.not_retired("deactivated", e)))
+        result.map(|()| Phase::OldDeactivated).map_err(|e| {
+            halt(
+                decide::stop_after(decide::Step::Deactivate, Some(e.class)),
+                self.not_retired("deactivated", e),
+            )
+        })
     }
 
     async fn delete_old(&mut self) -> Step {
@@ -923,9 +927,12 @@ impl<'a> Rotator<'a> {
         if result.is_ok() {
             failpoint::hit("deleted-unrecorded");
         }
-        result
-            .map(|()| Phase::OldDeleted)
-            .map_err(|e| Stop::KeepJournal(self.not_retired("deleted", e)))
+        result.map(|()| Phase::OldDeleted).map_err(|e| {
+            halt(
+                decide::stop_after(decide::Step::Delete, Some(e.class)),
+                self.not_retired("deleted", e),
+            )
+        })
     }
 
     /// With a grace period: the old key stays Inactive, and is recorded (with its secret) for
@@ -947,7 +954,7 @@ impl<'a> Rotator<'a> {
                 },
                 &self.old,
             )
-            .map_err(|e| Stop::KeepJournal(self.keyring_error(e)))?;
+            .map_err(|e| Halt::KeepJournal(self.keyring_error(e)))?;
         let entry = crate::state::grace::Entry {
             primary: self.profile.clone(),
             profiles: self.profiles.clone(),
@@ -960,7 +967,7 @@ impl<'a> Rotator<'a> {
         };
         crate::state::grace::GraceFile::new(self.ctx.paths.grace_file())
             .keep(entry)
-            .map_err(|e| Stop::KeepJournal(e.into()))?;
+            .map_err(|e| Halt::KeepJournal(e.into()))?;
         self.report.grace_until = Some(delete_after);
         Ok(Phase::OldDeleted)
     }
@@ -990,15 +997,23 @@ impl<'a> Rotator<'a> {
     /// The last look: the file must hold the new key, whatever other programs did meanwhile.
     async fn finish(&mut self) {
         self.report.phase = Some(Phase::OldDeleted);
-        if !self.repair_file() {
-            let new = self.new_key();
-            if self.all_hold(&self.old.id) == Some(false)
-                && self.all_hold(&new.id) == Some(false)
-                && self.key_held().is_some()
-            {
+        let new = self.new_key();
+        let end = if self.repair_file() {
+            Finish::Done
+        } else {
+            decide::finish(
+                self.all_hold(&new.id),
+                self.all_hold(&self.old.id),
+                self.key_held().as_deref(),
+            )
+        };
+        match end {
+            Finish::Done => {}
+            Finish::OtherKeyChosen => {
                 // The profile now holds a key of someone else's choosing: not ours to undo.
                 tracing::warn!(profile = %self.profile, "the profile was given another key during the rotation; leaving it as it is");
-            } else {
+            }
+            Finish::KeepJournal => {
                 // The journal keeps the new secret, so a later run can still put it back.
                 self.report.outcome = Outcome::Interrupted;
                 self.report.error = Some(Error::ChangedMeanwhile {
@@ -1041,14 +1056,19 @@ impl<'a> Rotator<'a> {
         let started = Instant::now();
         let mut restored = true;
         if let Some(new) = self.new.clone() {
-            restored = match self.key_held() {
-                // Unreadable right now: the new key must not be deleted while it may be in use.
-                None => false,
-                Some(id) if id == new.id => {
+            let primary = self.key_held();
+            let all_new = match primary.as_deref() {
+                Some(id) if id != new.id => self.all_hold(&new.id),
+                _ => None,
+            };
+            restored = match decide::restore(primary.as_deref(), &new.id, all_new) {
+                Restore::PutOldBack => {
                     let old = self.old.clone();
                     self.switch(&new.id, &old).is_ok()
                 }
-                Some(_) => self.all_hold(&new.id) == Some(false),
+                Restore::NothingToPutBack => true,
+                // Unreadable right now: the new key must not be deleted while it may be in use.
+                Restore::Unknown => false,
             };
             if restored {
                 failpoint::hit("rollback-restored");
@@ -1104,6 +1124,15 @@ impl<'a> Rotator<'a> {
                 false
             }
         }
+    }
+}
+
+/// The engine's stop for a decided [`decide::Stop`], with the error that caused it.
+fn halt(stop: decide::Stop, e: Error) -> Halt {
+    match stop {
+        decide::Stop::NothingChanged | decide::Stop::SweepFirst => Halt::NothingChanged(e),
+        decide::Stop::RollBack => Halt::RollBack(e),
+        decide::Stop::KeepJournal => Halt::KeepJournal(e),
     }
 }
 
