@@ -882,3 +882,23 @@ fn temp_files_left_by_a_killed_run_are_removed() {
     assert!(!stale.exists());
     assert_rotated(&env, &user, "default", &original);
 }
+
+/// One retry policy: a call signed with the new key that IAM answers AccessDenied or
+/// InvalidClientTokenId is a key not propagated yet, whichever step makes it. Retiring the old
+/// key waits it out as verifying does (before, only verification did, and the rotation stopped
+/// with the old key still Active, exit 12).
+#[test]
+fn retiring_the_old_key_waits_out_a_new_key_iam_does_not_know_everywhere_yet() {
+    let user = moto().user("retirewait");
+    let proxy = Proxy::start(&moto().url);
+    proxy.fail_times(
+        "UpdateAccessKey",
+        Failure::access_denied("UpdateAccessKey"),
+        2,
+    );
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    env.run(&["now"]).success();
+    assert_rotated(&env, &user, "default", &original);
+}

@@ -39,6 +39,21 @@ impl std::fmt::Debug for KeyPair {
     }
 }
 
+/// What an IAM call is signed with (see `engine::signing`, which chooses).
+#[derive(Clone)]
+pub enum Signer {
+    /// A long-term access key of the user.
+    Key(KeyPair),
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signer::Key(k) => f.debug_tuple("Key").field(k).finish(),
+        }
+    }
+}
+
 /// Who a key belongs to, from STS GetCallerIdentity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {

@@ -27,7 +27,14 @@ use aws_smithy_types::config_bag::ConfigBag;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::core::keys::{ErrorClass, Identity, KeyInfo, KeyPair, LastUsed};
+use crate::core::keys::{ErrorClass, Identity, KeyInfo, KeyPair, LastUsed, Signer};
+
+/// The SDK's credentials for what signs an IAM call.
+fn signer_credentials(signer: &Signer) -> Credentials {
+    match signer {
+        Signer::Key(key) => credentials(key),
+    }
+}
 
 /// The SDK's credentials for a key pair.
 fn credentials(key: &KeyPair) -> Credentials {
@@ -65,11 +72,6 @@ impl AwsError {
                 _ => "unknown error".into(),
             },
         }
-    }
-
-    /// Whether waiting and trying again may help.
-    pub fn is_transient(&self) -> bool {
-        matches!(self.class, ErrorClass::Transient | ErrorClass::Throttled)
     }
 }
 
@@ -214,9 +216,9 @@ impl Aws {
         self.counter.get()
     }
 
-    fn iam(&self, key: &KeyPair) -> aws_sdk_iam::Client {
+    fn iam(&self, signer: &Signer) -> aws_sdk_iam::Client {
         let conf = aws_sdk_iam::config::Builder::from(&self.config)
-            .credentials_provider(credentials(key))
+            .credentials_provider(signer_credentials(signer))
             .interceptor(self.counter.clone())
             .build();
         aws_sdk_iam::Client::from_conf(conf)
@@ -284,9 +286,9 @@ impl Aws {
     }
 
     /// The caller's own access keys (ListAccessKeys without UserName).
-    pub async fn list_keys(&self, key: &KeyPair) -> Result<Vec<KeyInfo>, AwsError> {
+    pub async fn list_keys(&self, signer: &Signer) -> Result<Vec<KeyInfo>, AwsError> {
         let out = self
-            .iam(key)
+            .iam(signer)
             .list_access_keys()
             .send()
             .await
@@ -305,11 +307,11 @@ impl Aws {
     }
 
     /// Creates a new key for the caller. The secret is registered for redaction at once.
-    pub async fn create_key(&self, key: &KeyPair) -> Result<KeyPair, AwsError> {
+    pub async fn create_key(&self, signer: &Signer) -> Result<KeyPair, AwsError> {
         // Never retried by the SDK: if an answer is lost after IAM created a key, a retry would
         // create a second one. The caller cleans up instead.
         let out = self
-            .iam(key)
+            .iam(signer)
             .create_access_key()
             .customize()
             .config_override(
@@ -338,7 +340,7 @@ impl Aws {
     /// Sets `target` Inactive (or Active), signed with `key`.
     pub async fn set_key_active(
         &self,
-        key: &KeyPair,
+        signer: &Signer,
         target: &str,
         active: bool,
     ) -> Result<(), AwsError> {
@@ -347,7 +349,7 @@ impl Aws {
         } else {
             StatusType::Inactive
         };
-        self.iam(key)
+        self.iam(signer)
             .update_access_key()
             .access_key_id(target)
             .status(status)
@@ -358,8 +360,8 @@ impl Aws {
     }
 
     /// Deletes `target`, signed with `key`.
-    pub async fn delete_key(&self, key: &KeyPair, target: &str) -> Result<(), AwsError> {
-        self.iam(key)
+    pub async fn delete_key(&self, signer: &Signer, target: &str) -> Result<(), AwsError> {
+        self.iam(signer)
             .delete_access_key()
             .access_key_id(target)
             .send()
@@ -369,9 +371,9 @@ impl Aws {
     }
 
     /// When `target` was last used.
-    pub async fn last_used(&self, key: &KeyPair, target: &str) -> Result<LastUsed, AwsError> {
+    pub async fn last_used(&self, signer: &Signer, target: &str) -> Result<LastUsed, AwsError> {
         let out = self
-            .iam(key)
+            .iam(signer)
             .get_access_key_last_used()
             .access_key_id(target)
             .send()

@@ -33,7 +33,9 @@ pub async fn refresh(
         };
         let result = async {
             let identity = aws.identity(&key).await?;
-            let keys = aws.list_keys(&key).await?;
+            let keys = aws
+                .list_keys(&crate::engine::signing::Signing::OwnKeys.iam(&key, false).0)
+                .await?;
             Ok::<_, crate::edge::aws::AwsError>((identity, keys))
         }
         .await;

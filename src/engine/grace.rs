@@ -20,15 +20,16 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::core::decide::{self, GraceFacts, Settle};
+use crate::core::decide::{self, GraceFacts, Settle, Signed, Stage};
 use crate::core::keys::ErrorClass;
 use crate::core::keys::KeyPair;
-use crate::core::rotation::Backoff;
-use crate::edge::aws::{Aws, RequestCounter};
+use crate::edge::aws::{Aws, AwsError, RequestCounter};
 use crate::edge::failpoint;
 use crate::edge::paths::Paths;
 use crate::edge::storage::{HeldKeys, Secrets, SwitchError};
 use crate::engine::error::Error;
+use crate::engine::retry::{self, Retry};
+use crate::engine::signing::Signing;
 use crate::state::grace::{Entry, GraceFile};
 use crate::state::history::{Ended, History, HistoryLine};
 
@@ -106,7 +107,10 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
                     keep.push(entry);
                 }
             },
-            Settle::DeleteOld => match aws.delete_key(&signer, &entry.old_key_id).await {
+            Settle::DeleteOld => match aws
+                .delete_key(&Signing::OwnKeys.iam(&signer, false).0, &entry.old_key_id)
+                .await
+            {
                 Ok(()) => {
                     forget_old_pair(&entry, paths);
                     done.deleted.push(entry.old_key_id.clone());
@@ -128,15 +132,16 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
     done
 }
 
-/// Deactivates and deletes `target`, signed with `key`. Gone already counts as done.
+/// Deactivates and deletes `target`, signed for `key`. Gone already counts as done.
 async fn retire(aws: &Aws, key: &KeyPair, target: &str) -> Result<(), String> {
     let gone = |r: Result<(), crate::edge::aws::AwsError>| match r {
         Ok(()) => Ok(()),
         Err(e) if e.class == ErrorClass::NoSuchEntity => Ok(()),
         Err(e) => Err(e.detail()),
     };
-    gone(aws.set_key_active(key, target, false).await)?;
-    gone(aws.delete_key(key, target).await)
+    let (signer, _) = Signing::OwnKeys.iam(key, false);
+    gone(aws.set_key_active(&signer, target, false).await)?;
+    gone(aws.delete_key(&signer, target).await)
 }
 
 /// What `undo` did.
@@ -199,7 +204,7 @@ pub async fn undo(
             .pair(&entry.primary)
             .ok_or_else(|| internal("the profile has no secret".into()))?;
         // 1. The old key comes back to life, and must answer as the same user.
-        aws.set_key_active(&new, &old.id, true)
+        aws.set_key_active(&Signing::OwnKeys.iam(&new, false).0, &old.id, true)
             .await
             .map_err(|e| match e.class {
                 ErrorClass::NoSuchEntity => {
@@ -208,34 +213,29 @@ pub async fn undo(
                 _ => Error::from_aws(profile, &entry.user_arn, e),
             })?;
         failpoint::hit("undo-reactivated");
-        let backoff = Backoff::with_deadline(verify_timeout);
-        let mut jitter =
-            crate::core::rotation::Jitter::new(entry.delete_after.unix_timestamp() as u64);
-        let started = std::time::Instant::now();
-        let mut attempt = 0;
-        loop {
-            match aws.identity(&old).await {
-                Ok(id) if id.arn == entry.user_arn => break,
-                Ok(id) => {
-                    return Err(internal(format!(
-                        "the old key answers as {} instead of {}; nothing more was changed",
-                        id.arn, entry.user_arn
-                    )));
-                }
-                Err(e) => match backoff.next(attempt, started.elapsed(), jitter.sample()) {
-                    Some(wait) => {
-                        attempt += 1;
-                        tokio::time::sleep(wait).await
-                    }
-                    None => {
-                        return Err(internal(format!(
-                            "the old key {} was made Active but does not work yet ({}); the file still holds {}. Run undo again in a minute",
-                            old.id,
-                            e.detail(),
-                            entry.new_key_id
-                        )));
-                    }
-                },
+        // It has just been made Active: IAM may not accept it everywhere yet.
+        let mut retry = Retry::new(verify_timeout, retry::seed());
+        let answer = retry
+            .run(
+                |e: &AwsError| decide::verdict(e.class, Signed::WithFreshKey, Stage::InFlight),
+                async |_| aws.identity(&old).await,
+            )
+            .await;
+        match answer {
+            Ok(id) if id.arn == entry.user_arn => {}
+            Ok(id) => {
+                return Err(internal(format!(
+                    "the old key answers as {} instead of {}; nothing more was changed",
+                    id.arn, entry.user_arn
+                )));
+            }
+            Err(e) => {
+                return Err(internal(format!(
+                    "the old key {} was made Active but does not work yet ({}); the file still holds {}. Run undo again in a minute",
+                    old.id,
+                    e.detail(),
+                    entry.new_key_id
+                )));
             }
         }
         // 2. Back where the profiles keep their key.

@@ -9,8 +9,10 @@ pub mod local;
 pub mod notify;
 pub mod outcome;
 pub mod recover;
+pub mod retry;
 pub mod rotate;
 pub mod rotations;
+pub mod signing;
 
 use std::time::Duration;
 

@@ -16,6 +16,7 @@ use crate::engine::Options;
 use crate::engine::error::Error;
 use crate::engine::outcome::KeyReport;
 use crate::engine::rotate::{Context, Rotator};
+use crate::engine::signing::Signing;
 use crate::state::journal::{Journal, Record};
 use std::time::Duration;
 
@@ -105,6 +106,7 @@ pub async fn finish_pending(
         held: held.as_ref(),
         // A resumed rotation keeps the grace it started with (in the record).
         grace: Duration::ZERO,
+        signing: &Signing::OwnKeys,
     };
     let mut report = Rotator::resume(&ctx, record).run_resumed().await;
     report.requests = key_counter.get();

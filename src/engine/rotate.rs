@@ -20,19 +20,19 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::core::decide::{self, Finish, Recovery, Restore};
+use crate::core::decide::{self, Finish, Recovery, Restore, Signed, Stage, Verdict};
 use crate::core::keys::ErrorClass;
-use crate::core::keys::{KeyPair, KeyringError};
-use crate::core::rotation::{
-    self, Backoff, Jitter, Phase, RollbackNote, SlotPlan, SlotRefusal, Target,
-};
-use crate::edge::aws::{Aws, AwsError};
+use crate::core::keys::{KeyPair, KeyringError, Signer};
+use crate::core::rotation::{self, Phase, RollbackNote, SlotPlan, SlotRefusal, Target};
+use crate::edge::aws::{Aws, AwsError, DiskReadError};
 use crate::edge::failpoint;
 use crate::edge::paths::Paths;
 use crate::edge::storage::{HeldKeys, Secrets, Slot, SwitchError};
 use crate::edge::terminal::Spinner;
 use crate::engine::error::{Error, OtherKey};
 use crate::engine::outcome::{KeyReport, Outcome};
+use crate::engine::retry::{self, Retry};
+use crate::engine::signing::Signing;
 use crate::state::cache::{Cache, KeyDates};
 use crate::state::history::{Ended, History, HistoryLine, RotationFacts};
 use crate::state::journal::{Journal, Record};
@@ -76,6 +76,8 @@ pub struct Context<'a> {
     pub held: Option<&'a HeldKeys>,
     /// How long a fresh rotation keeps the old key Inactive before deleting it.
     pub grace: Duration,
+    /// How its IAM calls are signed.
+    pub signing: &'a Signing,
 }
 
 /// How a step that cannot go on leaves things.
@@ -100,21 +102,13 @@ pub struct Rotator<'a> {
     keys_before: Vec<String>,
     /// The journal record, once the intent is written.
     record: Option<Record>,
-    jitter: Jitter,
-    attempts: u32,
+    /// The waits of every loop of this rotation, up to its deadline.
+    retry: Retry,
     /// Where the profiles keep their pair.
     secrets: Secrets,
     /// What the journal keeps of the new key's secret (nothing when the store keeps its copy).
     new_kept: Option<SecretString>,
     pub report: KeyReport,
-}
-
-fn seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-        ^ u64::from(std::process::id())
 }
 
 fn ok_if_gone(r: Result<(), AwsError>) -> Result<(), AwsError> {
@@ -142,8 +136,7 @@ impl<'a> Rotator<'a> {
             arn: String::new(),
             keys_before: Vec::new(),
             record: None,
-            jitter: Jitter::new(seed()),
-            attempts: 0,
+            retry: Retry::new(ctx.verify_timeout, retry::seed()),
             secrets: Secrets::new(target.storage, ctx.paths),
             new_kept: None,
             report: KeyReport::new(
@@ -192,8 +185,7 @@ impl<'a> Rotator<'a> {
             new_kept: record.new_secret.clone(),
             secrets,
             record: Some(record),
-            jitter: Jitter::new(seed()),
-            attempts: 0,
+            retry: Retry::new(ctx.verify_timeout, retry::seed()),
             report,
         }
     }
@@ -363,39 +355,10 @@ impl<'a> Rotator<'a> {
         self.secrets.forget(Slot::Previous(&record.primary));
     }
 
-    fn backoff(&self) -> Backoff {
-        Backoff::with_deadline(self.ctx.verify_timeout)
-    }
-
-    /// Retries `op` while `retry` says the error may pass, with backoff, until the deadline.
-    async fn retry<T>(
-        &mut self,
-        retry: impl Fn(&AwsError) -> bool,
-        mut op: impl AsyncFnMut(u32) -> Result<T, AwsError>,
-    ) -> Result<T, AwsError> {
-        let backoff = self.backoff();
-        let start = Instant::now();
-        let mut attempt = 0;
-        loop {
-            self.attempts = attempt + 1;
-            match op(attempt).await {
-                Ok(v) => return Ok(v),
-                Err(e) if retry(&e) => {
-                    let Some(wait) = backoff.next(attempt, start.elapsed(), self.jitter.sample())
-                    else {
-                        return Err(e);
-                    };
-                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %e, "retrying");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    fn network_or_transient(e: &AwsError) -> bool {
-        e.is_transient() || e.class == ErrorClass::Unreachable
+    /// What an IAM call made on behalf of `key` is signed with, and how its failures are
+    /// judged (`fresh`: `key` is this rotation's new key).
+    fn signer(&self, key: &KeyPair, fresh: bool) -> (Signer, Signed) {
+        self.ctx.signing.iam(key, fresh)
     }
 
     /// An error from a step after the new key exists: the network going away keeps the journal.
@@ -413,8 +376,11 @@ impl<'a> Rotator<'a> {
         let profile = self.profile.clone();
         let old = self.old.clone();
         let aws = self.ctx.aws;
+        let policy =
+            |e: &AwsError| decide::verdict(e.class, Signed::WithKnownKey, Stage::BeforeChange);
         let identity = self
-            .retry(AwsError::is_transient, async |_| aws.identity(&old).await)
+            .retry
+            .run(policy, async |_| aws.identity(&old).await)
             .await
             .map_err(|e| {
                 Halt::NothingChanged(match e.class {
@@ -434,8 +400,13 @@ impl<'a> Rotator<'a> {
                 arn: identity.arn,
             }));
         }
+        let (signer, signed) = self.signer(&old, false);
         let keys = self
-            .retry(AwsError::is_transient, async |_| aws.list_keys(&old).await)
+            .retry
+            .run(
+                |e: &AwsError| decide::verdict(e.class, signed, Stage::BeforeChange),
+                async |_| aws.list_keys(&signer).await,
+            )
             .await
             .map_err(|e| Halt::NothingChanged(Error::from_aws(&profile, &identity.arn, e)))?;
         self.keys_before = keys.iter().map(|k| k.id.clone()).collect();
@@ -447,7 +418,7 @@ impl<'a> Rotator<'a> {
                 self.report.deleted_inactive_key_id = Some(key_id);
             }
             Err(SlotRefusal::OtherKeyActive { key }) => {
-                let last_used = aws.last_used(&old, &key.id).await.ok();
+                let last_used = aws.last_used(&signer, &key.id).await.ok();
                 let used_by = self
                     .ctx
                     .held
@@ -516,12 +487,15 @@ impl<'a> Rotator<'a> {
         let aws = self.ctx.aws;
         let profile = self.profile.clone();
         let arn = self.arn.clone();
+        let (signer, signed) = self.signer(&old, false);
         if let Some(inactive) = self.report.deleted_inactive_key_id.clone() {
             ok_if_gone(
-                self.retry(AwsError::is_transient, async |_| {
-                    aws.delete_key(&old, &inactive).await
-                })
-                .await,
+                self.retry
+                    .run(
+                        |e: &AwsError| decide::verdict(e.class, signed, Stage::BeforeChange),
+                        async |_| aws.delete_key(&signer, &inactive).await,
+                    )
+                    .await,
             )
             .map_err(|e| Halt::NothingChanged(Error::from_aws(&profile, &arn, e)))?;
             tracing::info!(key = %inactive, "deleted the user's Inactive key to make room");
@@ -530,16 +504,16 @@ impl<'a> Rotator<'a> {
         // would leave a key whose secret nobody has. It is tried again here only when IAM
         // cannot have acted (Throttling), or after the keys it may have made were found and
         // deleted.
-        let backoff = self.backoff();
+        let backoff = self.retry.backoff();
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
-            let e = match aws.create_key(&old).await {
+            let e = match aws.create_key(&signer).await {
                 Ok(new) => return self.created(new).await,
                 Err(e) => e,
             };
             let again = attempt + 1 < MAX_CREATE_ATTEMPTS;
-            let wait = backoff.next(attempt, started.elapsed(), self.jitter.sample());
+            let wait = backoff.next(attempt, started.elapsed(), self.retry.jitter());
             match decide::stop_after(decide::Step::Create, Some(e.class)) {
                 decide::Stop::SweepFirst => {
                     // The answer may have been lost after IAM created a key: find and delete it.
@@ -608,10 +582,11 @@ impl<'a> Rotator<'a> {
         };
         let old = self.old.clone();
         let aws = self.ctx.aws;
+        let (signer, signed) = self.signer(&old, false);
+        let policy = |e: &AwsError| decide::verdict(e.class, signed, Stage::InFlight);
         let Ok(keys) = self
-            .retry(Self::network_or_transient, async |_| {
-                aws.list_keys(&old).await
-            })
+            .retry
+            .run(policy, async |_| aws.list_keys(&signer).await)
             .await
         else {
             return false;
@@ -630,7 +605,7 @@ impl<'a> Rotator<'a> {
             // secret was lost.
             let mut never_used = Vec::new();
             for k in unseen {
-                match aws.last_used(&old, &k.id).await {
+                match aws.last_used(&signer, &k.id).await {
                     Ok(u) if decide::orphan_unused(&u) => never_used.push(k),
                     Ok(_) => {
                         tracing::warn!(key = %k.id, "a key created during the interrupted rotation has been used since: it is not deleted")
@@ -648,10 +623,9 @@ impl<'a> Rotator<'a> {
             tracing::warn!(key = %key.id, "deleting a key whose secret was lost");
             let id = key.id.clone();
             let gone = ok_if_gone(
-                self.retry(Self::network_or_transient, async |_| {
-                    aws.delete_key(&old, &id).await
-                })
-                .await,
+                self.retry
+                    .run(policy, async |_| aws.delete_key(&signer, &id).await)
+                    .await,
             )
             .is_ok();
             if gone {
@@ -707,12 +681,11 @@ impl<'a> Rotator<'a> {
         let aws = self.ctx.aws;
         let arn = self.arn.clone();
         let spinner = self.spinner(&new.id);
+        // STS with the new key itself: IAM may not know it everywhere yet.
         let result = self
-            .retry(
-                |e| {
-                    Self::network_or_transient(e)
-                        || matches!(e.class, ErrorClass::KeyRejected | ErrorClass::AccessDenied)
-                },
+            .retry
+            .run(
+                |e: &AwsError| decide::verdict(e.class, Signed::WithFreshKey, Stage::InFlight),
                 async |attempt| {
                     if let Some(s) = &spinner {
                         s.set_message(format!(
@@ -728,7 +701,7 @@ impl<'a> Rotator<'a> {
         if let Some(s) = spinner {
             s.finish();
         }
-        self.report.verify_attempts += self.attempts;
+        self.report.verify_attempts += self.retry.attempts;
         match result {
             Ok(identity) if identity.arn == arn => Ok(Phase::Verified),
             Ok(identity) => Err(Halt::RollBack(Error::Internal {
@@ -812,65 +785,67 @@ impl<'a> Rotator<'a> {
         let profile = self.profile.clone();
         let arn = self.arn.clone();
         let paths = self.ctx.paths;
-        let backoff = self.backoff();
-        let start = Instant::now();
-        let mut attempt = 0;
-        loop {
-            let failure = match aws
-                .identity_from_disk(&profile, &paths.credentials, &paths.config)
-                .await
-            {
-                Ok((id, identity)) if id == new.id && identity.arn == arn => {
-                    return Ok(Phase::VerifiedOnDisk);
-                }
-                Ok((id, _)) if id != new.id => {
-                    // Someone else wrote the file after us, or something overrides it for the SDK.
-                    return Err(Halt::RollBack(
-                        if self.key_held().as_deref() == Some(new.id.as_str()) {
-                            Error::NotVerifiedOnDisk {
-                                profile,
-                                path: paths.credentials.clone(),
-                                new_key_id: new.id,
-                                detail: format!(
-                                    "the AWS SDK reads the key {id} for this profile, not the one in the file"
-                                ),
-                            }
-                        } else {
-                            Error::ChangedMeanwhile {
-                                profile,
-                                path: paths.credentials.clone(),
-                                new_key_id: new.id,
-                            }
-                        },
-                    ));
-                }
-                Ok((_, identity)) => (format!("it answered as {}", identity.arn), None),
-                Err(crate::edge::aws::DiskReadError::Aws(e)) => (e.detail(), Some(e.class)),
-                Err(e) => (e.to_string(), None),
-            };
-            match backoff.next(attempt, start.elapsed(), self.jitter.sample()) {
-                Some(wait) => tokio::time::sleep(wait).await,
-                None => {
-                    let (detail, class) = failure;
-                    if decide::stop_after(decide::Step::VerifyOnDisk, class)
-                        == decide::Stop::KeepJournal
-                    {
-                        return Err(Halt::KeepJournal(Error::Interrupted {
-                            profile,
-                            operation: "sts:GetCallerIdentity",
-                            detail,
-                        }));
-                    }
-                    return Err(Halt::RollBack(Error::NotVerifiedOnDisk {
-                        profile,
-                        path: paths.credentials.clone(),
-                        new_key_id: new.id,
-                        detail,
-                    }));
-                }
+        // A profile the SDK cannot read may be one another program is rewriting in place; the
+        // new key answering with an error is judged as any call signed with a fresh key.
+        let policy = |e: &DiskReadError| match e {
+            DiskReadError::Provider(_) => Verdict::Transient,
+            DiskReadError::Aws(e) => {
+                decide::verdict(e.class, Signed::WithFreshKey, Stage::InFlight)
             }
-            attempt += 1;
-        }
+        };
+        let result = self
+            .retry
+            .run(policy, async |_| {
+                aws.identity_from_disk(&profile, &paths.credentials, &paths.config)
+                    .await
+            })
+            .await;
+        let (detail, class) = match result {
+            Ok((id, identity)) if id == new.id && identity.arn == arn => {
+                return Ok(Phase::VerifiedOnDisk);
+            }
+            Ok((id, _)) if id != new.id => {
+                // Someone else wrote the file after us, or something overrides it for the SDK.
+                return Err(Halt::RollBack(
+                    if self.key_held().as_deref() == Some(new.id.as_str()) {
+                        Error::NotVerifiedOnDisk {
+                            profile,
+                            path: paths.credentials.clone(),
+                            new_key_id: new.id,
+                            detail: format!(
+                                "the AWS SDK reads the key {id} for this profile, not the one in the file"
+                            ),
+                        }
+                    } else {
+                        Error::ChangedMeanwhile {
+                            profile,
+                            path: paths.credentials.clone(),
+                            new_key_id: new.id,
+                        }
+                    },
+                ));
+            }
+            Ok((_, identity)) => (format!("it answered as {}", identity.arn), None),
+            Err(DiskReadError::Aws(e)) => (e.detail(), Some(e.class)),
+            Err(e) => (e.to_string(), None),
+        };
+        let error = match decide::stop_after(decide::Step::VerifyOnDisk, class) {
+            decide::Stop::KeepJournal => Error::Interrupted {
+                profile,
+                operation: "sts:GetCallerIdentity",
+                detail,
+            },
+            _ => Error::NotVerifiedOnDisk {
+                profile,
+                path: paths.credentials.clone(),
+                new_key_id: new.id,
+                detail,
+            },
+        };
+        Err(halt(
+            decide::stop_after(decide::Step::VerifyOnDisk, class),
+            error,
+        ))
     }
 
     /// Makes sure every profile still holds the new key: a program that rewrote the file from a
@@ -979,18 +954,20 @@ impl<'a> Rotator<'a> {
         let new = self.new_key();
         let old_id = self.old.id.clone();
         let aws = self.ctx.aws;
+        let (signer, signed) = self.signer(&new, true);
         ok_if_gone(
-            self.retry(
-                |e| Self::network_or_transient(e) || e.class == ErrorClass::KeyRejected,
-                async |_| {
-                    if delete {
-                        aws.delete_key(&new, &old_id).await
-                    } else {
-                        aws.set_key_active(&new, &old_id, false).await
-                    }
-                },
-            )
-            .await,
+            self.retry
+                .run(
+                    |e: &AwsError| decide::verdict(e.class, signed, Stage::InFlight),
+                    async |_| {
+                        if delete {
+                            aws.delete_key(&signer, &old_id).await
+                        } else {
+                            aws.set_key_active(&signer, &old_id, false).await
+                        }
+                    },
+                )
+                .await,
         )
     }
 
@@ -1112,11 +1089,14 @@ impl<'a> Rotator<'a> {
         };
         let old = self.old.clone();
         let aws = self.ctx.aws;
+        let (signer, signed) = self.signer(&old, false);
         match ok_if_gone(
-            self.retry(Self::network_or_transient, async |_| {
-                aws.delete_key(&old, &new.id).await
-            })
-            .await,
+            self.retry
+                .run(
+                    |e: &AwsError| decide::verdict(e.class, signed, Stage::InFlight),
+                    async |_| aws.delete_key(&signer, &new.id).await,
+                )
+                .await,
         ) {
             Ok(()) => true,
             Err(e) => {

@@ -12,6 +12,7 @@ use crate::engine::Options;
 use crate::engine::error::Error;
 use crate::engine::outcome::{KeyReport, Outcome};
 use crate::engine::rotate::{Context, Rotator, remember_dates};
+use crate::engine::signing::Signing;
 use crate::state::journal::Journal;
 
 /// What one run of rotations did.
@@ -91,6 +92,7 @@ pub async fn rotate_selected(
             progress: options.progress,
             held: local.held.as_ref(),
             grace: agent_config.for_profile(&target.primary).grace,
+            signing: &Signing::OwnKeys,
         };
         let mut report = Rotator::start(&ctx, &target).run().await;
         report.requests = key_counter.get();
