@@ -312,3 +312,33 @@ fn the_agent_finishes_an_interrupted_rotation_when_it_starts() {
     assert!(agent.wait().unwrap().success());
     assert_settled(&env, &user, &original, "after the agent started");
 }
+
+/// keyrot-agent's own files that cannot be used have their exit codes (before, both exited 1,
+/// "an unexpected error"): a damaged journal is 3 (a file that cannot be used as it is), a state
+/// directory that cannot be created is 16 (a file keyrot-agent needs cannot be written).
+#[test]
+fn a_damaged_journal_and_an_unusable_state_directory_have_their_exit_codes() {
+    let user = moto().user("statecodes");
+    let env = TestEnv::new();
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    std::fs::create_dir_all(env.state_dir()).unwrap();
+    std::fs::write(env.state_dir().join("rotation.journal"), "{ half").unwrap();
+    let run = env.run(&["now", "--json"]);
+    run.failure(3);
+    assert_eq!(run.json()["error"]["kind"], "state_damaged");
+    assert!(run.stderr.contains("rotation.journal"), "{}", run.stderr);
+    assert_eq!(env.credentials_text(), original);
+
+    let mut env = TestEnv::new();
+    let blocker = env.dir.path().join("not-a-directory");
+    std::fs::write(&blocker, "").unwrap();
+    env.extra_env
+        .push(("XDG_STATE_HOME".into(), blocker.display().to_string()));
+    env.write_credentials(&original);
+    let run = env.run(&["now", "--json"]);
+    run.failure(16);
+    assert_eq!(run.json()["error"]["kind"], "store");
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user).len(), 1);
+}

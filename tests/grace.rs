@@ -137,3 +137,42 @@ fn grace_entries(env: &TestEnv) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// The exit codes of undo's expected refusals (before, both exited 1, "an unexpected error").
+#[test]
+fn undo_refusals_have_their_exit_codes() {
+    use support::proxy::{Failure, Proxy};
+    // The old key made Active again does not answer STS within the timeout: exit 9, and the
+    // file still holds the new key.
+    let user = moto().user("undoslow");
+    let proxy = Proxy::start(&moto().url);
+    let mut env = TestEnv::with_endpoint(&proxy.url);
+    env.use_config("grace = \"1h\"\n");
+    env.write_credentials(profile("default", &user));
+    env.run(&["now"]).success();
+    let rotated = env.credentials_text();
+    proxy.fail("GetCallerIdentity", Failure::invalid_token());
+    let run = env.run(&[
+        "undo",
+        "--profile",
+        "default",
+        "--verify-timeout",
+        "1s",
+        "--json",
+    ]);
+    run.failure(9);
+    assert_eq!(run.json()["error"]["kind"], "not_proven");
+    assert!(run.stderr.contains("does not work yet"), "{}", run.stderr);
+    assert_eq!(env.credentials_text(), rotated);
+
+    // A damaged grace record: exit 3, with what to do.
+    let env = env_with_grace("1h");
+    let user = moto().user("undodamaged");
+    env.write_credentials(profile("default", &user));
+    env.run(&["now"]).success();
+    std::fs::write(env.state_dir().join("grace.json"), "{ half").unwrap();
+    let run = env.run(&["undo", "--profile", "default"]);
+    run.failure(3);
+    assert!(run.stderr.contains("is damaged"), "{}", run.stderr);
+    assert!(run.stderr.contains("move it away"), "{}", run.stderr);
+}

@@ -555,3 +555,59 @@ fn the_orphan_sweep_never_deletes_a_key_a_keyring_profile_holds() {
     assert_eq!(env.cli_identity("kept"), user.arn);
     assert!(!env.state_dir().join("rotation.journal").exists());
 }
+
+/// Keyring mode's expected refusals have their exit codes (before, each exited 1, "an unexpected
+/// error"): releasing a profile that is not in the keyring is 4 (nothing to do); a key held both
+/// in the file and in the keyring is 3 (the files cannot be used as they are); an adopt whose
+/// proof through the AWS SDK fails is 9 (not proven), and puts everything back.
+#[test]
+fn keyring_refusals_have_their_exit_codes() {
+    use support::proxy::{Failure, Proxy};
+    let bus = SessionBus::with_keyring();
+
+    let user = moto().user("releasenothing");
+    let env = env_on(&bus);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    let run = env.run(&["keyring", "release", "--profile", "default"]);
+    run.failure(4);
+    assert!(run.stderr.contains("nothing to release"), "{}", run.stderr);
+    assert_eq!(env.credentials_text(), original);
+
+    let user = moto().user("split");
+    let env = env_on(&bus);
+    bus.store(
+        "keyrot-agent",
+        "profile:kept",
+        &serde_json::json!({"AccessKeyId": user.key_id, "SecretAccessKey": user.secret})
+            .to_string(),
+    );
+    let split = format!(
+        "{}[kept]\ncredential_process = {} credential-process --profile kept\n",
+        profile("default", &user),
+        env!("CARGO_BIN_EXE_keyrot-agent")
+    );
+    env.write_credentials(&split);
+    let run = env.run(&["now", "--all"]);
+    run.failure(3);
+    assert!(run.stderr.contains("hold the same key"), "{}", run.stderr);
+    assert_eq!(env.credentials_text(), split);
+    assert_eq!(moto().keys(&user).len(), 1);
+
+    let user = moto().user("adoptunproven");
+    let proxy = Proxy::start(&moto().url);
+    let mut env = TestEnv::with_endpoint(&proxy.url);
+    env.extra_env.extend(bus.env());
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    proxy.fail("GetCallerIdentity", Failure::invalid_token());
+    let run = env.run(&["keyring", "adopt"]);
+    run.failure(9);
+    assert!(
+        run.stderr.contains("static keys were put back"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(bus.lookup("keyrot-agent", "profile:default"), None);
+}

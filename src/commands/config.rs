@@ -29,7 +29,7 @@ pub fn command(cmd: ConfigCommand) -> i32 {
                 }
                 Err(e) => {
                     eprintln!("keyrot-agent: {e}");
-                    exit::INTERNAL
+                    exit::IO
                 }
             }
         }

@@ -7,7 +7,7 @@ use crate::edge::store::StoreError;
 use crate::engine::error::Error;
 
 pub const OK: i32 = 0;
-/// An unexpected error: a bug.
+/// An unexpected error: a bug, or an AWS answer keyrot-agent does not know.
 pub const INTERNAL: i32 = 1;
 pub const USAGE: i32 = 2;
 pub const INVALID_FILE: i32 = 3;
@@ -23,6 +23,9 @@ pub const OLD_KEY_NOT_RETIRED: i32 = 12;
 pub const KEY_REJECTED: i32 = 13;
 pub const AGENT_RUNNING: i32 = 14;
 pub const KEYRING: i32 = 15;
+/// A file or directory keyrot-agent needs could not be read or written (permissions, a full
+/// disk, a file where a directory should be).
+pub const IO: i32 = 16;
 
 /// The exit code of `e`.
 pub fn code(e: &Error) -> i32 {
@@ -36,7 +39,7 @@ pub fn code(e: &Error) -> i32 {
         Error::Store(StoreError::ChangedMeanwhile { .. }) | Error::ChangedMeanwhile { .. } => {
             CHANGED_MEANWHILE
         }
-        Error::Store(_) => INTERNAL,
+        Error::Store(_) => IO,
         Error::KeyRejected { .. } | Error::KeyNotListed { .. } | Error::OldKeyInactive { .. } => {
             KEY_REJECTED
         }
@@ -48,7 +51,13 @@ pub fn code(e: &Error) -> i32 {
         Error::RolledBack { cause, .. } => code(cause),
         Error::RecoveredRollback { .. } => NOT_VERIFIED,
         Error::Interrupted { .. } => UNREACHABLE,
-        Error::Journal { .. } | Error::Recovery(_) => INTERNAL,
+        Error::Journal { .. } => IO,
+        Error::StateDamaged(_)
+        | Error::SplitAcrossStores { .. }
+        | Error::Unrepresentable { .. } => INVALID_FILE,
+        Error::NotProven { .. } => NOT_VERIFIED,
+        Error::NothingToRelease { .. } => NOTHING_TO_ROTATE,
+        Error::UndoNotFinished { .. } => OLD_KEY_NOT_RETIRED,
         Error::Config(_) => INVALID_FILE,
         Error::AgentRunning { .. } => AGENT_RUNNING,
         Error::Keyring { .. } => KEYRING,
@@ -82,7 +91,12 @@ pub fn kind(e: &Error) -> &'static str {
         Error::RecoveredRollback { .. } => "recovered_rollback",
         Error::Interrupted { .. } => "interrupted",
         Error::Journal { .. } => "journal",
-        Error::Recovery(_) => "recovery",
+        Error::StateDamaged(_) => "state_damaged",
+        Error::SplitAcrossStores { .. } => "split_across_stores",
+        Error::Unrepresentable { .. } => "unrepresentable",
+        Error::NotProven { .. } => "not_proven",
+        Error::NothingToRelease { .. } => "nothing_to_release",
+        Error::UndoNotFinished { .. } => "undo_not_finished",
         Error::Config(_) => "config",
         Error::AgentRunning { .. } => "agent_running",
         Error::NotVerifiedOnDisk { .. } => "not_verified_on_disk",
@@ -98,10 +112,48 @@ pub fn service_code(e: &ServiceError) -> i32 {
     match e {
         ServiceError::Paths(_) => INVALID_FILE,
         ServiceError::NoTool { .. } => USAGE,
+        ServiceError::Store(_) => IO,
         ServiceError::CurrentExe(_)
         | ServiceError::Unrepresentable { .. }
-        | ServiceError::Store(_)
         | ServiceError::NotStarted { .. }
         | ServiceError::NotStopped { .. } => INTERNAL,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every exit code has its row in README.md's table, and the table has no other.
+    #[test]
+    fn the_readme_documents_every_exit_code() {
+        let readme = include_str!("../../README.md");
+        let table = &readme[readme.find("## Exit codes").expect("an exit-code section")..];
+        let rows: Vec<i32> = table
+            .lines()
+            .skip_while(|l| !l.starts_with("| 0 |"))
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.split('|').nth(1)?.trim().parse().ok())
+            .collect();
+        let codes = [
+            OK,
+            INTERNAL,
+            USAGE,
+            INVALID_FILE,
+            NOTHING_TO_ROTATE,
+            ACCESS_DENIED,
+            UNREACHABLE,
+            THROTTLED,
+            KEY_LIMIT,
+            NOT_VERIFIED,
+            CHANGED_MEANWHILE,
+            BUSY,
+            OLD_KEY_NOT_RETIRED,
+            KEY_REJECTED,
+            AGENT_RUNNING,
+            KEYRING,
+            IO,
+        ];
+        assert_eq!(rows, codes);
     }
 }

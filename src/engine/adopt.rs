@@ -72,18 +72,17 @@ pub async fn adopt(
             .map(|p| {
                 crate::core::profiles::credential_process_command(exe, p)
                     .map(|c| (p.clone(), c))
-                    .map_err(|e| Error::Internal {
+                    .map_err(|e| Error::Unrepresentable {
                         profile: p.clone(),
-                        what: e.to_string(),
+                        reason: e.to_string(),
                     })
             })
             .collect::<Result<_, _>>()?;
         file.move_into_keyring(&target.profiles, &pair, &commands)
             .map_err(|e| match e {
-                MoveError::ReadBack => Error::Internal {
-                    profile: target.primary.clone(),
-                    what: e.to_string(),
-                },
+                MoveError::ReadBack => {
+                    keyring_error(&target.primary, KeyringError::Other(e.to_string()))
+                }
                 MoveError::Switch(e) => switch_error(paths, &target.primary, e),
             })?;
         // 3. Proof: aws-config runs the credential process and the key answers STS.
@@ -102,7 +101,7 @@ pub async fn adopt(
                     Err(e) => e.to_string(),
                 };
                 file.move_back_to_file(&target.profiles, &pair);
-                return Err(Error::Internal {
+                return Err(Error::NotProven {
                     profile: target.primary.clone(),
                     what: format!(
                         "reading the profile back through credential_process failed ({why}); the static keys were put back and the keyring entry removed"
@@ -150,9 +149,8 @@ pub async fn release(
         .get(profile, credentials::CREDENTIAL_PROCESS)
         .is_some_and(crate::core::profiles::is_ours);
     if !ours {
-        return Err(Error::Internal {
+        return Err(Error::NothingToRelease {
             profile: profile.to_string(),
-            what: "this profile is not kept in the keyring by keyrot-agent (no keyrot-agent credential_process); nothing to release".into(),
         });
     }
     let pair = keyring::load(profile).map_err(|e| keyring_error(profile, e))?;
@@ -173,7 +171,7 @@ pub async fn release(
             };
             // The keyring entry stays: the key is in both places, and the file's copy is what
             // clients read now.
-            return Err(Error::Internal {
+            return Err(Error::NotProven {
                 profile: profile.to_string(),
                 what: format!(
                     "the keys are back in the file, but reading them back failed ({why}); the keyring entry is kept"

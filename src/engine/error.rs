@@ -173,8 +173,36 @@ pub enum Error {
     )]
     Journal { profile: String, what: String },
 
+    /// One of keyrot-agent's own records (the journal, the grace record) cannot be read.
     #[error("{0}")]
-    Recovery(String),
+    StateDamaged(String),
+
+    #[error(
+        "profile {keyring} (in the keyring) and profile {file} (in the file) hold the same key; run keyrot-agent keyring adopt --profile {file} (or release {keyring}) so that they move together"
+    )]
+    SplitAcrossStores { keyring: String, file: String },
+
+    #[error("profile {profile}: {reason}")]
+    Unrepresentable { profile: String, reason: String },
+
+    /// A key moved, written back or brought back could not be proven to work from where it
+    /// now is.
+    #[error("profile {profile}: {what}")]
+    NotProven { profile: String, what: String },
+
+    #[error(
+        "profile {profile}: this profile is not kept in the keyring by keyrot-agent (no keyrot-agent credential_process); nothing to release"
+    )]
+    NothingToRelease { profile: String },
+
+    #[error(
+        "profile {profile}: the old key is back and works, but the key {key_id} that replaced it could not be deleted ({detail}); run keyrot-agent recover"
+    )]
+    UndoNotFinished {
+        profile: String,
+        key_id: String,
+        detail: String,
+    },
 
     #[error(transparent)]
     Config(#[from] crate::core::config::LoadError),
@@ -216,10 +244,16 @@ impl From<crate::state::grace::GraceError> for Error {
     fn from(e: crate::state::grace::GraceError) -> Self {
         match e {
             crate::state::grace::GraceError::Store(e) => e.into(),
-            damaged => Error::Internal {
-                profile: "-".into(),
-                what: damaged.to_string(),
-            },
+            damaged => Error::StateDamaged(damaged.to_string()),
+        }
+    }
+}
+
+impl From<crate::state::journal::JournalError> for Error {
+    fn from(e: crate::state::journal::JournalError) -> Self {
+        match e {
+            crate::state::journal::JournalError::Store(e) => e.into(),
+            damaged => Error::StateDamaged(damaged.to_string()),
         }
     }
 }

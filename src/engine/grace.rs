@@ -192,6 +192,10 @@ pub async fn undo(
         profile: profile.to_string(),
         what,
     };
+    let not_proven = |what: String| Error::NotProven {
+        profile: profile.to_string(),
+        what,
+    };
     if !here.holds(&entry.profiles, &entry.old_key_id) {
         if !here.holds(&entry.profiles, &entry.new_key_id) {
             return Err(nothing(format!(
@@ -224,13 +228,13 @@ pub async fn undo(
         match answer {
             Ok(id) if id.arn == entry.user_arn => {}
             Ok(id) => {
-                return Err(internal(format!(
+                return Err(not_proven(format!(
                     "the old key answers as {} instead of {}; nothing more was changed",
                     id.arn, entry.user_arn
                 )));
             }
             Err(e) => {
-                return Err(internal(format!(
+                return Err(not_proven(format!(
                     "the old key {} was made Active but does not work yet ({}); the file still holds {}. Run undo again in a minute",
                     old.id,
                     e.detail(),
@@ -260,7 +264,7 @@ pub async fn undo(
         {
             Ok((id, identity)) if id == old.id && identity.arn == entry.user_arn => {}
             other => {
-                return Err(internal(format!(
+                return Err(not_proven(format!(
                     "the file holds the old key again, but reading it back failed ({}); run keyrot-agent recover",
                     match other {
                         Ok((id, _)) => format!("it read {id}"),
@@ -271,16 +275,18 @@ pub async fn undo(
         }
     }
     // 4. The replacing key goes, signed with the old one (settle would finish this too).
-    let here = HeldKeys::read(&paths.credentials)
-        .ok_or_else(|| internal("cannot read the profiles back".into()))?;
+    let here = HeldKeys::read(&paths.credentials).ok_or_else(|| {
+        not_proven(
+            "the profiles cannot be read back now; run keyrot-agent recover to finish".into(),
+        )
+    })?;
     if !here.anyone_holds(&entry.new_key_id) {
         retire(&aws, &old, &entry.new_key_id)
             .await
-            .map_err(|e| {
-                internal(format!(
-                    "the old key is back in the file, but deleting {} failed ({e}); run keyrot-agent recover",
-                    entry.new_key_id
-                ))
+            .map_err(|detail| Error::UndoNotFinished {
+                profile: profile.to_string(),
+                key_id: entry.new_key_id.clone(),
+                detail,
             })?;
     }
     forget_old_pair(&entry, paths);

@@ -77,11 +77,9 @@ impl Local {
             }
         }
         if let Some((keyring_one, file_one)) = storage::split_across_stores(&self.profiles) {
-            return Err(Error::Internal {
-                profile: keyring_one.clone(),
-                what: format!(
-                    "profile {keyring_one} (in the keyring) and profile {file_one} (in the file) hold the same key; run keyrot-agent keyring adopt --profile {file_one} (or release {keyring_one}) so that they move together"
-                ),
+            return Err(Error::SplitAcrossStores {
+                keyring: keyring_one,
+                file: file_one,
             });
         }
         let mut selected = rotation::select(&self.profiles, selection).map_err(Error::Select)?;

@@ -21,7 +21,7 @@ use crate::state::journal::{Journal, Record};
 use std::time::Duration;
 
 fn journal_error(e: crate::state::journal::JournalError) -> Error {
-    Error::Recovery(e.to_string())
+    e.into()
 }
 
 /// What recovery would do about the journal's rotation, in words; `None` if nothing is in flight.

@@ -704,9 +704,12 @@ impl<'a> Rotator<'a> {
         self.report.verify_attempts += self.retry.attempts;
         match result {
             Ok(identity) if identity.arn == arn => Ok(Phase::Verified),
-            Ok(identity) => Err(Halt::RollBack(Error::Internal {
+            Ok(identity) => Err(Halt::RollBack(Error::NotProven {
                 profile: self.profile.clone(),
-                what: format!("the new key answered as {} instead of {arn}", identity.arn),
+                what: format!(
+                    "the new key {} answered as {} instead of {arn}",
+                    new.id, identity.arn
+                ),
             })),
             Err(e) => Err(
                 match decide::stop_after(decide::Step::Verify, Some(e.class)) {
@@ -738,13 +741,8 @@ impl<'a> Rotator<'a> {
                 path: self.ctx.paths.credentials.clone(),
                 new_key_id: new.id,
             },
-            Err(e) => Error::Internal {
-                profile: self.profile.clone(),
-                what: format!(
-                    "could not write {}: {e}",
-                    self.ctx.paths.credentials.display()
-                ),
-            },
+            Err(SwitchError::Store(e)) => e.into(),
+            Err(SwitchError::Keyring(e)) => self.keyring_error(e),
         };
         Err(halt(decide::stop_after(decide::Step::Write, None), e))
     }

@@ -51,7 +51,7 @@ impl Failure {
             message: "Cannot exceed quota for AccessKeysPerUser: 2".into(),
         }
     }
-    fn invalid_token() -> Failure {
+    pub fn invalid_token() -> Failure {
         Failure {
             status: 403,
             code: "InvalidClientTokenId",
