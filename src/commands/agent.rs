@@ -274,7 +274,7 @@ async fn round(
         && let Ok(_lock) = store::try_lock(&paths.lock_file())
     {
         let counter = crate::edge::aws::RequestCounter::default();
-        crate::engine::grace::settle(paths, &counter, OffsetDateTime::now_utc()).await;
+        crate::engine::grace::settle(paths, None, &counter, OffsetDateTime::now_utc()).await;
     }
     // A deletion that is overdue could not be done now (offline?): retry with the backoff.
     let next_deletion = grace.next_deletion();
@@ -348,6 +348,7 @@ async fn round(
             .unwrap_or(Duration::from_secs(60));
         match now::run(
             paths,
+            config,
             &Options {
                 selection: Selection::Named(due.clone()),
                 engine: crate::engine::Options::unattended(timeout),

@@ -9,6 +9,7 @@ use std::io::IsTerminal;
 use crate::commands::cli::NowArgs;
 use crate::commands::render::{self, Report};
 use crate::commands::run::{record, run_command, selection};
+use crate::core::config::Config;
 use crate::core::redact::scrub;
 use crate::core::rotation::Selection;
 use crate::edge::paths::Paths;
@@ -24,11 +25,15 @@ pub struct Options {
 
 /// Runs `now`. Errors that stop everything (a bad file, a busy lock, an unknown profile) come
 /// back as `Err` before anything was changed; per-key outcomes are in the report.
-pub async fn run(paths: &Paths, options: &Options) -> Result<Report, Error> {
+pub async fn run(paths: &Paths, config: &Config, options: &Options) -> Result<Report, Error> {
     let _lock = store::try_lock(&paths.lock_file())?;
-    let done =
-        crate::engine::rotations::rotate_selected(paths, &options.selection, &options.engine)
-            .await?;
+    let done = crate::engine::rotations::rotate_selected(
+        paths,
+        config,
+        &options.selection,
+        &options.engine,
+    )
+    .await?;
     for key in &done.keys {
         record(paths, key);
     }
@@ -54,10 +59,11 @@ pub fn command(args: NowArgs) -> i32 {
             progress: !args.json && !args.no_progress && std::io::stderr().is_terminal(),
         },
     };
-    show(
-        args.json,
-        |paths| async move { run(&paths, &options).await },
-    )
+    show(args.json, |paths| async move {
+        // The agent's settings (grace); a broken config file is refused here as everywhere.
+        let config = crate::engine::local::agent_config(&paths)?;
+        run(&paths, &config, &options).await
+    })
 }
 
 /// Runs a command that produces a report, prints it (summary or JSON), and returns the exit

@@ -35,7 +35,7 @@ pub async fn run(paths: &Paths, options: &crate::engine::Options) -> Result<Repo
             record(paths, &key);
             report.keys.push(key);
         }
-        crate::engine::grace::settle(paths, &counter, OffsetDateTime::now_utc()).await;
+        crate::engine::grace::settle(paths, None, &counter, OffsetDateTime::now_utc()).await;
     }
     report.requests = counter.get();
     Ok(report)

@@ -56,9 +56,15 @@ pub struct Settled {
     pub undone: Vec<String>,
 }
 
-/// Deletes old keys whose grace is over and finishes interrupted undos. The caller holds the
-/// lock. Failures leave the entry for the next time, and are logged.
-pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime) -> Settled {
+/// Deletes old keys whose grace is over and finishes interrupted undos. `held` is what the local
+/// profiles hold (read here when not given; when unknown, nothing is deleted). The caller holds
+/// the lock. Failures leave the entry for the next time, and are logged.
+pub async fn settle(
+    paths: &Paths,
+    held: Option<&HeldKeys>,
+    counter: &RequestCounter,
+    now: OffsetDateTime,
+) -> Settled {
     let grace = GraceFile::new(paths.grace_file());
     let mut done = Settled::default();
     let Ok(mut state) = grace.load() else {
@@ -67,8 +73,16 @@ pub async fn settle(paths: &Paths, counter: &RequestCounter, now: OffsetDateTime
     if state.entries.is_empty() {
         return done;
     }
-    let Some(local) = HeldKeys::read(&paths.credentials) else {
-        return done;
+    let read;
+    let local = match held {
+        Some(h) => h,
+        None => match HeldKeys::read(&paths.credentials) {
+            Some(h) => {
+                read = h;
+                &read
+            }
+            None => return done,
+        },
     };
     let mut keep = Vec::new();
     for entry in std::mem::take(&mut state.entries) {

@@ -3,6 +3,7 @@
 
 use time::OffsetDateTime;
 
+use crate::core::config::Config;
 use crate::core::profiles::SkipReason;
 use crate::core::rotation::Selection;
 use crate::edge::aws::{Aws, RequestCounter};
@@ -36,6 +37,7 @@ pub struct Rotations {
 /// holds the lock.
 pub async fn rotate_selected(
     paths: &Paths,
+    agent_config: &Config,
     selection: &Selection,
     options: &Options,
 ) -> Result<Rotations, Error> {
@@ -63,13 +65,18 @@ pub async fn rotate_selected(
             return Ok(done);
         }
     }
-    // The agent's settings (grace); a broken config file is refused here as everywhere.
-    let agent_config = crate::engine::local::agent_config(paths)?;
+    // The files, read once: everything that could refuse the run happens before any change.
+    let local = crate::engine::local::load(paths)?;
     if !options.dry_run {
         // Old keys whose grace is over go; an interrupted undo is finished.
-        crate::engine::grace::settle(paths, &counter, OffsetDateTime::now_utc()).await;
+        crate::engine::grace::settle(
+            paths,
+            local.held.as_ref(),
+            &counter,
+            OffsetDateTime::now_utc(),
+        )
+        .await;
     }
-    let local = crate::engine::local::load(paths)?;
     let mut selected = local.select(paths, selection)?;
     selected
         .targets
