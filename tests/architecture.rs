@@ -11,7 +11,10 @@
 //! - Only `edge::store` writes to disk.
 //! - Only the storage seam (`edge::storage`) knows whether a profile's secret is in the keyring.
 //! - Every state file's name is spelled once, in `edge::paths`.
-//! - Only `commands` decides exit codes.
+//! - Only `commands` decides exit codes, and only `commands` prints.
+//! - Some modules deliberately do not know others (`FORBIDDEN_IMPORTS`): `edge::store` knows
+//!   nothing of the INI format, the state records nothing of AWS, the rotation nothing of the
+//!   files' syntax, and the engine reaches the keyring only through the storage seam.
 //!
 //! The rules read the code as text: `crate::layer::module` paths and a list of tokens per rule.
 //! Code under `#[cfg(test)]` is not checked (tests may do what they need), nor are comments.
@@ -195,6 +198,18 @@ fn found_violations() -> BTreeSet<String> {
     for cycle in cycles(&graph) {
         found.insert(format!("cycle: {}", cycle.join(" -> ")));
     }
+    // What some modules deliberately do not know.
+    for s in &sources {
+        for (rule, module, forbidden) in FORBIDDEN_IMPORTS {
+            if s.module == *module || s.module.starts_with(&format!("{module}::")) {
+                for m in imports(s) {
+                    if m == *forbidden || m.starts_with(&format!("{forbidden}::")) {
+                        found.insert(format!("{rule}: {} uses {m}", s.module));
+                    }
+                }
+            }
+        }
+    }
     // Token rules.
     for s in &sources {
         for (rule, applies, tokens) in TOKEN_RULES {
@@ -227,6 +242,31 @@ fn contains_token(code: &str, token: &str) -> bool {
         }
     })
 }
+
+/// (rule, a module or layer, a module or layer it must not use).
+const FORBIDDEN_IMPORTS: &[(&str, &str, &str)] = &[
+    (
+        "store knows nothing of the INI format",
+        "edge::store",
+        "core::credentials",
+    ),
+    (
+        "store knows nothing of the INI format",
+        "edge::store",
+        "core::profiles",
+    ),
+    ("state records know nothing of AWS", "state", "edge::aws"),
+    (
+        "the rotation decides nothing about the files' syntax",
+        "engine::rotate",
+        "core::credentials",
+    ),
+    (
+        "only the storage seam reaches the keyring for the engine",
+        "engine",
+        "edge::keyring",
+    ),
+];
 
 type Applies = fn(&str) -> bool;
 
@@ -326,6 +366,16 @@ const TOKEN_RULES: &[(&str, Applies, &[&str])] = &[
             "\"credentials.backup\"",
             "join(\"lock\")",
         ],
+    ),
+    (
+        "only commands print",
+        |m| {
+            !(m == "commands"
+                || m.starts_with("commands::")
+                || m == "main"
+                || m == "edge::failpoint")
+        },
+        &["println!", "print!(", "eprintln!", "eprint!("],
     ),
     (
         "only commands decide exit codes",

@@ -421,6 +421,11 @@ impl Secrets {
     }
 }
 
+/// The pair a keyring profile's entry holds.
+pub fn keyring_pair(profile: &str) -> Result<KeyPair, KeyringError> {
+    keyring::load(profile)
+}
+
 /// Removes the keyring entries of `profiles`. Failures are logged only.
 pub fn forget_entries(profiles: &[String]) {
     for p in profiles {

@@ -14,7 +14,6 @@ use crate::core::credentials::{self, FileKind, ParsedFile};
 use crate::core::keys::{KeyPair, KeyringError, Storage};
 use crate::core::rotation::Selection;
 use crate::edge::aws::{Aws, RequestCounter};
-use crate::edge::keyring;
 use std::path::Path;
 
 use crate::edge::paths::Paths;
@@ -153,7 +152,7 @@ pub async fn release(
             profile: profile.to_string(),
         });
     }
-    let pair = keyring::load(profile).map_err(|e| keyring_error(profile, e))?;
+    let pair = storage::keyring_pair(profile).map_err(|e| keyring_error(profile, e))?;
     let profiles = vec![profile.to_string()];
     Secrets::new(Storage::File, paths)
         .release_to_file(profile, &pair)
