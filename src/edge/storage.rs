@@ -27,9 +27,30 @@ use crate::edge::keyring;
 use crate::edge::paths::Paths;
 use crate::edge::store::{self, ReplaceError, StoreError};
 
-/// How records on disk (the journal, the grace record) spell a [`Storage`]: the boolean
-/// `in_keyring`, as they have since keyring mode came.
-pub mod on_disk {
+/// How records on disk (the journal, the grace record) carry a [`Storage`]: a field
+/// `in_keyring`, `true` for the keyring, as they have since keyring mode came. Records flatten it
+/// in, so that the flag is spelled here only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredIn {
+    #[serde(default, with = "on_disk")]
+    in_keyring: Storage,
+}
+
+impl StoredIn {
+    pub fn storage(self) -> Storage {
+        self.in_keyring
+    }
+}
+
+impl From<Storage> for StoredIn {
+    fn from(storage: Storage) -> StoredIn {
+        StoredIn {
+            in_keyring: storage,
+        }
+    }
+}
+
+mod on_disk {
     use serde::Deserialize;
 
     use crate::core::keys::Storage;

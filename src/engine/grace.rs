@@ -35,7 +35,7 @@ use crate::state::history::{Ended, History, HistoryLine};
 
 /// The old key pair of `entry`, wherever its secret is kept.
 fn old_pair(entry: &Entry, paths: &Paths) -> Option<KeyPair> {
-    Secrets::new(entry.storage, paths).recall(
+    Secrets::new(entry.stored_in.storage(), paths).recall(
         entry.slot(),
         &entry.old_key_id,
         Some(&entry.old_secret),
@@ -44,7 +44,7 @@ fn old_pair(entry: &Entry, paths: &Paths) -> Option<KeyPair> {
 
 /// Forgets the old pair's own copy, once `entry` is done with.
 fn forget_old_pair(entry: &Entry, paths: &Paths) {
-    Secrets::new(entry.storage, paths).forget(entry.slot());
+    Secrets::new(entry.stored_in.storage(), paths).forget(entry.slot());
 }
 
 /// What [`settle`] did.
@@ -257,7 +257,7 @@ pub async fn undo(
             }
         }
         // 2. Back where the profiles keep their key.
-        Secrets::new(entry.storage, paths)
+        Secrets::new(entry.stored_in.storage(), paths)
             .switch(&entry.profiles, &entry.new_key_id, &old)
             .map_err(|e| match e {
                 SwitchError::Changed => nothing(

@@ -155,7 +155,7 @@ impl<'a> Rotator<'a> {
         report.resumed_from = Some(record.phase);
         report.new_key_created = Some(record.started_at);
         report.phase = Some(record.phase);
-        let secrets = Secrets::new(record.storage, ctx.paths);
+        let secrets = Secrets::new(record.stored_in.storage(), ctx.paths);
         let new = record.new_key_id.as_deref().and_then(|id| {
             secrets.recall(
                 Slot::Pending(&record.primary),
@@ -473,7 +473,7 @@ impl<'a> Rotator<'a> {
             rolling_back: false,
             durations_ms: Vec::new(),
             grace_secs: self.ctx.grace.as_secs(),
-            storage: self.secrets.storage(),
+            stored_in: self.secrets.storage().into(),
         };
         self.save(&record).map_err(Halt::NothingChanged)?;
         self.record = Some(record);
@@ -936,7 +936,7 @@ impl<'a> Rotator<'a> {
             old_secret: kept.unwrap_or_else(|| SecretString::from(String::new())),
             new_key_id: self.new_key().id,
             delete_after,
-            storage: self.secrets.storage(),
+            stored_in: self.secrets.storage().into(),
         };
         crate::state::grace::GraceFile::new(self.ctx.paths.grace_file())
             .keep(entry)

@@ -10,8 +10,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::core::keys::Storage;
-use crate::edge::storage::Slot;
+use crate::edge::storage::{Slot, StoredIn};
 use crate::edge::store::{self, StoreError};
 
 /// Why the grace record cannot be used.
@@ -39,8 +38,8 @@ pub struct Entry {
     pub delete_after: OffsetDateTime,
     /// Where the profiles keep their pair. In the keyring, `old_secret` is empty here and the
     /// old pair is in its own keyring entry (`edge::storage::Slot::Grace`).
-    #[serde(default, rename = "in_keyring", with = "crate::edge::storage::on_disk")]
-    pub storage: Storage,
+    #[serde(flatten)]
+    pub stored_in: StoredIn,
 }
 
 impl Entry {

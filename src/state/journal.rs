@@ -18,8 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::core::keys::Storage;
 use crate::core::rotation::Phase;
+use crate::edge::storage::StoredIn;
 use crate::edge::store::{self, StoreError};
 
 /// The journal of one rotation. Its `Debug` shows no secret.
@@ -57,8 +57,8 @@ pub struct Record {
     /// Where the profiles keep their pair. In the keyring the secrets are not in this record
     /// (`old_secret` is empty, `new_secret` absent) but in the rotation's own keyring entries
     /// (`edge::storage::Slot`).
-    #[serde(default, rename = "in_keyring", with = "crate::edge::storage::on_disk")]
-    pub storage: Storage,
+    #[serde(flatten)]
+    pub stored_in: StoredIn,
 }
 
 impl std::fmt::Debug for Record {
@@ -197,7 +197,7 @@ mod tests {
             rolling_back: false,
             durations_ms: vec![("create".into(), 7)],
             grace_secs: 0,
-            storage: Storage::File,
+            stored_in: Default::default(),
         }
     }
 
@@ -218,6 +218,22 @@ mod tests {
         assert_eq!(mode, 0o600);
         j.remove().unwrap();
         assert!(j.load().unwrap().is_none());
+    }
+
+    #[test]
+    fn the_storage_is_written_as_it_always_was() {
+        use crate::core::keys::Storage;
+        let v = serde_json::to_value(record()).unwrap();
+        assert_eq!(v["in_keyring"], false);
+        let mut keyring = v.clone();
+        keyring["in_keyring"] = true.into();
+        let back: Record = serde_json::from_value(keyring).unwrap();
+        assert_eq!(back.stored_in.storage(), Storage::Keyring);
+        // A record from before keyring mode has no flag: the file.
+        let mut old = v;
+        old.as_object_mut().unwrap().remove("in_keyring");
+        let back: Record = serde_json::from_value(old).unwrap();
+        assert_eq!(back.stored_in.storage(), Storage::File);
     }
 
     #[test]
