@@ -234,7 +234,41 @@ async fn round(
         }
     };
     // storage = "keyring": the agent moves those profiles' keys into the keyring itself.
-    let to_adopt: Vec<String> = profiles
+    let to_adopt = wanted_in_keyring(&profiles, config);
+    let adopt_failed = !to_adopt.is_empty() && !adopt(paths, to_adopt, problems).await;
+    let profiles = match read_profiles(paths) {
+        Ok(p) => p,
+        Err(_) => profiles,
+    };
+    let grace = crate::state::grace::GraceFile::new(paths.grace_file());
+    settle_if_due(paths, &grace).await;
+    // A deletion that is overdue could not be done now (offline?): retry with the backoff.
+    let next_deletion = grace.next_deletion();
+    let deletion_stuck = next_deletion.is_some_and(|t| t <= OffsetDateTime::now_utc());
+    let next_deletion = next_deletion.filter(|_| !deletion_stuck);
+    // Only managed keys whose cached date is missing or more than a day old are asked about.
+    let now_utc = OffsetDateTime::now_utc();
+    let cache = Cache::new(paths.key_cache_file());
+    let refreshed = crate::engine::dates::refresh(&profiles, &cache, |profile, cached| {
+        config.manages(profile)
+            && !cached
+                .is_some_and(|d| d.created.is_some() && now_utc - d.checked_at < REFRESH_EVERY)
+    })
+    .await;
+    // Keys brought back by `undo` are left alone until the user rotates them.
+    let keys = ages(&profiles, &cache.load(), &grace.held());
+    let plan = schedule::evaluate(&keys, config, now_utc);
+    let due = tell_schedule(&plan, &keys, config, notifier, now_utc).await;
+    let (rotated, rotation_failed) = rotate_due(paths, config, due, notifier, problems).await;
+    Round {
+        sleep: next_sleep(rotated, [plan.next_change, next_deletion], now_utc),
+        failed: !refreshed || rotation_failed || deletion_stuck || adopt_failed,
+    }
+}
+
+/// The managed profiles whose config wants them in the keyring and that are still in the file.
+fn wanted_in_keyring(profiles: &[Profile], config: &Config) -> Vec<String> {
+    profiles
         .iter()
         .filter(|p| {
             config.manages(&p.name)
@@ -242,74 +276,75 @@ async fn round(
                 && p.status.as_ref().is_ok_and(|r| r.storage == Storage::File)
         })
         .map(|p| p.name.clone())
-        .collect();
-    let mut adopt_failed = false;
-    if !to_adopt.is_empty() {
-        match crate::commands::keyring::adopt(paths, &Selection::Named(to_adopt)).await {
-            Ok(moved) => {
-                for m in moved {
-                    tracing::info!(profiles = ?m.profiles, key = %m.key_id, "moved the key into the keyring (storage = \"keyring\")");
-                }
+        .collect()
+}
+
+/// Moves `names` into the keyring; returns false when that failed (told once as a problem).
+async fn adopt(paths: &Paths, names: Vec<String>, problems: &mut Vec<Notice>) -> bool {
+    match crate::commands::keyring::adopt(paths, &Selection::Named(names)).await {
+        Ok(moved) => {
+            for m in moved {
+                tracing::info!(profiles = ?m.profiles, key = %m.key_id, "moved the key into the keyring (storage = \"keyring\")");
             }
-            Err(e) if exit::kind(&e) == "busy" => {}
-            Err(e) => {
-                adopt_failed = true;
-                tracing::error!(error = %e, "could not move a key into the keyring");
-                problems.push(Notice::Problem {
-                    class: "keyring".into(),
-                    reason: e.to_string(),
-                    fix: "The key stays in the credentials file, where it works; keyrot-agent tries again later.".into(),
-                });
-            }
+            true
+        }
+        Err(e) if exit::kind(&e) == "busy" => true,
+        Err(e) => {
+            tracing::error!(error = %e, "could not move a key into the keyring");
+            problems.push(Notice::Problem {
+                class: "keyring".into(),
+                reason: e.to_string(),
+                fix: "The key stays in the credentials file, where it works; keyrot-agent tries again later.".into(),
+            });
+            false
         }
     }
-    let profiles = match read_profiles(paths) {
-        Ok(p) => p,
-        Err(_) => profiles,
-    };
-    let cache = Cache::new(paths.key_cache_file());
-    let grace = crate::state::grace::GraceFile::new(paths.grace_file());
-    // Old keys whose grace is over go (under the lock; if another keyrot-agent holds it, later).
+}
+
+/// Old keys whose grace is over go (under the lock; if another keyrot-agent holds it, later).
+async fn settle_if_due(paths: &Paths, grace: &crate::state::grace::GraceFile) {
     if grace.next_deletion().is_some()
         && let Ok(_lock) = store::try_lock(&paths.lock_file())
     {
         let counter = crate::edge::aws::RequestCounter::default();
         crate::engine::grace::settle(paths, None, &counter, OffsetDateTime::now_utc()).await;
     }
-    // A deletion that is overdue could not be done now (offline?): retry with the backoff.
-    let next_deletion = grace.next_deletion();
-    let deletion_stuck = next_deletion.is_some_and(|t| t <= OffsetDateTime::now_utc());
-    let next_deletion = next_deletion.filter(|_| !deletion_stuck);
-    // Keys brought back by `undo` are left alone until the user rotates them.
-    let held = grace.held();
-    // Only managed keys whose cached date is missing or more than a day old are asked about.
-    let now_utc = OffsetDateTime::now_utc();
-    let mut failed = !crate::engine::dates::refresh(&profiles, &cache, |profile, cached| {
-        config.manages(profile)
-            && !cached
-                .is_some_and(|d| d.created.is_some() && now_utc - d.checked_at < REFRESH_EVERY)
-    })
-    .await;
-    let keys: Vec<KeyAge> = {
-        let dates = cache.load();
-        profiles
-            .iter()
-            .filter_map(|p| {
-                let r = p.status.as_ref().ok()?;
-                if held.contains(&r.access_key_id) {
-                    return None;
-                }
-                let created = dates.get(&r.access_key_id)?.created?;
-                Some(KeyAge {
-                    profile: p.name.clone(),
-                    key_id: r.access_key_id.clone(),
-                    created,
-                })
+}
+
+/// Each rotatable key's age, from the cached creation dates; keys without a date, and keys
+/// `held` after an undo, are left out.
+fn ages(
+    profiles: &[Profile],
+    dates: &std::collections::BTreeMap<String, crate::state::cache::KeyDates>,
+    held: &[String],
+) -> Vec<KeyAge> {
+    profiles
+        .iter()
+        .filter_map(|p| {
+            let r = p.status.as_ref().ok()?;
+            if held.contains(&r.access_key_id) {
+                return None;
+            }
+            let created = dates.get(&r.access_key_id)?.created?;
+            Some(KeyAge {
+                profile: p.name.clone(),
+                key_id: r.access_key_id.clone(),
+                created,
             })
-            .collect()
-    };
-    let plan = schedule::evaluate(&keys, config, now_utc);
-    let mut due: Vec<String> = Vec::new();
+        })
+        .collect()
+}
+
+/// Tells the user about keys that are due soon, or due with `auto_rotate` off; returns the
+/// profiles to rotate now.
+async fn tell_schedule(
+    plan: &schedule::Plan,
+    keys: &[KeyAge],
+    config: &Config,
+    notifier: &mut Notifier,
+    now_utc: OffsetDateTime,
+) -> Vec<String> {
+    let mut due = Vec::new();
     for d in &plan.decisions {
         let wanted = config.for_profile(&d.profile).notify;
         match d.status {
@@ -339,71 +374,80 @@ async fn round(
             Status::Ok => {}
         }
     }
-    let mut rotated = false;
-    if !due.is_empty() {
-        let timeout = due
-            .iter()
-            .map(|p| config.for_profile(p).verify_timeout)
-            .max()
-            .unwrap_or(Duration::from_secs(60));
-        match now::run(
-            paths,
-            config,
-            &Options {
-                selection: Selection::Named(due.clone()),
-                engine: crate::engine::Options::unattended(timeout),
-            },
-        )
-        .await
-        {
-            Ok(report) => {
-                for k in &report.keys {
-                    match &k.error {
-                        None => {
-                            tracing::info!(profiles = ?k.profiles, new = ?k.new_key_id, "rotated")
-                        }
-                        Some(e) => {
-                            failed = true;
-                            tracing::error!(profiles = ?k.profiles, error = %e, "rotation failed");
-                        }
-                    }
-                    if let Some(n) = rotation_notice(k) {
-                        let wanted = k.profiles.iter().any(|p| config.for_profile(p).notify);
-                        notifier.notify(n, wanted, OffsetDateTime::now_utc()).await;
+    due
+}
+
+/// Rotates the `due` profiles (as `now` does) and tells the user how each went. Returns whether
+/// any key was rotated, and whether anything failed.
+async fn rotate_due(
+    paths: &Paths,
+    config: &Config,
+    due: Vec<String>,
+    notifier: &mut Notifier,
+    problems: &mut Vec<Notice>,
+) -> (bool, bool) {
+    if due.is_empty() {
+        return (false, false);
+    }
+    let timeout = due
+        .iter()
+        .map(|p| config.for_profile(p).verify_timeout)
+        .max()
+        .unwrap_or(Duration::from_secs(60));
+    let options = Options {
+        selection: Selection::Named(due),
+        engine: crate::engine::Options::unattended(timeout),
+    };
+    match now::run(paths, config, &options).await {
+        Ok(report) => {
+            let mut failed = false;
+            for k in &report.keys {
+                match &k.error {
+                    None => tracing::info!(profiles = ?k.profiles, new = ?k.new_key_id, "rotated"),
+                    Some(e) => {
+                        failed = true;
+                        tracing::error!(profiles = ?k.profiles, error = %e, "rotation failed");
                     }
                 }
-                rotated = report.keys.iter().any(|k| k.error.is_none());
-            }
-            Err(e) => {
-                failed = true;
-                tracing::error!(error = %e, "could not rotate");
-                // Another keyrot-agent holding the lock is not a problem to report.
-                if exit::kind(&e) != "busy" {
-                    problems.push(Notice::Problem {
-                        class: exit::kind(&e).to_string(),
-                        reason: e.to_string(),
-                        fix: "keyrot-agent tries again later.".into(),
-                    });
+                if let Some(n) = rotation_notice(k) {
+                    let wanted = k.profiles.iter().any(|p| config.for_profile(p).notify);
+                    notifier.notify(n, wanted, OffsetDateTime::now_utc()).await;
                 }
             }
+            (report.keys.iter().any(|k| k.error.is_none()), failed)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not rotate");
+            // Another keyrot-agent holding the lock is not a problem to report.
+            if exit::kind(&e) != "busy" {
+                problems.push(Notice::Problem {
+                    class: exit::kind(&e).to_string(),
+                    reason: e.to_string(),
+                    fix: "keyrot-agent tries again later.".into(),
+                });
+            }
+            (false, true)
         }
     }
-    // After a rotation the dates changed: look again at once to compute the next wake-up.
-    let sleep = if rotated {
-        Duration::ZERO
-    } else {
-        [plan.next_change, next_deletion]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|t| (t - now_utc).try_into().unwrap_or(Duration::ZERO))
-            .unwrap_or(MAX_SLEEP)
-            .min(MAX_SLEEP)
-    };
-    Round {
-        sleep,
-        failed: failed || deletion_stuck || adopt_failed,
+}
+
+/// How long to sleep: not at all after a rotation (the dates changed: look again to compute the
+/// next wake-up), else until the earliest of `changes`, at most [`MAX_SLEEP`].
+fn next_sleep(
+    rotated: bool,
+    changes: [Option<OffsetDateTime>; 2],
+    now: OffsetDateTime,
+) -> Duration {
+    if rotated {
+        return Duration::ZERO;
     }
+    changes
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| (t - now).try_into().unwrap_or(Duration::ZERO))
+        .unwrap_or(MAX_SLEEP)
+        .min(MAX_SLEEP)
 }
 
 fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
@@ -417,4 +461,51 @@ pub fn command(args: RunArgs) -> i32 {
     };
     let result = run_command(false, |paths| async move { run(&paths, &options).await });
     result.err().unwrap_or(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-06-01 00:00 UTC);
+
+    #[test]
+    fn the_agent_sleeps_until_the_next_change_and_at_most_an_hour() {
+        let minute = time::Duration::minutes(1);
+        assert_eq!(
+            next_sleep(true, [Some(NOW + minute), None], NOW),
+            Duration::ZERO
+        );
+        assert_eq!(next_sleep(false, [None, None], NOW), MAX_SLEEP);
+        assert_eq!(
+            next_sleep(false, [Some(NOW + minute * 5), Some(NOW + minute)], NOW),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            next_sleep(false, [Some(NOW - minute), None], NOW),
+            Duration::ZERO
+        );
+        assert_eq!(
+            next_sleep(false, [Some(NOW + time::Duration::days(3)), None], NOW),
+            MAX_SLEEP
+        );
+    }
+
+    #[test]
+    fn which_profiles_the_agent_moves_into_the_keyring() {
+        use crate::core::credentials::{FileKind, parse};
+        let creds = parse(
+            b"[a]\naws_access_key_id = AKIAAAAAAAAAAAAA0001\naws_secret_access_key = secret0001xx\n[b]\naws_access_key_id = AKIAAAAAAAAAAAAA0002\naws_secret_access_key = secret0002xx\n[c]\nregion = x\n",
+            FileKind::Credentials,
+        )
+        .unwrap();
+        let profiles = crate::core::profiles::classify(&creds, None);
+        let config = crate::core::config::parse(
+            "[profiles]\nexclude = [\"b\"]\n[profile.a]\nstorage = \"keyring\"\n[profile.b]\nstorage = \"keyring\"\n",
+        )
+        .unwrap();
+        assert_eq!(wanted_in_keyring(&profiles, &config), ["a"]);
+        assert!(wanted_in_keyring(&profiles, &Config::default()).is_empty());
+    }
 }
