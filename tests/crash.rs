@@ -110,6 +110,12 @@ fn crash_at(point: &str, then: &str) {
     let history =
         std::fs::read_to_string(env.state_dir().join("history.jsonl")).unwrap_or_default();
     assert!(!history.is_empty(), "{point}: no history line");
+    // The backup held the old secret while the rotation was in flight; it is gone once the
+    // rotation is finished.
+    assert!(
+        !env.state_dir().join("credentials.backup").exists(),
+        "{point}: the backup outlived the rotation"
+    );
     run.assert_no_secret(&[&user.secret]);
     assert!(!history.contains(&user.secret));
 }

@@ -25,7 +25,6 @@ use time::OffsetDateTime;
 use crate::commands::cli::RunArgs;
 use crate::commands::exit;
 use crate::commands::now::{self, Options};
-use crate::commands::run::run_command;
 use crate::core::config::Config;
 
 use crate::core::keys::Storage;
@@ -218,7 +217,7 @@ async fn round(
     notifier: &mut Notifier,
     problems: &mut Vec<Notice>,
 ) -> Round {
-    let profiles = match read_profiles(paths) {
+    let profiles = match read_profiles_telling(paths, problems) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the credentials; trying again later");
@@ -241,7 +240,12 @@ async fn round(
         Err(_) => profiles,
     };
     let grace = crate::state::grace::GraceFile::new(paths.grace_file());
-    settle_if_due(paths, &grace).await;
+    for key_id in settle_if_due(paths, &grace).await.reactivated {
+        let n = Notice::Reactivated { key_id };
+        notifier
+            .notify(n, config.global.notify, OffsetDateTime::now_utc())
+            .await;
+    }
     // A deletion that is overdue could not be done now (offline?): retry with the backoff.
     let next_deletion = grace.next_deletion();
     let deletion_stuck = next_deletion.is_some_and(|t| t <= OffsetDateTime::now_utc());
@@ -302,13 +306,18 @@ async fn adopt(paths: &Paths, names: Vec<String>, problems: &mut Vec<Notice>) ->
 }
 
 /// Old keys whose grace is over go (under the lock; if another keyrot-agent holds it, later).
-async fn settle_if_due(paths: &Paths, grace: &crate::state::grace::GraceFile) {
+async fn settle_if_due(
+    paths: &Paths,
+    grace: &crate::state::grace::GraceFile,
+) -> crate::engine::grace::Settled {
     if grace.next_deletion().is_some()
         && let Ok(_lock) = store::try_lock(&paths.lock_file())
     {
         let counter = crate::edge::aws::RequestCounter::default();
-        crate::engine::grace::settle(paths, None, &counter, OffsetDateTime::now_utc()).await;
+        return crate::engine::grace::settle(paths, None, &counter, OffsetDateTime::now_utc())
+            .await;
     }
+    Default::default()
 }
 
 /// Each rotatable key's age, from the cached creation dates; keys without a date, and keys
@@ -451,7 +460,21 @@ fn next_sleep(
 }
 
 fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
-    crate::engine::local::load(paths).map(|l| l.profiles)
+    read_profiles_telling(paths, &mut Vec::new())
+}
+
+/// The profiles; a credentials file others can read becomes a problem to notify (once, until
+/// it is fixed).
+fn read_profiles_telling(paths: &Paths, problems: &mut Vec<Notice>) -> Result<Vec<Profile>, Error> {
+    let local = crate::engine::local::load(paths)?;
+    if let Some(reason) = local.exposure {
+        problems.push(Notice::Problem {
+            class: "readable_by_others".into(),
+            reason,
+            fix: "keyrot-agent goes on rotating meanwhile.".into(),
+        });
+    }
+    Ok(local.profiles)
 }
 
 /// `keyrot-agent run …`.
@@ -459,8 +482,63 @@ pub fn command(args: RunArgs) -> i32 {
     let options = RunOptions {
         notify: !args.no_notify,
     };
-    let result = run_command(false, |paths| async move { run(&paths, &options).await });
-    result.err().unwrap_or(exit::OK)
+    let paths = match crate::commands::run::resolve_paths() {
+        Ok(p) => p,
+        Err(e) => return crate::commands::run::print_error(false, &e),
+    };
+    // The agent runs on a thread of its own, and this thread only waits for it or for a stop
+    // signal: whatever the agent is stuck in (a keyring that does not answer, a slow disk),
+    // SIGTERM stops the process at once. A rotation cut short is exactly a crash at an await
+    // point, which the journal is made for.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let agent = std::thread::Builder::new()
+        .name("agent".into())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(run(&paths, &options)),
+                Err(e) => Err(Error::Internal {
+                    profile: "-".into(),
+                    what: format!("cannot start: {e}"),
+                }),
+            };
+            let _ = done_tx.send(result);
+        });
+    if let Err(e) = agent {
+        eprintln!("keyrot-agent: cannot start: {e}");
+        return exit::INTERNAL;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keyrot-agent: cannot start: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let result = rt.block_on(async move {
+        let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
+        tokio::select! {
+            r = done_rx => r.unwrap_or(Ok(())),
+            _ = terminate.recv() => {
+                stopped();
+                Ok(())
+            }
+            _ = interrupt.recv() => {
+                stopped();
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => crate::commands::run::print_error(false, &e),
+    }
 }
 
 #[cfg(test)]

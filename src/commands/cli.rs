@@ -14,6 +14,16 @@ use crate::core::config::parse_duration;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// If others can write the credentials or config file (or their directory), make them
+    /// private and go on, instead of refusing.
+    #[arg(long, global = true)]
+    pub fix_permissions: bool,
+
+    /// Accept a plain http:// endpoint that is not on this machine (the new secret would cross
+    /// the network in clear text).
+    #[arg(long, global = true)]
+    pub allow_insecure_endpoint: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -39,6 +39,11 @@ pub fn code(e: &Error) -> i32 {
         Error::Store(StoreError::ChangedMeanwhile { .. }) | Error::ChangedMeanwhile { .. } => {
             CHANGED_MEANWHILE
         }
+        Error::Store(
+            StoreError::NotRegular { .. }
+            | StoreError::TooLarge { .. }
+            | StoreError::UnsafeStateDir { .. },
+        ) => INVALID_FILE,
         Error::Store(_) => IO,
         Error::KeyRejected { .. } | Error::KeyNotListed { .. } | Error::OldKeyInactive { .. } => {
             KEY_REJECTED
@@ -54,8 +59,10 @@ pub fn code(e: &Error) -> i32 {
         Error::Journal { .. } => IO,
         Error::StateDamaged(_)
         | Error::SplitAcrossStores { .. }
-        | Error::Unrepresentable { .. } => INVALID_FILE,
-        Error::NotProven { .. } => NOT_VERIFIED,
+        | Error::Unrepresentable { .. }
+        | Error::WritableByOthers { .. }
+        | Error::InsecureEndpoint { .. } => INVALID_FILE,
+        Error::NotProven { .. } | Error::MalformedKey { .. } => NOT_VERIFIED,
         Error::NothingToRelease { .. } => NOTHING_TO_ROTATE,
         Error::UndoNotFinished { .. } => OLD_KEY_NOT_RETIRED,
         Error::Config(_) => INVALID_FILE,
@@ -73,6 +80,9 @@ pub fn kind(e: &Error) -> &'static str {
         Error::NoCredentialsFile { .. } => "no_credentials_file",
         Error::Paths(_) => "no_home",
         Error::Store(StoreError::Busy { .. }) => "busy",
+        Error::Store(StoreError::NotRegular { .. }) => "not_a_regular_file",
+        Error::Store(StoreError::TooLarge { .. }) => "too_large",
+        Error::Store(StoreError::UnsafeStateDir { .. }) => "unsafe_state_dir",
         Error::Store(_) => "store",
         Error::Select(_) => "selection",
         Error::RootKey { .. } => "root_key",
@@ -92,6 +102,9 @@ pub fn kind(e: &Error) -> &'static str {
         Error::Interrupted { .. } => "interrupted",
         Error::Journal { .. } => "journal",
         Error::StateDamaged(_) => "state_damaged",
+        Error::WritableByOthers { .. } => "writable_by_others",
+        Error::MalformedKey { .. } => "malformed_key",
+        Error::InsecureEndpoint { .. } => "insecure_endpoint",
         Error::SplitAcrossStores { .. } => "split_across_stores",
         Error::Unrepresentable { .. } => "unrepresentable",
         Error::NotProven { .. } => "not_proven",

@@ -7,7 +7,6 @@ use std::time::Duration;
 use crate::commands::cli::KeyringCommand;
 use crate::commands::exit;
 use crate::commands::run::{begin, run_command, selection};
-use crate::core::redact::scrub;
 use crate::core::rotation::Selection;
 use crate::edge::aws::RequestCounter;
 use crate::edge::keyring;
@@ -22,10 +21,13 @@ const RECOVERY_TIMEOUT: Duration = Duration::from_secs(60);
 pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, Error> {
     let counter = RequestCounter::default();
     let (_lock, _) = begin(paths, RECOVERY_TIMEOUT, &counter).await?;
-    let exe = paths::this_program().map_err(|e| Error::Internal {
+    let (exe, warning) = paths::this_program_on_path().map_err(|e| Error::Internal {
         profile: "-".into(),
         what: format!("cannot find this program's path: {e}"),
     })?;
+    if let Some(warning) = warning {
+        tracing::warn!("{warning}");
+    }
     crate::engine::adopt::adopt(paths, selection, &exe, &counter).await
 }
 
@@ -63,15 +65,20 @@ pub fn command(cmd: KeyringCommand) -> i32 {
 
 /// `credential-process`: the keyring only, no network, no runtime; one line on failure.
 pub fn credential_process(profile: &str) -> i32 {
+    // An AWS client is waiting on this: a keyring that does not answer is an error in seconds.
+    keyring::set_deadline(std::time::Duration::from_secs(10));
     match keyring::load(profile) {
         Ok(key) => {
-            println!("{}", keyring::process_output(&key));
+            println!(
+                "{}",
+                *zeroize::Zeroizing::new(keyring::process_output(&key))
+            );
             exit::OK
         }
         Err(e) => {
             eprintln!(
                 "keyrot-agent credential-process: profile {profile}: {}",
-                scrub(&e.to_string())
+                crate::core::redact::for_terminal(&e.to_string())
             );
             exit::KEYRING
         }

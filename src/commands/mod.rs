@@ -19,6 +19,12 @@ use crate::commands::cli::{Cli, Command};
 
 /// Runs a parsed command line; returns the process's exit code.
 pub fn run(cli: Cli) -> i32 {
+    crate::edge::process::harden();
+    crate::edge::logging::scrub_panics();
+    run::allow(crate::edge::paths::Trust {
+        fix_permissions: cli.fix_permissions,
+        insecure_endpoint: cli.allow_insecure_endpoint,
+    });
     match cli.command {
         Command::Now(args) => now::command(args),
         Command::Recover(args) => recover::command(args),

@@ -10,7 +10,6 @@ use crate::commands::cli::NowArgs;
 use crate::commands::render::{self, Report};
 use crate::commands::run::{record, run_command, selection};
 use crate::core::config::Config;
-use crate::core::redact::scrub;
 use crate::core::rotation::Selection;
 use crate::edge::paths::Paths;
 use crate::edge::store;
@@ -44,6 +43,7 @@ pub async fn run(paths: &Paths, config: &Config, options: &Options) -> Result<Re
         dry_run: options.engine.dry_run,
         keys: done.keys,
         skipped: done.skipped,
+        settled: done.settled,
         requests: done.requests,
     })
 }
@@ -77,13 +77,22 @@ where
         Ok(report) => {
             let code = report.exit_code();
             if json {
-                println!("{}", scrub(&render::json(&report, code).to_string()));
+                println!(
+                    "{}",
+                    crate::core::redact::for_terminal(&render::json(&report, code).to_string())
+                );
             } else {
-                print!("{}", scrub(&render::human(&report)));
+                print!(
+                    "{}",
+                    crate::core::redact::for_terminal(&render::human(&report))
+                );
             }
             for k in &report.keys {
                 if let Some(e) = &k.error {
-                    eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
+                    eprintln!(
+                        "keyrot-agent: {}",
+                        crate::core::redact::for_terminal(&e.to_string())
+                    );
                 }
             }
             code

@@ -26,6 +26,7 @@ pub async fn run(paths: &Paths, options: &crate::engine::Options) -> Result<Repo
         dry_run: options.dry_run,
         keys: Vec::new(),
         skipped: Vec::new(),
+        settled: Default::default(),
         requests: 0,
     };
     if options.dry_run {
@@ -35,7 +36,8 @@ pub async fn run(paths: &Paths, options: &crate::engine::Options) -> Result<Repo
             record(paths, &key);
             report.keys.push(key);
         }
-        crate::engine::grace::settle(paths, None, &counter, OffsetDateTime::now_utc()).await;
+        report.settled =
+            crate::engine::grace::settle(paths, None, &counter, OffsetDateTime::now_utc()).await;
     }
     report.requests = counter.get();
     Ok(report)

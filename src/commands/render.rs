@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::commands::exit;
 use crate::core::profiles::SkipReason;
 use crate::engine::error::Error;
+use crate::engine::grace::Settled;
 use crate::engine::outcome::{KeyReport, Outcome};
 
 fn ms(d: Duration) -> u64 {
@@ -38,6 +39,8 @@ pub struct Report {
     pub dry_run: bool,
     pub keys: Vec<KeyReport>,
     pub skipped: Vec<(String, SkipReason)>,
+    /// What was done with old keys whose grace ended.
+    pub settled: Settled,
     pub requests: usize,
 }
 
@@ -65,7 +68,26 @@ pub fn human(report: &Report) -> String {
     for (profile, reason) in &report.skipped {
         out.push_str(&format!("skipped   {profile}: {reason}\n"));
     }
-    if report.keys.is_empty() && report.skipped.is_empty() && report.in_flight.is_none() {
+    for id in &report.settled.deleted {
+        out.push_str(&format!(
+            "deleted   {id}: its grace is over (it was Inactive)\n"
+        ));
+    }
+    for id in &report.settled.undone {
+        out.push_str(&format!(
+            "deleted   {id}: finishing an undo that was cut short\n"
+        ));
+    }
+    for id in &report.settled.reactivated {
+        out.push_str(&format!(
+            "kept      {id}: it was made Active again during its grace, so something uses it; keyrot-agent leaves it alone (delete it yourself when it is no longer used)\n"
+        ));
+    }
+    if report.keys.is_empty()
+        && report.skipped.is_empty()
+        && report.in_flight.is_none()
+        && report.settled.is_empty()
+    {
         out.push_str("nothing to rotate: no profile holds a long-term access key\n");
     }
     out
@@ -165,6 +187,11 @@ pub fn json(report: &Report, exit_code: i32) -> Value {
         "credentials_file": report.credentials_file.display().to_string(),
         "keys": report.keys.iter().map(json_key).collect::<Vec<_>>(),
         "skipped": report.skipped.iter().map(|(p, r)| json!({"profile": p, "reason": r.to_string()})).collect::<Vec<_>>(),
+        "settled": {
+            "deleted": report.settled.deleted,
+            "undone": report.settled.undone,
+            "reactivated": report.settled.reactivated,
+        },
         "requests": report.requests,
         "exit_code": exit_code,
     })

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::commands::{exit, render};
-use crate::core::redact::scrub;
 use crate::core::rotation::Selection;
 use crate::edge::aws::RequestCounter;
 use crate::edge::paths::{self, Paths};
@@ -25,9 +24,19 @@ pub fn selection(all: bool, profiles: Vec<String>) -> Selection {
     }
 }
 
-/// The paths of this process's environment.
+/// What the command line allowed, set once by [`crate::commands::run`].
+static TRUST: std::sync::OnceLock<paths::Trust> = std::sync::OnceLock::new();
+
+/// Records what the command line allowed, for every [`resolve_paths`] of this process.
+pub fn allow(trust: paths::Trust) {
+    let _ = TRUST.set(trust);
+}
+
+/// The paths of this process's environment, with what the command line allowed.
 pub fn resolve_paths() -> Result<Paths, Error> {
-    Paths::resolve(paths::process_env).map_err(Error::from)
+    let mut paths = Paths::resolve(paths::process_env).map_err(Error::from)?;
+    paths.trust = TRUST.get().copied().unwrap_or_default();
+    Ok(paths)
 }
 
 /// Resolves the paths and runs `command` to completion on a runtime. A failure is printed (as
@@ -55,9 +64,12 @@ pub fn print_error(json: bool, e: &Error) -> i32 {
     if json {
         let v =
             serde_json::json!({"version": 1, "error": render::json_error(e), "exit_code": code});
-        println!("{}", scrub(&v.to_string()));
+        println!("{}", crate::core::redact::for_terminal(&v.to_string()));
     }
-    eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
+    eprintln!(
+        "keyrot-agent: {}",
+        crate::core::redact::for_terminal(&e.to_string())
+    );
     code
 }
 

@@ -3,7 +3,6 @@
 
 use crate::commands::cli::{ServiceCommand, ServiceKind};
 use crate::commands::exit;
-use crate::core::redact::scrub;
 use crate::edge::service::{self, Context, Kind, ServiceError};
 
 fn kind(k: ServiceKind) -> Kind {
@@ -15,7 +14,10 @@ fn kind(k: ServiceKind) -> Kind {
 }
 
 fn fail(e: ServiceError) -> i32 {
-    eprintln!("keyrot-agent: {}", scrub(&e.to_string()));
+    eprintln!(
+        "keyrot-agent: {}",
+        crate::core::redact::for_terminal(&e.to_string())
+    );
     exit::service_code(&e)
 }
 
@@ -34,7 +36,7 @@ pub fn command(cmd: ServiceCommand) -> i32 {
             let k = k.map(kind).unwrap_or_else(Kind::detect);
             match service::install(&ctx, k, dry_run, !no_start) {
                 Ok(report) => {
-                    print!("{}", scrub(&report.to_string()));
+                    print!("{}", crate::core::redact::for_terminal(&report.to_string()));
                     exit::OK
                 }
                 Err(e) => fail(e),
@@ -43,7 +45,7 @@ pub fn command(cmd: ServiceCommand) -> i32 {
         ServiceCommand::Uninstall { no_start, kind: k } => {
             match service::uninstall(&ctx, k.map(kind), !no_start) {
                 Ok(report) => {
-                    print!("{}", scrub(&report.to_string()));
+                    print!("{}", crate::core::redact::for_terminal(&report.to_string()));
                     exit::OK
                 }
                 Err(e) => fail(e),
@@ -52,9 +54,12 @@ pub fn command(cmd: ServiceCommand) -> i32 {
         ServiceCommand::Status { json } => {
             let status = service::status(&ctx, Kind::detect());
             if json {
-                println!("{}", scrub(&status.json().to_string()));
+                println!(
+                    "{}",
+                    crate::core::redact::for_terminal(&status.json().to_string())
+                );
             } else {
-                print!("{}", scrub(&status.human()));
+                print!("{}", crate::core::redact::for_terminal(&status.human()));
             }
             exit::OK
         }

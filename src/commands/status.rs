@@ -163,11 +163,12 @@ fn date(d: Option<OffsetDateTime>) -> String {
 
 /// The table, with the state coloured when `color` is set.
 pub fn table(rows: &[Row], color: bool) -> String {
+    use crate::core::redact::printable;
     let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
             [
-                r.profile.clone(),
+                printable(&r.profile).into_owned(),
                 r.key.clone().unwrap_or_else(|| "-".into()),
                 r.user
                     .as_deref()
@@ -227,7 +228,7 @@ pub fn table(rows: &[Row], color: bool) -> String {
         };
         line(c, &mut out, if color { code } else { None });
         if let Some(note) = &r.note {
-            out.push_str(&format!("  └ {note}\n"));
+            out.push_str(&format!("  └ {}\n", printable(note)));
         }
         if let Some(e) = &r.last_error {
             let when = e
@@ -236,7 +237,10 @@ pub fn table(rows: &[Row], color: bool) -> String {
                     "[year]-[month]-[day] [hour]:[minute]"
                 ))
                 .unwrap_or_default();
-            out.push_str(&format!("  └ last error ({when} UTC): {}\n", e.message));
+            out.push_str(&format!(
+                "  └ last error ({when} UTC): {}\n",
+                printable(&e.message)
+            ));
         }
     }
     out
@@ -336,11 +340,17 @@ pub fn command(args: crate::commands::cli::StatusArgs) -> i32 {
     match rows {
         Ok(rows) => {
             if args.json {
-                println!("{}", crate::core::redact::scrub(&json(&rows).to_string()));
+                println!(
+                    "{}",
+                    crate::core::redact::for_terminal(&json(&rows).to_string())
+                );
             } else {
                 let color =
                     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                print!("{}", crate::core::redact::scrub(&table(&rows, color)));
+                print!(
+                    "{}",
+                    crate::core::redact::for_terminal(&table(&rows, color))
+                );
             }
             crate::commands::exit::OK
         }

@@ -4,7 +4,6 @@
 use crate::commands::cli::UndoArgs;
 use crate::commands::exit;
 use crate::commands::run::{begin, run_command};
-use crate::core::redact::scrub;
 use crate::edge::aws::RequestCounter;
 
 /// `keyrot-agent undo …`.
@@ -26,14 +25,17 @@ pub fn command(args: UndoArgs) -> i32 {
                     "deleted_key_id": u.deleted_key_id,
                     "exit_code": exit::OK,
                 });
-                println!("{}", scrub(&v.to_string()));
+                println!("{}", crate::core::redact::for_terminal(&v.to_string()));
             } else {
                 println!(
-                    "undone    {}\n          {} is back (Active, proven, in the file); {} is deleted\n          the agent leaves this key alone until you run: keyrot-agent now --profile {}",
-                    u.profiles.join(", "),
-                    u.restored_key_id,
-                    u.deleted_key_id,
-                    args.profile
+                    "{}",
+                    crate::core::redact::for_terminal(&format!(
+                        "undone    {}\n          {} is back (Active, proven, in the file); {} is deleted\n          the agent leaves this key alone until you run: keyrot-agent now --profile {}",
+                        u.profiles.join(", "),
+                        u.restored_key_id,
+                        u.deleted_key_id,
+                        args.profile
+                    ))
                 );
             }
             exit::OK

@@ -11,6 +11,7 @@
 //! This module is pure: it works on bytes and strings. It never touches the file system, the
 //! network or the clock, and it never formats a secret into a message.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -203,6 +204,9 @@ pub struct ParsedFile {
     text: String,
     kind: FileKind,
     sections: Vec<Section>,
+    /// Section name → index of its (only) section, so that lookups stay linear in files of
+    /// many profiles.
+    index: HashMap<String, usize>,
 }
 
 impl fmt::Debug for ParsedFile {
@@ -326,6 +330,7 @@ pub fn parse(bytes: &[u8], kind: FileKind) -> Result<ParsedFile, Vec<Problem>> {
     }
 
     let mut sections: Vec<Section> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     let mut open: Option<OpenProperty> = None;
 
     for line in split_lines(text, &mut problems) {
@@ -387,13 +392,16 @@ pub fn parse(bytes: &[u8], kind: FileKind) -> Result<ParsedFile, Vec<Problem>> {
             open = None;
             match parse_header(content) {
                 Ok(name) => {
-                    if let Some(first) = sections.iter().find(|s| s.name == name) {
-                        problems.push(Problem {
+                    match index.get(name) {
+                        Some(&first) => problems.push(Problem {
                             line: n,
                             kind: ProblemKind::DuplicateSection {
-                                first_line: first.line,
+                                first_line: sections[first].line,
                             },
-                        });
+                        }),
+                        None => {
+                            index.insert(name.to_string(), sections.len());
+                        }
                     }
                     sections.push(Section {
                         name: name.to_string(),
@@ -511,6 +519,7 @@ pub fn parse(bytes: &[u8], kind: FileKind) -> Result<ParsedFile, Vec<Problem>> {
             text: text.to_string(),
             kind,
             sections,
+            index,
         })
     } else {
         problems.sort_by_key(|p| p.line);
@@ -588,7 +597,7 @@ impl ParsedFile {
     }
 
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| s.name == name)
+        self.index.get(name).map(|&i| &self.sections[i])
     }
 
     /// The first-line value of `key` in `section`.

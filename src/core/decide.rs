@@ -268,6 +268,37 @@ pub fn settle(f: GraceFacts) -> Settle {
     }
 }
 
+/// What IAM lists, for the caller, of a key `settle` is about to delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InIam {
+    Active,
+    Inactive,
+    /// Not among the caller's keys: deleted already, or never the caller's.
+    Absent,
+}
+
+/// `settle`'s last look before deleting a key, from what IAM lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastLook {
+    Delete,
+    /// The user made the old key Active again during its grace: it is in use somewhere; leave it
+    /// alone and tell the user.
+    LeaveReactivated,
+    /// Not the caller's key (any more): forget the entry, delete nothing.
+    Forget,
+}
+
+/// Only a key IAM lists for the caller is deleted; an old key whose grace is over only if it
+/// is still Inactive. (`finishing_undo`: the key is the one that replaced the old key, which is
+/// Active by nature.)
+pub fn last_look(in_iam: InIam, finishing_undo: bool) -> LastLook {
+    match (in_iam, finishing_undo) {
+        (InIam::Absent, _) => LastLook::Forget,
+        (InIam::Active, false) => LastLook::LeaveReactivated,
+        (InIam::Inactive, _) | (InIam::Active, true) => LastLook::Delete,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +461,18 @@ mod tests {
         for phase in Phase::ALL.into_iter().skip(1) {
             assert_eq!(recovery(phase, false, true), Resume(phase));
         }
+    }
+
+    #[test]
+    fn settle_deletes_only_what_iam_lists_for_the_user_and_never_a_reactivated_key() {
+        use InIam::*;
+        use LastLook::*;
+        assert_eq!(last_look(Inactive, false), Delete);
+        assert_eq!(last_look(Active, false), LeaveReactivated);
+        assert_eq!(last_look(Absent, false), Forget);
+        assert_eq!(last_look(Active, true), Delete);
+        assert_eq!(last_look(Inactive, true), Delete);
+        assert_eq!(last_look(Absent, true), Forget);
     }
 
     #[test]

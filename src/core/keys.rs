@@ -98,12 +98,16 @@ pub enum KeyringError {
         "the keyring entry for profile {0} is not one keyrot-agent wrote; delete it with your keyring tool"
     )]
     Damaged(String),
+    #[error(
+        "the keyring did not answer within {0} s: the Secret Service may be hung or waiting for a prompt; unlock or restart it (for gnome-keyring, log out and in again), then run again"
+    )]
+    NoAnswer(u64),
     #[error("the keyring failed: {0}")]
     Other(String),
 }
 
 /// Where a profile keeps its key pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Storage {
     /// `aws_access_key_id` and `aws_secret_access_key` in the credentials file.
     #[default]
@@ -140,4 +144,49 @@ pub enum ErrorClass {
     /// The key or user does not exist (anymore).
     NoSuchEntity,
     Other,
+}
+
+/// Whether an access key pair from outside (an AWS answer) can be written into a credentials
+/// file as it is: both values non-empty printable ASCII without spaces or the characters the
+/// file format gives a meaning to. A pair that is not is refused before it is written anywhere.
+pub fn writable_pair(access_key_id: &str, secret_access_key: &str) -> Result<(), &'static str> {
+    if !plain(access_key_id) || access_key_id.len() > 128 {
+        return Err("its access key id is not a plain word of letters and digits");
+    }
+    if !plain(secret_access_key) || secret_access_key.len() > 1024 {
+        return Err(
+            "its secret holds characters a credentials file cannot hold (a newline, a space, a control character)",
+        );
+    }
+    Ok(())
+}
+
+/// Non-empty printable ASCII without the characters a credentials file gives a meaning to.
+fn plain(v: &str) -> bool {
+    !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_graphic() && c != '#' && c != ';' && c != '[')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_with_an_unwritable_key_pair_is_refused() {
+        let ok = "AKIAIOSFODNN7EXAMPLE";
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        assert!(writable_pair(ok, secret).is_ok());
+        for (id, s) in [
+            (ok, "abc\ndef"),
+            (ok, "abc def"),
+            (ok, ""),
+            (ok, "a\u{1b}[2J"),
+            ("AKIA\nX", secret),
+            ("", secret),
+            (ok, "x;y"),
+        ] {
+            assert!(writable_pair(id, s).is_err(), "{id:?} {s:?}");
+        }
+    }
 }

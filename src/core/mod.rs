@@ -11,3 +11,4 @@ pub mod profiles;
 pub mod redact;
 pub mod rotation;
 pub mod schedule;
+pub mod trust;

@@ -56,6 +56,8 @@ pub enum Notice {
         reason: String,
         fix: String,
     },
+    /// An old key was made Active again during its grace: kept, not deleted.
+    Reactivated { key_id: String },
 }
 
 /// How a notice may repeat.
@@ -81,6 +83,7 @@ impl Notice {
                 format!("Could not rotate the AWS key for {}", names(profiles))
             }
             Notice::Problem { .. } => "keyrot-agent cannot check your AWS keys".to_string(),
+            Notice::Reactivated { .. } => "An old AWS key was made Active again".to_string(),
         };
         scrub(&text).into_owned()
     }
@@ -116,6 +119,9 @@ impl Notice {
                 reason, command, ..
             } => format!("{reason}\nYour current key still works. To retry: {command}"),
             Notice::Problem { reason, fix, .. } => format!("{reason}\n{fix}"),
+            Notice::Reactivated { key_id } => format!(
+                "Its grace ended, but {key_id} is Active again, so something uses it: keyrot-agent kept it instead of deleting it. Delete it yourself when nothing uses it any more."
+            ),
         };
         scrub(&text).into_owned()
     }
@@ -130,7 +136,7 @@ impl Notice {
         match self {
             Notice::Warn { profile, .. } | Notice::Due { profile, .. } => vec![profile.clone()],
             Notice::Rotated { profiles, .. } | Notice::Failed { profiles, .. } => profiles.clone(),
-            Notice::Problem { .. } => Vec::new(),
+            Notice::Problem { .. } | Notice::Reactivated { .. } => Vec::new(),
         }
     }
 
@@ -152,6 +158,11 @@ impl Notice {
                 format!("failed:{}", profiles.join(",")),
                 class.clone(),
                 Repeat::OncePerProblem,
+            ),
+            Notice::Reactivated { key_id } => (
+                format!("reactivated:{key_id}"),
+                String::new(),
+                Repeat::Always,
             ),
             Notice::Problem { class, .. } => (
                 format!("problem:{class}"),

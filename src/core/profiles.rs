@@ -6,6 +6,7 @@
 //! a static `AKIA…` key pair in the credentials file and nothing else: both the AWS CLI and the
 //! SDKs then use exactly that pair. Pure: works on parsed files, never on disk or network.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use secrecy::SecretString;
@@ -14,6 +15,7 @@ use crate::core::keys::Storage;
 
 use crate::core::credentials::{
     ACCESS_KEY_ID, FileKind, ParsedFile, Problem, ProblemKind, SECRET_ACCESS_KEY, SESSION_TOKEN,
+    Section,
 };
 
 /// A profile whose long-term key can be rotated.
@@ -154,20 +156,22 @@ pub fn config_profile_name(section: &str) -> Option<&str> {
 /// Config-file sections that name the same profile (`[default]` and `[profile default]`, or
 /// `[profile a]` and `[profile  a]`): the AWS CLI keeps one, the SDKs prefer or merge another.
 pub fn config_problems(config: &ParsedFile) -> Vec<Problem> {
-    let mut seen: Vec<(&str, usize)> = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut problems = Vec::new();
     for s in config.sections() {
         let Some(name) = config_profile_name(&s.name) else {
             continue;
         };
-        match seen.iter().find(|(n, _)| *n == name) {
-            Some((_, first_line)) => problems.push(Problem {
+        match seen.get(name) {
+            Some(first_line) => problems.push(Problem {
                 line: s.line,
                 kind: ProblemKind::SameProfileTwice {
                     first_line: *first_line,
                 },
             }),
-            None => seen.push((name, s.line)),
+            None => {
+                seen.insert(name, s.line);
+            }
         }
     }
     problems
@@ -181,19 +185,24 @@ pub fn classify(credentials: &ParsedFile, config: Option<&ParsedFile>) -> Vec<Pr
         .iter()
         .map(|s| s.name.clone())
         .collect();
+    let mut known: HashSet<String> = names.iter().cloned().collect();
+    // The config file's first section for each profile it names.
+    let mut in_config: HashMap<&str, &Section> = HashMap::new();
     if let Some(config) = config {
         for s in config.sections() {
-            if let Some(name) = config_profile_name(&s.name)
-                && !names.iter().any(|n| n == name)
-            {
-                names.push(name.to_string());
+            if let Some(name) = config_profile_name(&s.name) {
+                in_config.entry(name).or_insert(s);
+                if known.insert(name.to_string()) {
+                    names.push(name.to_string());
+                }
             }
         }
     }
     names
         .into_iter()
         .map(|name| {
-            let status = classify_one(&name, credentials, config);
+            let section = config.zip(in_config.get(name.as_str()).copied());
+            let status = classify_one(&name, credentials, section);
             Profile { name, status }
         })
         .collect()
@@ -202,14 +211,8 @@ pub fn classify(credentials: &ParsedFile, config: Option<&ParsedFile>) -> Vec<Pr
 fn classify_one(
     name: &str,
     credentials: &ParsedFile,
-    config: Option<&ParsedFile>,
+    config_section: Option<(&ParsedFile, &Section)>,
 ) -> Result<Rotatable, SkipReason> {
-    let config_section = config.and_then(|c| {
-        c.sections()
-            .iter()
-            .find(|s| config_profile_name(&s.name) == Some(name))
-            .map(|s| (c, s))
-    });
     // The merged view: the credentials file wins over the config file, as in both clients.
     let get = |key: &str| -> Option<&str> {
         credentials

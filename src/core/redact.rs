@@ -7,38 +7,56 @@
 //! instance), which no type system can prevent.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 
-static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+use aho_corasick::{AhoCorasick, MatchKind};
 
-fn secrets() -> MutexGuard<'static, Vec<String>> {
+/// Every registered secret, in every form it may be printed in, and a matcher over all of them
+/// (rebuilt when one is added), so that scrubbing is linear in the text whatever the number of
+/// secrets.
+#[derive(Default)]
+struct Registry {
+    known: HashSet<String>,
+    patterns: Vec<String>,
+    matcher: Option<AhoCorasick>,
+}
+
+static SECRETS: Mutex<Option<Registry>> = Mutex::new(None);
+
+fn registry() -> MutexGuard<'static, Option<Registry>> {
     SECRETS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Remembers `secret` so that [`scrub`] hides it, also in its URL-encoded form.
+/// Remembers `secret` so that [`scrub`] hides it, also URL-encoded (upper- and lower-case hex).
 pub fn register(secret: &str) {
     if secret.len() < 8 {
         // Too short to be a real secret and too likely to match ordinary text.
         return;
     }
-    let mut list = secrets();
-    let encoded = url_encode(secret);
-    for s in [secret.to_string(), encoded] {
-        if !list.contains(&s) {
-            list.push(s);
+    let mut guard = registry();
+    let r = guard.get_or_insert_with(Registry::default);
+    for s in [
+        secret.to_string(),
+        url_encode(secret, false),
+        url_encode(secret, true),
+    ] {
+        if r.known.insert(s.clone()) {
+            r.patterns.push(s);
+            r.matcher = None;
         }
     }
-    // Longest first, so that a secret containing another is replaced whole.
-    list.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
-fn url_encode(s: &str) -> String {
+fn url_encode(s: &str, lower: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b as char);
+        } else if lower {
+            out.push_str(&format!("%{b:02x}"));
         } else {
             out.push_str(&format!("%{b:02X}"));
         }
@@ -46,17 +64,64 @@ fn url_encode(s: &str) -> String {
     out
 }
 
-/// `text` with every registered secret replaced by `***`.
+/// `text` with every registered secret replaced by `***`. A secret that contains another is
+/// replaced whole.
 pub fn scrub(text: &str) -> Cow<'_, str> {
-    let list = secrets();
-    if !list.iter().any(|s| text.contains(s.as_str())) {
+    let mut guard = registry();
+    let Some(r) = guard.as_mut() else {
+        return Cow::Borrowed(text);
+    };
+    if r.matcher.is_none() {
+        r.matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&r.patterns)
+            .ok();
+    }
+    let Some(matcher) = &r.matcher else {
+        // A matcher that cannot be built (it cannot happen with these patterns): replace one by
+        // one, longest first.
+        let mut patterns: Vec<&String> = r.patterns.iter().collect();
+        patterns.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut out = text.to_string();
+        for s in patterns {
+            out = out.replace(s.as_str(), "***");
+        }
+        return Cow::Owned(out);
+    };
+    if !matcher.is_match(text) {
         return Cow::Borrowed(text);
     }
-    let mut out = text.to_string();
-    for s in list.iter() {
-        out = out.replace(s.as_str(), "***");
+    Cow::Owned(matcher.replace_all(text, &vec!["***"; r.patterns.len()]))
+}
+
+/// `text` made safe to show a person: control characters (escape sequences, bells, carriage
+/// returns, C1 codes) from outside, such as an AWS error message or a profile name, become
+/// `�`, so that nothing printed can move the cursor, rewrite the screen or plant a link.
+/// Newlines and tabs stay.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(bad) {
+        return Cow::Borrowed(text);
     }
-    Cow::Owned(out)
+    Cow::Owned(
+        text.chars()
+            .map(|c| if bad(c) { '\u{fffd}' } else { c })
+            .collect(),
+    )
+}
+
+/// What a person is shown: [`scrub`]bed and [`printable`].
+pub fn for_terminal(text: &str) -> String {
+    printable(&scrub(text)).into_owned()
+}
+
+/// Text for a desktop notification body, which servers read as markup: [`for_terminal`], and
+/// `&`, `<`, `>` escaped so that nothing becomes a link or a tag.
+pub fn for_notification(text: &str) -> String {
+    for_terminal(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -64,10 +129,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn printable_replaces_control_characters_only() {
+        let cases = [
+            ("plain text\nnext\tcol", "plain text\nnext\tcol"),
+            ("\u{1b}[31mred", "\u{fffd}[31mred"),
+            ("bell\u{7}", "bell\u{fffd}"),
+            ("cr\rover", "cr\u{fffd}over"),
+            ("c1\u{9b}2J", "c1\u{fffd}2J"),
+            ("ünïcödé ok", "ünïcödé ok"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(printable(input), want, "{input:?}");
+        }
+        assert!(matches!(printable("fine"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn notification_text_has_no_markup() {
+        assert_eq!(
+            for_notification("<a href=\"x\">click</a> & \u{1b}"),
+            "&lt;a href=\"x\"&gt;click&lt;/a&gt; &amp; \u{fffd}"
+        );
+    }
+
+    #[test]
     fn scrubs_registered_secrets_and_their_url_encoding() {
         register("abc/DEF+ghi123456");
         assert_eq!(scrub("x abc/DEF+ghi123456 y"), "x *** y");
         assert_eq!(scrub("body=abc%2FDEF%2Bghi123456"), "body=***");
+        assert_eq!(scrub("body=abc%2fDEF%2bghi123456"), "body=***");
         assert!(matches!(scrub("nothing here"), Cow::Borrowed(_)));
     }
 

@@ -5,6 +5,7 @@
 //! Nothing here performs I/O or reads the clock; `now` (the command) performs the effects in the
 //! order these functions decide. Nothing here formats a secret.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -119,16 +120,16 @@ pub struct Selected {
 /// Turns the classified profiles and the user's selection into rotation targets: one per distinct
 /// key, each carrying every profile that shares that key.
 pub fn select(profiles: &[Profile], selection: &Selection) -> Result<Selected, Vec<SelectError>> {
-    let known: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
-    let wanted: Vec<String> = match selection {
-        Selection::All => known.clone(),
+    let by_name: HashMap<&str, &Profile> = profiles.iter().map(|p| (p.name.as_str(), p)).collect();
+    let wanted: HashSet<&str> = match selection {
+        Selection::All => by_name.keys().copied().collect(),
         Selection::Named(names) => {
             let mut errors = Vec::new();
             for name in names {
-                match profiles.iter().find(|p| &p.name == name) {
+                match by_name.get(name.as_str()) {
                     None => errors.push(SelectError::NotFound {
                         profile: name.clone(),
-                        known: known.clone(),
+                        known: profiles.iter().map(|p| p.name.clone()).collect(),
                     }),
                     Some(Profile {
                         status: Err(reason),
@@ -143,44 +144,49 @@ pub fn select(profiles: &[Profile], selection: &Selection) -> Result<Selected, V
             if !errors.is_empty() {
                 return Err(errors);
             }
-            names.clone()
+            names.iter().map(String::as_str).collect()
         }
     };
-    let mut targets: Vec<Target> = Vec::new();
     let mut skipped = Vec::new();
-    // Every profile sharing a wanted key moves with it, wanted or not.
-    let mut wanted_keys: Vec<String> = Vec::new();
+    // Every profile sharing a wanted key moves with it, wanted or not: the keys in the order
+    // their first wanted profile comes, each with all its holders in file order.
+    let mut wanted_keys: Vec<&str> = Vec::new();
+    let mut holders: HashMap<&str, Vec<&Profile>> = HashMap::new();
     for p in profiles {
-        if !wanted.contains(&p.name) {
+        if let Ok(r) = &p.status {
+            holders.entry(r.access_key_id.as_str()).or_default().push(p);
+        }
+    }
+    let mut seen: HashSet<&str> = HashSet::new();
+    for p in profiles {
+        if !wanted.contains(p.name.as_str()) {
             continue;
         }
         match &p.status {
             Ok(r) => {
-                if !wanted_keys.contains(&r.access_key_id) {
-                    wanted_keys.push(r.access_key_id.clone());
+                if seen.insert(r.access_key_id.as_str()) {
+                    wanted_keys.push(r.access_key_id.as_str());
                 }
             }
             Err(reason) => skipped.push((p.name.clone(), reason.clone())),
         }
     }
-    for key in wanted_keys {
-        let mut holders = profiles.iter().filter_map(|p| match &p.status {
-            Ok(r) if r.access_key_id == key => Some((p.name.clone(), r)),
-            _ => None,
-        });
-        let Some((first_name, first)) = holders.next() else {
-            continue;
-        };
-        let mut names = vec![first_name];
-        names.extend(holders.map(|(n, _)| n));
-        targets.push(Target {
-            access_key_id: key,
-            secret: first.secret.clone(),
-            primary: names[0].clone(),
-            profiles: names,
-            storage: first.storage,
-        });
-    }
+    let targets = wanted_keys
+        .into_iter()
+        .filter_map(|key| {
+            let list = holders.get(key)?;
+            let first = list.first()?;
+            let first_status = first.status.as_ref().ok()?;
+            let names: Vec<String> = list.iter().map(|p| p.name.clone()).collect();
+            Some(Target {
+                access_key_id: key.to_string(),
+                secret: first_status.secret.clone(),
+                primary: names[0].clone(),
+                profiles: names,
+                storage: first_status.storage,
+            })
+        })
+        .collect();
     Ok(Selected { targets, skipped })
 }
 

@@ -10,8 +10,8 @@ use crate::core::notices::Notice;
 pub async fn show(notice: &Notice) -> Result<(), String> {
     let mut n = notify_rust::Notification::new();
     n.appname("keyrot-agent")
-        .summary(&notice.summary())
-        .body(&notice.body())
+        .summary(&crate::core::redact::for_terminal(&notice.summary()))
+        .body(&crate::core::redact::for_notification(&notice.body()))
         .icon("dialog-password");
     #[cfg(all(unix, not(target_os = "macos")))]
     {

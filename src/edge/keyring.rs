@@ -12,6 +12,10 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
 
 use crate::core::keys::{KeyPair, KeyringError};
 
@@ -45,7 +49,7 @@ struct Stored {
     #[serde(rename = "AccessKeyId")]
     access_key_id: String,
     #[serde(rename = "SecretAccessKey")]
-    secret_access_key: String,
+    secret_access_key: Zeroizing<String>,
 }
 
 fn classify(e: ::keyring::Error) -> KeyringError {
@@ -124,37 +128,84 @@ pub fn remove(profile: &str) -> Result<(), KeyringError> {
     remove_named(&user(profile))
 }
 
+/// How long a keyring call may take, in seconds (see [`set_deadline`]).
+static DEADLINE_SECS: AtomicU64 = AtomicU64::new(30);
+
+/// Sets how long every keyring call of this process may take before it is given up as
+/// [`KeyringError::NoAnswer`]: about 10 s in `credential-process` (an AWS client waits on it),
+/// 30 s elsewhere.
+pub fn set_deadline(deadline: Duration) {
+    DEADLINE_SECS.store(deadline.as_secs().max(1), Ordering::Relaxed);
+}
+
+/// Runs `call` on a thread of its own and waits for it at most the deadline. A Secret Service
+/// that accepts the call and never answers then costs a stuck thread, never a stuck process:
+/// the caller goes on (and a signal is handled) whatever the bus does.
+///
+/// Once a call went unanswered, the calls of the next few minutes fail at once: one run of
+/// `now` or `status` asks the keyring several things, and a hung keyring must cost one
+/// deadline, not one per question.
+fn with_deadline<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, KeyringError> + Send + 'static,
+) -> Result<T, KeyringError> {
+    static UNANSWERED_AT: Mutex<Option<Instant>> = Mutex::new(None);
+    let secs = DEADLINE_SECS.load(Ordering::Relaxed);
+    let last = *UNANSWERED_AT.lock().unwrap_or_else(|p| p.into_inner());
+    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(300)) {
+        return Err(KeyringError::NoAnswer(secs));
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("keyring".into())
+        .spawn(move || {
+            let _ = tx.send(call());
+        })
+        .map_err(|e| KeyringError::Other(e.to_string()))?;
+    rx.recv_timeout(Duration::from_secs(secs))
+        .unwrap_or_else(|_| {
+            *UNANSWERED_AT.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+            Err(KeyringError::NoAnswer(secs))
+        })
+}
+
 /// Stores `key` under the entry user `name`.
 pub fn store_as(name: &str, key: &KeyPair) -> Result<(), KeyringError> {
     let stored = Stored {
         access_key_id: key.id.clone(),
-        secret_access_key: key.secret.expose_secret().to_string(),
+        secret_access_key: Zeroizing::new(key.secret.expose_secret().to_string()),
     };
-    let json = serde_json::to_string(&stored).map_err(|e| KeyringError::Other(e.to_string()))?;
-    entry(name)?.set_password(&json).map_err(classify)
+    let json = Zeroizing::new(
+        serde_json::to_string(&stored).map_err(|e| KeyringError::Other(e.to_string()))?,
+    );
+    let name = name.to_string();
+    with_deadline(move || entry(&name)?.set_password(&json).map_err(classify))
 }
 
 /// The key pair under the entry user `name` (`profile` names it in errors).
 pub fn load_from(name: &str, profile: &str) -> Result<KeyPair, KeyringError> {
-    let json = entry(name)?.get_password().map_err(|e| match e {
-        ::keyring::Error::NoEntry => KeyringError::NotFound(profile.to_string()),
-        e => classify(e),
-    })?;
+    let (name, owner) = (name.to_string(), profile.to_string());
+    let json = Zeroizing::new(with_deadline(move || {
+        entry(&name)?.get_password().map_err(|e| match e {
+            ::keyring::Error::NoEntry => KeyringError::NotFound(owner),
+            e => classify(e),
+        })
+    })?);
     let stored: Stored =
         serde_json::from_str(&json).map_err(|_| KeyringError::Damaged(profile.to_string()))?;
     crate::core::redact::register(&stored.secret_access_key);
     Ok(KeyPair {
-        id: stored.access_key_id,
-        secret: SecretString::from(stored.secret_access_key),
+        id: stored.access_key_id.clone(),
+        secret: SecretString::from(stored.secret_access_key.to_string()),
     })
 }
 
 /// Deletes the entry user `name`; a missing one is fine.
 pub fn remove_named(name: &str) -> Result<(), KeyringError> {
-    match entry(name)?.delete_credential() {
+    let name = name.to_string();
+    with_deadline(move || match entry(&name)?.delete_credential() {
         Ok(()) | Err(::keyring::Error::NoEntry) => Ok(()),
         Err(e) => Err(classify(e)),
-    }
+    })
 }
 
 /// The JSON an AWS client expects from a `credential_process` (version 1).

@@ -65,7 +65,7 @@ impl Write for ScrubbingStderr {
             return Ok(());
         }
         let text = String::from_utf8_lossy(&self.buf);
-        let clean = crate::core::redact::scrub(&text);
+        let clean = crate::core::redact::for_terminal(&text);
         let result = io::stderr().lock().write_all(clean.as_bytes());
         self.buf.clear();
         result
@@ -76,4 +76,26 @@ impl Drop for ScrubbingStderr {
     fn drop(&mut self) {
         let _ = self.flush();
     }
+}
+
+/// Makes a panic's message pass through [`scrub`] and [`printable`] before it is printed: a
+/// panic that formats a value holding a secret prints `***`.
+pub fn scrub_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            io::stderr(),
+            "keyrot-agent: internal error{place}: {} (this is a bug; please report it)",
+            crate::core::redact::for_terminal(&message)
+        );
+    }));
 }

@@ -7,6 +7,7 @@ pub mod failpoint;
 pub mod keyring;
 pub mod logging;
 pub mod paths;
+pub mod process;
 pub mod service;
 pub mod storage;
 pub mod store;

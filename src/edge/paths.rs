@@ -9,7 +9,7 @@
 //! This module reads the environment it is given and nothing else; it creates no directories.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Resolved locations for one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,20 @@ pub struct Paths {
     /// keyrot-agent's own config file: `KEYROT_CONFIG`, else `config.toml` in the platform's
     /// config directory.
     pub agent_config: PathBuf,
+    /// The endpoints the environment sets (`AWS_ENDPOINT_URL`, and its IAM and STS forms), each
+    /// with the variable's name.
+    pub endpoints: Vec<(String, String)>,
+    /// What the user allowed on the command line.
+    pub trust: Trust,
+}
+
+/// What the user allowed beyond keyrot-agent's defaults (command-line flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// `--fix-permissions`: make a credentials file others can write private, then go on.
+    pub fix_permissions: bool,
+    /// `--allow-insecure-endpoint`: accept a plain `http://` endpoint that is not loopback.
+    pub insecure_endpoint: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,11 +136,24 @@ impl Paths {
             Some(v) => expand_tilde(PathBuf::from(v), home.as_ref())?,
             None => config_dir(&env, home.as_ref())?.join("config.toml"),
         };
+        let endpoints = [
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_IAM",
+            "AWS_ENDPOINT_URL_STS",
+        ]
+        .into_iter()
+        .filter_map(|var| {
+            let v = env(var).filter(|v| !v.is_empty())?;
+            Some((var.to_string(), v.to_string_lossy().into_owned()))
+        })
+        .collect();
         Ok(Paths {
             agent_config,
             credentials,
             config,
             state_dir,
+            endpoints,
+            trust: Trust::default(),
         })
     }
 }
@@ -189,6 +216,58 @@ pub fn this_program() -> std::io::Result<PathBuf> {
     std::env::current_exe().and_then(std::fs::canonicalize)
 }
 
+/// The path to write where another program must find this one later (`credential_process`):
+/// the entry on `PATH` that leads to this program (the symbolic link `cargo install`, Homebrew
+/// or the `.deb` put there survives upgrades; the canonical path inside a Homebrew Cellar or the
+/// Nix store does not), else the canonical path, with a warning when that path is versioned or
+/// not on `PATH`. `resolve` canonicalizes a path (the file system in production).
+pub fn stable_program(
+    canonical: &Path,
+    path_env: Option<OsString>,
+    resolve: impl Fn(&Path) -> Option<PathBuf>,
+) -> (PathBuf, Option<String>) {
+    let name = canonical.file_name().unwrap_or_default();
+    if let Some(path_env) = path_env {
+        for dir in std::env::split_paths(&path_env) {
+            if !dir.is_absolute() {
+                continue;
+            }
+            let candidate = dir.join(name);
+            if resolve(&candidate).as_deref() == Some(canonical) {
+                return (candidate, None);
+            }
+        }
+    }
+    let text = canonical.to_string_lossy();
+    let versioned = [
+        "/Cellar/",
+        "/nix/store/",
+        "/.rustup/toolchains/",
+        "/target/release/",
+        "/target/debug/",
+    ]
+    .iter()
+    .any(|part| text.contains(part));
+    let why = if versioned {
+        "is a versioned path that goes away with an upgrade or a rebuild"
+    } else {
+        "is not on PATH"
+    };
+    let warning = format!(
+        "warning: {} {why}; credential_process will run it by that path. Install keyrot-agent on PATH (cargo install, Homebrew, the .deb) and run `keyrot-agent keyring adopt` again from there",
+        canonical.display()
+    );
+    (canonical.to_path_buf(), Some(warning))
+}
+
+/// [`stable_program`] for this process: its `PATH`, the file system.
+pub fn this_program_on_path() -> std::io::Result<(PathBuf, Option<String>)> {
+    let canonical = this_program()?;
+    Ok(stable_program(&canonical, process_env("PATH"), |p| {
+        std::fs::canonicalize(p).ok()
+    }))
+}
+
 /// The profile a bare `keyrot-agent now` rotates: `AWS_PROFILE`, else `default`.
 pub fn default_profile(env: impl Fn(&str) -> Option<OsString>) -> String {
     env("AWS_PROFILE")
@@ -208,6 +287,37 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).map(OsString::from)
+    }
+
+    #[test]
+    fn the_stable_program_is_the_path_entry_that_leads_to_it() {
+        let cellar = Path::new("/opt/homebrew/Cellar/keyrot-agent/1.2.0/bin/keyrot-agent");
+        let links: HashMap<PathBuf, PathBuf> = [
+            ("/opt/homebrew/bin/keyrot-agent", cellar),
+            ("/usr/bin/keyrot-agent", Path::new("/usr/bin/keyrot-agent")),
+        ]
+        .into_iter()
+        .map(|(a, b)| (PathBuf::from(a), b.to_path_buf()))
+        .collect();
+        let resolve = |p: &Path| links.get(p).cloned();
+        let path = Some(OsString::from(
+            "/home/u/bin:relative:/opt/homebrew/bin:/usr/bin",
+        ));
+        assert_eq!(
+            stable_program(cellar, path.clone(), resolve),
+            (PathBuf::from("/opt/homebrew/bin/keyrot-agent"), None)
+        );
+        let usr = Path::new("/usr/bin/keyrot-agent");
+        assert_eq!(
+            stable_program(usr, path.clone(), resolve),
+            (usr.to_path_buf(), None)
+        );
+        // Only the versioned path: it is used, with a warning.
+        let (p, warning) = stable_program(cellar, Some("/usr/bin".into()), resolve);
+        assert_eq!(p, cellar);
+        assert!(warning.unwrap().contains("versioned"));
+        let (_, warning) = stable_program(Path::new("/srv/k/keyrot-agent"), None, resolve);
+        assert!(warning.unwrap().contains("not on PATH"));
     }
 
     #[test]

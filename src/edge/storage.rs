@@ -139,6 +139,15 @@ pub struct Secrets {
 }
 
 impl Secrets {
+    /// Whether the new key can be written where it must go, asked before it is created: in the
+    /// file store, whether the credentials file can be replaced.
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        match self.storage {
+            Storage::File => store::check_can_replace(&self.credentials),
+            Storage::Keyring => Ok(()),
+        }
+    }
+
     /// The store `storage` for the credentials file of `paths` (keyring mode leaves the file as
     /// it is, but its profiles are named there).
     pub fn new(storage: Storage, paths: &Paths) -> Secrets {
@@ -407,13 +416,6 @@ impl Secrets {
         })
     }
 
-    /// Makes keyrot-agent's backup of the file the file as it is now, so that it no longer
-    /// holds secrets that moved into the keyring.
-    pub fn clear_backup(&self) -> Result<(), StoreError> {
-        let now = store::read_settled(&self.credentials)?;
-        store::write_private(&self.backup, &now)
-    }
-
     /// The one path by which the credentials file is edited: `edit` gets the file as it is on
     /// disk now (again whenever another program wrote it meanwhile) and returns its new text,
     /// or `None` when it needs no change. A refusal, or a file that no longer parses, writes
@@ -491,16 +493,26 @@ pub fn resolve(profiles: Vec<Profile>) -> Vec<Profile> {
 /// Two profiles that hold the same key in different stores, which cannot move as one: (the one
 /// in the keyring, the one in the file).
 pub fn split_across_stores(profiles: &[Profile]) -> Option<(String, String)> {
+    // The first profile of each key, by store.
+    let mut first: std::collections::HashMap<(&str, Storage), &str> =
+        std::collections::HashMap::new();
+    for p in profiles {
+        if let Ok(r) = &p.status {
+            first
+                .entry((r.access_key_id.as_str(), r.storage))
+                .or_insert(p.name.as_str());
+        }
+    }
     for p in profiles {
         let Ok(r) = &p.status else { continue };
-        if let Some(q) = profiles.iter().find(|q| {
-            q.status
-                .as_ref()
-                .is_ok_and(|s| s.access_key_id == r.access_key_id && s.storage != r.storage)
-        }) {
+        let other = match r.storage {
+            Storage::File => Storage::Keyring,
+            Storage::Keyring => Storage::File,
+        };
+        if let Some(q) = first.get(&(r.access_key_id.as_str(), other)) {
             return Some(match r.storage {
-                Storage::Keyring => (p.name.clone(), q.name.clone()),
-                Storage::File => (q.name.clone(), p.name.clone()),
+                Storage::Keyring => (p.name.clone(), q.to_string()),
+                Storage::File => (q.to_string(), p.name.clone()),
             });
         }
     }
@@ -584,5 +596,15 @@ impl HeldKeys {
     /// The pair `profile` holds, when its secret is known.
     pub fn pair(&self, profile: &str) -> Option<KeyPair> {
         self.0.iter().find(|h| h.profile == profile)?.pair()
+    }
+}
+
+/// Removes keyrot-agent's backup of the credentials file once no rotation is in flight: it
+/// holds the secrets of the file before the last write (old keys, profiles since removed), and
+/// nothing needs them any more. While a rotation is in flight it stays, as the last resort its
+/// messages point to.
+pub fn forget_backup(paths: &Paths) {
+    if let Err(e) = store::remove_durably(&paths.backup_file()) {
+        tracing::warn!(error = %e, "could not remove keyrot-agent's backup of the credentials file; delete it");
     }
 }

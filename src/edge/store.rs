@@ -10,16 +10,43 @@
 //! The lock is a separate file in the state directory that is never renamed, so every
 //! keyrot-agent process locks the same inode. It is std's advisory `File::try_lock` (flock on
 //! Unix), held for the whole run and released when the process exits, even on `kill -9`.
+//!
+//! Nothing read is trusted further than it must be. Every file is opened without blocking (a
+//! FIFO or a device is refused, not waited on), must be a regular file, and is read up to a size
+//! limit. keyrot-agent's state directory must be a real directory that belongs to the user and
+//! that nobody else can write; its files are opened without following symbolic links.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// The largest credentials or config file keyrot-agent reads. A file of 100,000 profiles is
+/// about 8 MiB; a real one is a few kilobytes.
+pub const MAX_SHARED_FILE: u64 = 16 * 1024 * 1024;
+/// The largest file of keyrot-agent's own that it reads (a journal is a few kilobytes).
+pub const MAX_STATE_FILE: u64 = 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: file not found")]
     NotFound { path: PathBuf },
+    #[error(
+        "{path} is not a regular file (it is {kind}); keyrot-agent reads only regular files. Point it at the file itself"
+    )]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error(
+        "{path} is larger than keyrot-agent reads ({size} bytes, the limit is {limit}); check that it is the file you mean"
+    )]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+    #[error(
+        "keyrot-agent's state directory {path} {why}: someone else could plant records there that keyrot-agent would act on. Nothing was changed. Remove it, or make it yours and private (chown, chmod 700), and run again"
+    )]
+    UnsafeStateDir { path: PathBuf, why: String },
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -51,16 +78,130 @@ pub struct Lock {
     _file: File,
 }
 
-/// Creates `dir` (and parents) with mode 0700 if it does not exist.
+/// Creates `dir` (and parents) with mode 0700 if it does not exist; an existing one must be
+/// [`check_private_dir`]'s kind of directory.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
-    if dir.is_dir() {
-        return Ok(());
+    match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io_err("create directory", dir))?;
+            check_private_dir(dir)
+        }
+        Err(e) => Err(io_err("inspect", dir)(e)),
+        Ok(_) => check_private_dir(dir),
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io_err("create directory", dir))
+}
+
+/// Whether `dir` may hold keyrot-agent's records: a real directory (not a symbolic link), owned
+/// by this user, that no one else can write. A missing directory is fine (it holds nothing).
+pub fn check_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let unsafe_dir = |why: String| StoreError::UnsafeStateDir {
+        path: dir.to_path_buf(),
+        why,
+    };
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("inspect", dir)(e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(unsafe_dir("is a symbolic link".into()));
+    }
+    if !meta.is_dir() {
+        return Err(unsafe_dir("is not a directory".into()));
+    }
+    if meta.uid() != current_uid() {
+        return Err(unsafe_dir(format!(
+            "belongs to uid {}, not to you (uid {})",
+            meta.uid(),
+            current_uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(unsafe_dir(format!(
+            "can be written by others (mode {:o})",
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// What kind of file a non-regular file is, for messages.
+fn kind_of(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens `path` for reading without blocking (a FIFO does not wait for a writer) and checks that
+/// it is a regular file of at most `limit` bytes. With `follow` false, a symbolic link is
+/// refused rather than followed.
+fn open_regular(path: &Path, follow: bool, limit: u64) -> Result<File, StoreError> {
+    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
+    if !follow {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::NotFound {
+                path: path.to_path_buf(),
+            },
+            _ if e.raw_os_error() == Some(libc::ELOOP) => StoreError::NotRegular {
+                path: path.to_path_buf(),
+                kind: "a symbolic link",
+            },
+            _ => io_err("read", path)(e),
+        })?;
+    let meta = file.metadata().map_err(io_err("inspect", path))?;
+    if !meta.is_file() {
+        return Err(StoreError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(&meta),
+        });
+    }
+    if meta.len() > limit {
+        return Err(StoreError::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            limit,
+        });
+    }
+    Ok(file)
+}
+
+/// Reads an open regular file to its end, refusing more than `limit` bytes (it may grow while
+/// being read).
+fn read_capped(file: &mut File, path: &Path, limit: u64) -> Result<Vec<u8>, StoreError> {
+    let mut buf = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(io_err("read", path))?;
+    if buf.len() as u64 > limit {
+        return Err(StoreError::TooLarge {
+            path: path.to_path_buf(),
+            size: buf.len() as u64,
+            limit,
+        });
+    }
+    Ok(buf)
 }
 
 /// Takes the lock at `path` without waiting. When another process holds it, returns
@@ -69,14 +210,29 @@ pub fn try_lock(path: &Path) -> Result<Lock, StoreError> {
     if let Some(dir) = path.parent() {
         ensure_private_dir(dir)?;
     }
+    // Never through a symbolic link, never blocking on a FIFO: the lock must be our own file.
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
-        .map_err(io_err("open lock file", path))?;
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => StoreError::NotRegular {
+                path: path.to_path_buf(),
+                kind: "a symbolic link",
+            },
+            _ => io_err("open lock file", path)(e),
+        })?;
+    let meta = file.metadata().map_err(io_err("inspect", path))?;
+    if !meta.is_file() {
+        return Err(StoreError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(&meta),
+        });
+    }
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
@@ -95,14 +251,54 @@ pub fn try_lock(path: &Path) -> Result<Lock, StoreError> {
     Ok(Lock { _file: file })
 }
 
-/// Reads a whole file. A missing file is [`StoreError::NotFound`].
+/// Reads a whole credentials or config file (a symbolic link is followed): a regular file of at
+/// most [`MAX_SHARED_FILE`] bytes. A missing file is [`StoreError::NotFound`].
 pub fn read(path: &Path) -> Result<Vec<u8>, StoreError> {
-    fs::read(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => StoreError::NotFound {
-            path: path.to_path_buf(),
-        },
-        _ => io_err("read", path)(e),
-    })
+    let mut file = open_regular(path, true, MAX_SHARED_FILE)?;
+    read_capped(&mut file, path, MAX_SHARED_FILE)
+}
+
+/// Reads one of keyrot-agent's own files in its state directory, if it exists: the directory
+/// must be private ([`check_private_dir`]), the file a regular file (not a link) of at most
+/// [`MAX_STATE_FILE`] bytes.
+pub fn read_state(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    if let Some(dir) = path.parent() {
+        check_private_dir(dir)?;
+    }
+    let mut file = match open_regular(path, false, MAX_STATE_FILE) {
+        Ok(f) => f,
+        Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    read_capped(&mut file, path, MAX_STATE_FILE).map(Some)
+}
+
+/// The last `max` bytes (at most) of one of keyrot-agent's own append-only files (the history),
+/// from the start of a line; the directory and file are checked as by [`read_state`].
+pub fn read_state_tail(path: &Path, max: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    use std::io::Seek;
+    if let Some(dir) = path.parent() {
+        check_private_dir(dir)?;
+    }
+    let mut file = match open_regular(path, false, u64::MAX) {
+        Ok(f) => f,
+        Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata().map_err(io_err("inspect", path))?.len();
+    let from = len.saturating_sub(max);
+    file.seek(io::SeekFrom::Start(from))
+        .map_err(io_err("read", path))?;
+    let mut buf = read_capped(&mut file, path, max)?;
+    if from > 0 {
+        // Drop the partial first line.
+        let cut = buf
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(buf.len(), |i| i + 1);
+        buf.drain(..cut);
+    }
+    Ok(Some(buf))
 }
 
 /// Reads a file that another program may be rewriting in place: reads again a moment later
@@ -208,10 +404,8 @@ pub fn replace_with<E: std::error::Error + 'static>(
         let meta = fs::metadata(&target).map_err(io_err("inspect", &target))?;
         let temp = write_temp(&target, &new, Some(&meta))?;
         let result = (|| {
-            let mut old = File::open(&target).map_err(io_err("read", &target))?;
-            let mut current = Vec::new();
-            old.read_to_end(&mut current)
-                .map_err(io_err("read", &target))?;
+            let mut old = open_regular(&target, true, MAX_SHARED_FILE)?;
+            let current = read_capped(&mut old, &target, MAX_SHARED_FILE)?;
             if current != expected {
                 return Ok(Err(()));
             }
@@ -365,7 +559,7 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
 /// A small JSON state file of keyrot-agent's (a cache, a record of what was shown): its value,
 /// or `None` when it is missing or unreadable, which such files may be.
 pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
-    read_optional(path)
+    read_state(path)
         .ok()
         .flatten()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -389,14 +583,35 @@ pub fn append_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     if let Some(dir) = path.parent() {
         ensure_private_dir(dir)?;
     }
-    let mut f = OpenOptions::new()
+    let mut f = open_append(path)?;
+    f.write_all(bytes).map_err(io_err("append to", path))?;
+    f.sync_all().map_err(io_err("append to", path))
+}
+
+/// Opens a private file of the state directory for appending: created 0600 if missing, never
+/// through a symbolic link, never blocking on a FIFO, and a regular file.
+fn open_append(path: &Path) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
-        .map_err(io_err("append to", path))?;
-    f.write_all(bytes).map_err(io_err("append to", path))?;
-    f.sync_all().map_err(io_err("append to", path))
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => StoreError::NotRegular {
+                path: path.to_path_buf(),
+                kind: "a symbolic link",
+            },
+            _ => io_err("append to", path)(e),
+        })?;
+    let meta = file.metadata().map_err(io_err("inspect", path))?;
+    if !meta.is_file() {
+        return Err(StoreError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(&meta),
+        });
+    }
+    Ok(file)
 }
 
 /// Opens the private file at `path` (0600, created if missing) for appending: a log another
@@ -405,12 +620,58 @@ pub fn open_private_append(path: &Path) -> Result<File, StoreError> {
     if let Some(dir) = path.parent() {
         ensure_private_dir(dir)?;
     }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err("open", path))
+    open_append(path)
+}
+
+/// The mode bits of `path` (a symbolic link followed) and of the directory it is in, or `None`
+/// when either cannot be inspected (then the read that follows reports why).
+pub fn modes(path: &Path) -> Option<(u32, u32)> {
+    let target = fs::canonicalize(path).ok()?;
+    let meta = fs::metadata(&target).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let file = meta.mode() & 0o7777;
+    let dir = fs::metadata(target.parent()?).ok()?.mode() & 0o7777;
+    Some((file, dir))
+}
+
+/// Takes the write bits for group and others off `path` and off the directory it is in (a
+/// symbolic link followed), and the read bits off the file: what `--fix-permissions` does.
+pub fn make_private(path: &Path) -> Result<(), StoreError> {
+    let target = fs::canonicalize(path).map_err(io_err("inspect", path))?;
+    let mode = fs::metadata(&target)
+        .map_err(io_err("inspect", path))?
+        .mode()
+        & 0o7777;
+    fs::set_permissions(&target, fs::Permissions::from_mode(mode & 0o700))
+        .map_err(io_err("change the mode of", &target))?;
+    if let Some(dir) = target.parent() {
+        let dmode = fs::metadata(dir).map_err(io_err("inspect", dir))?.mode() & 0o7777;
+        if dmode & 0o022 != 0 && dmode & 0o1000 == 0 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(dmode & !0o022))
+                .map_err(io_err("change the mode of", dir))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether this process can replace `path` (create a temp file in its directory and rename it
+/// over the file), asked before anything is created in AWS so that an unwritable `~/.aws` is
+/// found while there is nothing to roll back.
+pub fn check_can_replace(path: &Path) -> Result<(), StoreError> {
+    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let Some(dir) = target.parent() else {
+        return Ok(());
+    };
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|e| io_err("write into", dir)(io::Error::other(e)))?;
+    // SAFETY: access() with a valid C string.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+        return Err(io_err("write into", dir)(io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// Removes the directory `dir` if it is empty; returns whether it is gone.
@@ -506,8 +767,10 @@ fn write_temp(
                 std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()))
                     .map_err(io_err("keep the owner of", target))?;
             }
-            file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
-                .map_err(io_err("keep the mode of", target))?;
+            file.set_permissions(fs::Permissions::from_mode(
+                crate::core::trust::written_mode(meta.mode() & 0o7777),
+            ))
+            .map_err(io_err("keep the mode of", target))?;
         }
         file.sync_all().map_err(io_err("fsync", &temp))
     })();

@@ -109,13 +109,8 @@ pub async fn adopt(
             }
         }
     }
-    // The backup holds the file as it was before, with the secrets that just moved out of it:
-    // it becomes the file as it is now.
-    if !moved.is_empty()
-        && let Err(e) = file.clear_backup()
-    {
-        tracing::warn!(error = %e, path = %paths.backup_file().display(), "could not clear the backup; it still holds the adopted secret: delete it");
-    }
+    // The backup holds the file as it was before, with the secrets that just moved out of it.
+    crate::edge::storage::forget_backup(paths);
     Ok(moved)
 }
 

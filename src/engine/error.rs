@@ -173,9 +173,32 @@ pub enum Error {
     )]
     Journal { profile: String, what: String },
 
+    #[error(
+        "profile {profile}: IAM answered CreateAccessKey with a key pair that cannot be written: {why}. The new key was deleted and nothing was changed; check AWS_ENDPOINT_URL and the endpoint_url settings"
+    )]
+    MalformedKey { profile: String, why: &'static str },
+
     /// One of keyrot-agent's own records (the journal, the grace record) cannot be read.
     #[error("{0}")]
     StateDamaged(String),
+
+    #[error(
+        "{path} can be written by others ({why}): they could change the profiles keyrot-agent acts on or read the new secret. Nothing was changed. Run: {fix}   (or run keyrot-agent again with --fix-permissions)"
+    )]
+    WritableByOthers {
+        path: PathBuf,
+        why: String,
+        fix: String,
+    },
+
+    #[error(
+        "{from} sets the endpoint {endpoint}, and {why}: a new secret would cross the network in clear text. Nothing was changed. Use https://, or pass --allow-insecure-endpoint if you mean it"
+    )]
+    InsecureEndpoint {
+        endpoint: String,
+        from: String,
+        why: &'static str,
+    },
 
     #[error(
         "profile {keyring} (in the keyring) and profile {file} (in the file) hold the same key; run keyrot-agent keyring adopt --profile {file} (or release {keyring}) so that they move together"

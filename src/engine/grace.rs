@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::core::decide::{self, GraceFacts, Settle, Signed, Stage};
+use crate::core::decide::{self, GraceFacts, InIam, LastLook, Settle, Signed, Stage};
 use crate::core::keys::ErrorClass;
 use crate::core::keys::KeyPair;
 use crate::edge::aws::{Aws, AwsError, RequestCounter};
@@ -48,12 +48,20 @@ fn forget_old_pair(entry: &Entry, paths: &Paths) {
 }
 
 /// What [`settle`] did.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Settled {
     /// Old keys deleted because their grace was over.
     pub deleted: Vec<String>,
     /// Replacing keys deleted to finish an interrupted undo.
     pub undone: Vec<String>,
+    /// Old keys the user made Active again during their grace: left alone, and forgotten.
+    pub reactivated: Vec<String>,
+}
+
+impl Settled {
+    pub fn is_empty(&self) -> bool {
+        self.deleted.is_empty() && self.undone.is_empty() && self.reactivated.is_empty()
+    }
 }
 
 /// Deletes old keys whose grace is over and finishes interrupted undos. `held` is what the local
@@ -100,18 +108,47 @@ pub async fn settle(
             continue;
         };
         let aws = Aws::load(&entry.primary, counter.clone()).await;
-        match action {
+        let (target, finishing_undo) = match action {
             Settle::Keep => {
                 if !facts.profiles_hold_old && facts.grace_over {
                     tracing::warn!(key = %entry.old_key_id, "a profile holds the key kept in grace; not deleting it");
                 }
                 keep.push(entry);
+                continue;
             }
             // An undo put the old key back and stopped before deleting the replacing key.
-            Settle::FinishUndo => match retire(&aws, &signer, &entry.new_key_id).await {
+            Settle::FinishUndo => (entry.new_key_id.clone(), true),
+            Settle::DeleteOld => (entry.old_key_id.clone(), false),
+        };
+        // The record is keyrot-agent's own, but nothing is deleted on its word alone: only a
+        // key IAM lists for the caller, and an old key only while it is Inactive.
+        let (sign, _) = Signing::OwnKeys.iam(&signer, false);
+        let in_iam = match aws.list_keys(&sign).await {
+            Ok(keys) => match keys.iter().find(|k| k.id == target) {
+                Some(k) if k.active => InIam::Active,
+                Some(_) => InIam::Inactive,
+                None => InIam::Absent,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e.detail(), "could not list the keys before deleting one after its grace; trying again later");
+                keep.push(entry);
+                continue;
+            }
+        };
+        match decide::last_look(in_iam, finishing_undo) {
+            LastLook::Forget => {
+                tracing::warn!(key = %target, "the key kept in grace is not the user's key (any more); nothing is deleted");
+                forget_old_pair(&entry, paths);
+            }
+            LastLook::LeaveReactivated => {
+                tracing::warn!(key = %target, "the old key was made Active again during its grace; it is left alone");
+                forget_old_pair(&entry, paths);
+                done.reactivated.push(target);
+            }
+            LastLook::Delete if finishing_undo => match retire(&aws, &signer, &target).await {
                 Ok(()) => {
                     forget_old_pair(&entry, paths);
-                    done.undone.push(entry.new_key_id.clone());
+                    done.undone.push(target);
                     if !state.held.contains(&entry.old_key_id) {
                         state.held.push(entry.old_key_id.clone());
                     }
@@ -121,17 +158,14 @@ pub async fn settle(
                     keep.push(entry);
                 }
             },
-            Settle::DeleteOld => match aws
-                .delete_key(&Signing::OwnKeys.iam(&signer, false).0, &entry.old_key_id)
-                .await
-            {
+            LastLook::Delete => match aws.delete_key(&sign, &target).await {
                 Ok(()) => {
                     forget_old_pair(&entry, paths);
-                    done.deleted.push(entry.old_key_id.clone());
+                    done.deleted.push(target);
                 }
                 Err(e) if e.class == ErrorClass::NoSuchEntity => forget_old_pair(&entry, paths),
                 Err(e) => {
-                    tracing::warn!(key = %entry.old_key_id, error = %e.detail(), "could not delete the old key after its grace; trying again later");
+                    tracing::warn!(key = %target, error = %e.detail(), "could not delete the old key after its grace; trying again later");
                     keep.push(entry);
                 }
             },
@@ -320,6 +354,7 @@ pub async fn undo(
     if let Err(e) = History::new(paths.history_file()).append(&line) {
         tracing::warn!(error = %e, "could not append to the history");
     }
+    crate::edge::storage::forget_backup(paths);
     Ok(Undone {
         profiles: entry.profiles,
         restored_key_id: old.id,

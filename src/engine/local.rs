@@ -8,6 +8,7 @@ use crate::core::config::{Config, LoadError, parse as parse_config};
 use crate::core::credentials::{self, FileKind, ParsedFile};
 use crate::core::profiles::{self, Profile, SkipReason};
 use crate::core::rotation::{self, Selected, Selection};
+use crate::core::trust::{self, Exposure};
 use crate::edge::paths::Paths;
 use crate::edge::storage::{self, HeldKeys, Secrets};
 use crate::edge::store::{self, StoreError};
@@ -25,11 +26,14 @@ pub struct Local {
     /// The keys local profiles hold; `None` when a keyring entry cannot be read (then no key
     /// the user may hold is deleted).
     pub held: Option<HeldKeys>,
+    /// A warning that others can read the credentials file, for the agent to notify.
+    pub exposure: Option<String>,
 }
 
 /// Reads both shared files, refuses what the AWS CLI and the SDKs would read differently (with
 /// `file:line`), registers every secret in them with the scrubber, and classifies the profiles.
 pub fn load(paths: &Paths) -> Result<Local, Error> {
+    let exposure = check_permissions(paths)?;
     let bytes = store::read_settled(&paths.credentials)?;
     let creds = parse(&paths.credentials, &bytes, FileKind::Credentials)?;
     let config = match store::read_optional(&paths.config)? {
@@ -45,7 +49,11 @@ pub fn load(paths: &Paths) -> Result<Local, Error> {
             });
         }
     }
+    check_endpoints(paths, config.as_ref())?;
     register_secrets(&creds);
+    if let Some(config) = &config {
+        register_secrets(config);
+    }
     let classified = profiles::classify(&creds, config.as_ref());
     let profiles = storage::resolve(classified.clone());
     let held = HeldKeys::of(&creds).ok();
@@ -55,7 +63,74 @@ pub fn load(paths: &Paths) -> Result<Local, Error> {
         classified,
         profiles,
         held,
+        exposure,
     })
+}
+
+/// The credentials file and its directory must not be writable by others (nor the config file,
+/// whose `credential_process` lines AWS clients run): refused, or made private with
+/// `--fix-permissions`. A credentials file others can read is a warning, returned for the
+/// agent to notify. Modes are never widened.
+fn check_permissions(paths: &Paths) -> Result<Option<String>, Error> {
+    let mut warning = None;
+    for (path, secrets) in [(&paths.credentials, true), (&paths.config, false)] {
+        let Some((file_mode, dir_mode)) = store::modes(path) else {
+            continue;
+        };
+        match trust::exposure(file_mode, dir_mode) {
+            Exposure::Writable if paths.trust.fix_permissions => {
+                store::make_private(path)?;
+                tracing::warn!(path = %path.display(), "others could write this file or its directory; made it private (--fix-permissions)");
+            }
+            Exposure::Writable => {
+                let dir = path.parent().unwrap_or(path);
+                return Err(Error::WritableByOthers {
+                    path: path.clone(),
+                    why: format!("mode {file_mode:o}, its directory {dir_mode:o}"),
+                    fix: format!(
+                        "chmod go-w '{}' && chmod 600 '{}'",
+                        dir.display(),
+                        path.display()
+                    ),
+                });
+            }
+            Exposure::Readable if secrets => {
+                let text = format!(
+                    "{} can be read by other users of this machine (mode {file_mode:o}); run: chmod 600 '{}'",
+                    path.display(),
+                    path.display()
+                );
+                tracing::warn!("{text}");
+                warning = Some(text);
+            }
+            Exposure::Readable | Exposure::Private => {}
+        }
+    }
+    Ok(warning)
+}
+
+/// Every endpoint a new secret could come back from (the environment's, the config file's)
+/// must be https://, or plain http:// on this machine, unless `--allow-insecure-endpoint`.
+fn check_endpoints(paths: &Paths, config: Option<&ParsedFile>) -> Result<(), Error> {
+    if paths.trust.insecure_endpoint {
+        return Ok(());
+    }
+    let from_file = config.map(trust::endpoints_in).unwrap_or_default();
+    let all = paths.endpoints.iter().cloned().chain(
+        from_file
+            .into_iter()
+            .map(|(line, url)| (format!("{}:{line}", paths.config.display()), url)),
+    );
+    for (from, endpoint) in all {
+        if let Some(why) = trust::insecure_endpoint(&endpoint) {
+            return Err(Error::InsecureEndpoint {
+                endpoint,
+                from,
+                why,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Local {

@@ -111,5 +111,8 @@ pub async fn finish_pending(
     let mut report = Rotator::resume(&ctx, record).run_resumed().await;
     report.requests = key_counter.get();
     crate::engine::rotate::remember_dates(&paths, &report);
+    if !report.in_flight {
+        crate::edge::storage::forget_backup(&paths);
+    }
     Ok(Some(report))
 }

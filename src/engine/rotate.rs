@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use crate::core::decide::{self, Finish, Recovery, Restore, Signed, Stage, Verdict};
@@ -216,6 +216,11 @@ impl<'a> Rotator<'a> {
     /// Finishes (or rolls back) the rotation of a journal record.
     pub async fn run_resumed(mut self) -> KeyReport {
         let record = self.record.clone().expect("resume has a record");
+        if let Err(halt) = self.check_record(&record).await {
+            self.stop(halt).await;
+            self.report.in_flight |= self.record.is_some();
+            return self.report;
+        }
         match decide::recovery(record.phase, record.rolling_back, self.new.is_some()) {
             Recovery::FinishRollback => self.roll_back(None).await,
             Recovery::SweepOrphans => self.sweep_orphans().await,
@@ -223,6 +228,78 @@ impl<'a> Rotator<'a> {
         }
         self.report.in_flight |= self.record.is_some();
         self.report
+    }
+
+    /// Before acting on a journal record: it must match what IAM says. The key the primary
+    /// profile holds now must answer as the record's user; a record about to write its new key
+    /// (from Verified on) must have a new key that answers as that user too; an intent must name
+    /// the profile's key among the keys it listed, and not lie in the future. A record that does
+    /// not match is kept, untouched, and refused loudly: keyrot-agent acts on no record it
+    /// cannot tie to the user.
+    async fn check_record(&mut self, record: &Record) -> Result<(), Halt> {
+        let journal = self.ctx.journal.path().display().to_string();
+        let damaged = |what: String| {
+            Halt::KeepJournal(Error::StateDamaged(format!(
+                "{journal} does not match what IAM and your profiles say ({what}); keyrot-agent will not act on it. If no rotation of yours was cut short, move the file away and check your keys in IAM"
+            )))
+        };
+        let Some(held) = self.ctx.held else {
+            return Err(Halt::KeepJournal(Error::Interrupted {
+                profile: self.profile.clone(),
+                operation: "recovery",
+                detail: "the profiles cannot be read now to check the rotation in flight".into(),
+            }));
+        };
+        let Some(current) = held.pair(&record.primary) else {
+            return Err(damaged(format!(
+                "profile {} holds no key now",
+                record.primary
+            )));
+        };
+        if record.phase == Phase::Planned || self.new.is_none() {
+            if !record.keys_before.contains(&record.old_key_id) {
+                return Err(damaged("its intent does not list its own old key".into()));
+            }
+            if record.started_at > OffsetDateTime::now_utc() + time::Duration::minutes(15) {
+                return Err(damaged("it was started in the future".into()));
+            }
+        }
+        let aws = self.ctx.aws;
+        let mut keys = vec![(current, "the key profile holds now")];
+        if record.phase >= Phase::Verified
+            && let Some(new) = self.new.clone()
+        {
+            keys.push((new, "the new key it would write"));
+        }
+        for (key, which) in keys {
+            let answer = self
+                .retry
+                .run(
+                    |e: &AwsError| decide::verdict(e.class, Signed::WithKnownKey, Stage::InFlight),
+                    async |_| aws.identity(&key).await,
+                )
+                .await;
+            match answer {
+                Ok(id) if id.arn == record.user_arn => {}
+                Ok(id) => {
+                    return Err(damaged(format!(
+                        "{which}, {}, belongs to {}, not to {}",
+                        key.id, id.arn, record.user_arn
+                    )));
+                }
+                Err(e) if e.class == ErrorClass::Unreachable => {
+                    return Err(Halt::KeepJournal(self.interrupted(&e)));
+                }
+                Err(e) => {
+                    return Err(damaged(format!(
+                        "{which}, {}, does not work: {}",
+                        key.id,
+                        e.detail()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Walks the phases from `phase` to the end, or to a stop.
@@ -483,6 +560,9 @@ impl<'a> Rotator<'a> {
 
     /// Makes room (deletes the user's Inactive key, if any) and creates the new key.
     async fn create(&mut self) -> Step {
+        if let Err(e) = self.secrets.check_writable() {
+            return Err(Halt::NothingChanged(Error::Store(e)));
+        }
         let old = self.old.clone();
         let aws = self.ctx.aws;
         let profile = self.profile.clone();
@@ -553,6 +633,19 @@ impl<'a> Rotator<'a> {
         failpoint::hit("after-create");
         self.report.new_key_created = Some(OffsetDateTime::now_utc());
         self.report.new_key_id = Some(new.id.clone());
+        if let Err(why) = crate::core::keys::writable_pair(&new.id, new.secret.expose_secret()) {
+            // Nothing can be done with it: it goes at once, and nothing else changes.
+            self.new = Some(new);
+            let e = Error::MalformedKey {
+                profile: self.profile.clone(),
+                why,
+            };
+            if self.delete_new_key().await {
+                self.new = None;
+                return Err(Halt::NothingChanged(e));
+            }
+            return Err(Halt::KeepJournal(e));
+        }
         match self.secrets.stash(Slot::Pending(&self.profile), &new) {
             Ok(kept) => self.new_kept = kept,
             Err(e) => {

@@ -11,6 +11,7 @@ use crate::edge::paths::Paths;
 use crate::edge::store;
 use crate::engine::Options;
 use crate::engine::error::Error;
+use crate::engine::grace::Settled;
 use crate::engine::outcome::{KeyReport, Outcome};
 use crate::engine::rotate::{Context, Rotator, remember_dates};
 use crate::engine::signing::Signing;
@@ -26,6 +27,8 @@ pub struct Rotations {
     pub keys: Vec<KeyReport>,
     /// Profiles passed over (with `--all`), and why.
     pub skipped: Vec<(String, SkipReason)>,
+    /// What settle did with old keys in their grace.
+    pub settled: Settled,
     /// HTTP requests made, retries included.
     pub requests: usize,
 }
@@ -69,7 +72,7 @@ pub async fn rotate_selected(
     let local = crate::engine::local::load(paths)?;
     if !options.dry_run {
         // Old keys whose grace is over go; an interrupted undo is finished.
-        crate::engine::grace::settle(
+        done.settled = crate::engine::grace::settle(
             paths,
             local.held.as_ref(),
             &counter,
@@ -110,6 +113,9 @@ pub async fn rotate_selected(
             // This rotation is in flight (the network went away): the others wait for it.
             break;
         }
+    }
+    if !options.dry_run && !done.keys.iter().any(|k| k.in_flight) {
+        crate::edge::storage::forget_backup(paths);
     }
     done.requests = counter.get();
     Ok(done)

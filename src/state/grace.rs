@@ -85,7 +85,7 @@ impl GraceFile {
     /// The state; a missing file is empty. An unreadable one is an error: it may hold the only
     /// way back to an old key.
     pub fn load(&self) -> Result<State, GraceError> {
-        match store::read_optional(&self.path)? {
+        match store::read_state(&self.path)? {
             None => Ok(State::default()),
             Some(b) => serde_json::from_slice(&b).map_err(|e| GraceError::Damaged {
                 path: self.path.clone(),

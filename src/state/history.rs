@@ -86,7 +86,8 @@ impl History {
 
     /// The latest line of each profile. Lines that cannot be read are passed over.
     pub fn last_per_profile(&self) -> BTreeMap<String, HistoryLine> {
-        let text = store::read_optional(&self.path)
+        // The last lines are enough: each profile's last rotation is among them.
+        let text = store::read_state_tail(&self.path, store::MAX_STATE_FILE)
             .ok()
             .flatten()
             .map(|b| String::from_utf8_lossy(&b).into_owned())

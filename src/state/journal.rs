@@ -148,7 +148,7 @@ impl Journal {
 
     /// The record of the rotation in flight, if any.
     pub fn load(&self) -> Result<Option<Record>, JournalError> {
-        let Some(bytes) = store::read_optional(&self.path)? else {
+        let Some(bytes) = store::read_state(&self.path)? else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes)

@@ -358,8 +358,15 @@ impl TestEnv {
         self.dir.path().join("state/keyrot-agent")
     }
 
+    /// Writes the credentials file mode 0600, as `aws configure` does (a file others can read
+    /// gets a warning).
     pub fn write_credentials(&self, text: impl AsRef<[u8]>) {
-        std::fs::write(self.credentials_path(), text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.credentials_path();
+        std::fs::write(&path, text).unwrap();
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
     }
 
     pub fn write_config(&self, text: &str) {
@@ -401,9 +408,12 @@ impl TestEnv {
         env
     }
 
-    /// The real binary in this environment.
+    /// The real binary in this environment (`KEYROT_TEST_BIN` runs another build, such as an
+    /// older release, against the same tests).
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyrot-agent"));
+        let bin = std::env::var_os("KEYROT_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_keyrot-agent").into());
+        let mut cmd = Command::new(bin);
         cmd.env_clear()
             .envs(self.env())
             .current_dir(self.dir.path());
