@@ -113,6 +113,37 @@ fn systemd_verify(env: &TestEnv, unit: &Path) {
     );
 }
 
+/// `systemd-analyze security --user` rates the unit's exposure at most `limit` (0 is fully
+/// sandboxed, 10 not at all; the unit without its sandbox rated 9.6).
+#[track_caller]
+fn systemd_exposure_at_most(env: &TestEnv, unit: &Path, limit: f64) {
+    require("systemd-analyze", "systemd");
+    // A runtime dir of its own, outside the tree the caller compares.
+    let runtime = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(runtime.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--user", "--offline=true", "--no-pager"])
+        .arg(unit)
+        .env_clear()
+        .envs(env.env())
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let level: f64 = text
+        .lines()
+        .find_map(|l| l.split("keyrot-agent.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no exposure level in:\n{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(level <= limit, "exposure {level} > {limit}:\n{text}");
+}
+
 /// The plist as Python's `plistlib` reads it, as JSON.
 #[track_caller]
 fn plistlib(plist: &Path) -> serde_json::Value {
@@ -197,7 +228,9 @@ fn systemd_install_writes_exactly_the_unit_and_uninstall_removes_it() {
     assert_eq!(mode(&unit), 0o644);
     let text = std::fs::read_to_string(&unit).unwrap();
     assert!(text.contains(&format!("\nExecStart={BIN} run\n")), "{text}");
+    assert!(text.contains("\nLimitCORE=0\n"), "{text}");
     systemd_verify(&env, &unit);
+    systemd_exposure_at_most(&env, &unit, 4.5);
 
     // status: installed, starts this program, no warning.
     let v = env.run(&["service", "status", "--json"]).success().json();
