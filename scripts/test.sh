@@ -42,3 +42,7 @@ cargo test --locked --features failpoints
 
 echo "==> the Debian package (cargo-deb, dpkg -i, dpkg -r)"
 bash tests/deb.sh
+
+echo "==> supply chain: cargo deny (licenses, bans, sources; deny.toml)"
+command -v cargo-deny >/dev/null || cargo install --locked --quiet cargo-deny@0.20.2
+cargo deny --log-level error check bans licenses sources
