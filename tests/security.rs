@@ -687,3 +687,58 @@ fn a_running_keyrot_agent_cannot_be_dumped_or_attached() {
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
     child.wait().unwrap();
 }
+
+// ---- CreateAccessKey's answer, and where the new key must go ----
+
+/// A forging endpoint answers CreateAccessKey with a secret that holds a newline. It is never
+/// written; the new key is deleted at once, and the message says what happened (it used to say
+/// "changed by another program").
+#[test]
+fn a_forged_secret_that_cannot_be_written_is_refused_and_its_key_deleted() {
+    let user = moto().user("forged");
+    let proxy = Proxy::start(&moto().url);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original = profile("default", &user);
+    env.write_credentials(&original);
+    proxy.forge_secret("forgedSECRETforgedSECRET&#10;[evil]");
+    let run = env.run(&["now", "--json"]);
+    run.failure(9);
+    assert_eq!(run.json()["keys"][0]["error"]["kind"], "malformed_key");
+    assert!(run.stderr.contains("cannot be written"), "{}", run.stderr);
+    run.assert_no_secret(&[&user.secret]);
+    assert_eq!(env.credentials_text(), original);
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+    assert!(!env.state_dir().join("rotation.journal").exists());
+}
+
+/// An `~/.aws` the user cannot write into is found before a key is created, not after (it
+/// used to be found at the write, then rolled back). Run as a second uid: root writes anywhere.
+#[test]
+fn an_unwritable_aws_directory_is_found_before_any_key_is_created() {
+    let user = moto().user("rodir");
+    let proxy = Proxy::start(&moto().url);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    env.write_credentials(profile("default", &user));
+    let status = Command::new("chown")
+        .args(["-R", &format!("{OTHER_UID}:{OTHER_UID}")])
+        .arg(env.dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    chmod(env.credentials_path().parent().unwrap(), 0o555);
+    let out = env
+        .command()
+        .arg("now")
+        .uid(OTHER_UID)
+        .gid(OTHER_UID)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(16), "{stderr}");
+    assert!(stderr.contains("cannot write into"), "{stderr}");
+    assert!(
+        !proxy.seen().iter().any(|s| s.action == "CreateAccessKey"),
+        "a key was created"
+    );
+    assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
+}

@@ -209,6 +209,13 @@ pub struct ParsedFile {
     index: HashMap<String, usize>,
 }
 
+/// The text holds the file's secrets: it is wiped from memory when the file is dropped.
+impl Drop for ParsedFile {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.text);
+    }
+}
+
 impl fmt::Debug for ParsedFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.sections.iter().map(|s| s.name.as_str()).collect();

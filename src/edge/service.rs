@@ -570,7 +570,7 @@ pub fn install(
     }
     let old = store::read_optional(&path)?;
     if let Some(old) = &old
-        && old != report.text.as_bytes()
+        && old.as_slice() != report.text.as_bytes()
     {
         let old_exe = std::str::from_utf8(old)
             .ok()

@@ -27,6 +27,9 @@ pub const MAX_SHARED_FILE: u64 = 16 * 1024 * 1024;
 /// The largest file of keyrot-agent's own that it reads (a journal is a few kilobytes).
 pub const MAX_STATE_FILE: u64 = 1024 * 1024;
 
+/// The bytes of a file that may hold secrets: wiped from memory when dropped.
+pub type Secret = zeroize::Zeroizing<Vec<u8>>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: file not found")]
@@ -189,8 +192,8 @@ fn open_regular(path: &Path, follow: bool, limit: u64) -> Result<File, StoreErro
 
 /// Reads an open regular file to its end, refusing more than `limit` bytes (it may grow while
 /// being read).
-fn read_capped(file: &mut File, path: &Path, limit: u64) -> Result<Vec<u8>, StoreError> {
-    let mut buf = Vec::new();
+fn read_capped(file: &mut File, path: &Path, limit: u64) -> Result<Secret, StoreError> {
+    let mut buf = Secret::default();
     file.take(limit + 1)
         .read_to_end(&mut buf)
         .map_err(io_err("read", path))?;
@@ -253,7 +256,7 @@ pub fn try_lock(path: &Path) -> Result<Lock, StoreError> {
 
 /// Reads a whole credentials or config file (a symbolic link is followed): a regular file of at
 /// most [`MAX_SHARED_FILE`] bytes. A missing file is [`StoreError::NotFound`].
-pub fn read(path: &Path) -> Result<Vec<u8>, StoreError> {
+pub fn read(path: &Path) -> Result<Secret, StoreError> {
     let mut file = open_regular(path, true, MAX_SHARED_FILE)?;
     read_capped(&mut file, path, MAX_SHARED_FILE)
 }
@@ -261,7 +264,7 @@ pub fn read(path: &Path) -> Result<Vec<u8>, StoreError> {
 /// Reads one of keyrot-agent's own files in its state directory, if it exists: the directory
 /// must be private ([`check_private_dir`]), the file a regular file (not a link) of at most
 /// [`MAX_STATE_FILE`] bytes.
-pub fn read_state(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn read_state(path: &Path) -> Result<Option<Secret>, StoreError> {
     if let Some(dir) = path.parent() {
         check_private_dir(dir)?;
     }
@@ -275,7 +278,7 @@ pub fn read_state(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
 
 /// The last `max` bytes (at most) of one of keyrot-agent's own append-only files (the history),
 /// from the start of a line; the directory and file are checked as by [`read_state`].
-pub fn read_state_tail(path: &Path, max: u64) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn read_state_tail(path: &Path, max: u64) -> Result<Option<Secret>, StoreError> {
     use std::io::Seek;
     if let Some(dir) = path.parent() {
         check_private_dir(dir)?;
@@ -303,7 +306,7 @@ pub fn read_state_tail(path: &Path, max: u64) -> Result<Option<Vec<u8>>, StoreEr
 
 /// Reads a file that another program may be rewriting in place: reads again a moment later
 /// until two reads agree, so that a file caught empty or half-written is not taken for the file.
-pub fn read_settled(path: &Path) -> Result<Vec<u8>, StoreError> {
+pub fn read_settled(path: &Path) -> Result<Secret, StoreError> {
     let mut last = read(path)?;
     for _ in 0..20 {
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -317,7 +320,7 @@ pub fn read_settled(path: &Path) -> Result<Vec<u8>, StoreError> {
 }
 
 /// Reads a file that may be absent (the config file).
-pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn read_optional(path: &Path) -> Result<Option<Secret>, StoreError> {
     match read(path) {
         Ok(b) => Ok(Some(b)),
         Err(StoreError::NotFound { .. }) => Ok(None),
@@ -362,7 +365,7 @@ pub fn replace_with<E: std::error::Error + 'static>(
     path: &Path,
     backup: &Path,
     mut edit: impl FnMut(&[u8]) -> Result<Vec<u8>, E>,
-) -> Result<Vec<u8>, ReplaceError<E>> {
+) -> Result<Secret, ReplaceError<E>> {
     // A symlink is kept; what it points at is replaced.
     let target = fs::canonicalize(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => StoreError::NotFound {
@@ -372,7 +375,7 @@ pub fn replace_with<E: std::error::Error + 'static>(
     })?;
     let mut expected = read_settled(&target)?;
     let mut base = expected.clone();
-    let mut written: Option<Vec<u8>> = None;
+    let mut written: Option<Secret> = None;
     let mut refusals = 0;
     // Set when another program's version could not take the edit after ours was written: theirs
     // is put back (it is the newest intent) and the edit's refusal is returned.
@@ -382,7 +385,7 @@ pub fn replace_with<E: std::error::Error + 'static>(
             base.clone()
         } else {
             match edit(&base) {
-                Ok(new) => new,
+                Ok(new) => Secret::new(new),
                 Err(_) if written.is_none() && refusals < EDIT_RETRIES => {
                     refusals += 1;
                     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -406,7 +409,7 @@ pub fn replace_with<E: std::error::Error + 'static>(
         let result = (|| {
             let mut old = open_regular(&target, true, MAX_SHARED_FILE)?;
             let current = read_capped(&mut old, &target, MAX_SHARED_FILE)?;
-            if current != expected {
+            if *current != *expected {
                 return Ok(Err(()));
             }
             write_backup(backup, &expected)?;
@@ -416,7 +419,7 @@ pub fn replace_with<E: std::error::Error + 'static>(
             Ok(Ok(displaced))
         })();
         let displaced = match result {
-            Ok(Ok(displaced)) => displaced,
+            Ok(Ok(displaced)) => Secret::new(displaced),
             Ok(Err(())) => {
                 // Changed since we read it: start over from what is there now, once it settles.
                 let _ = fs::remove_file(&temp);
@@ -879,7 +882,7 @@ mod tests {
             Ok::<_, std::io::Error>(out)
         })
         .unwrap();
-        assert_eq!(written, b"region = b\nkey = new\n");
+        assert_eq!(written.as_slice(), b"region = b\nkey = new\n");
         assert_eq!(fs::read(&path).unwrap(), b"region = b\nkey = new\n");
     }
 

@@ -217,7 +217,7 @@ pub fn agent_config(paths: &Paths) -> Result<Config, LoadError> {
     else {
         return Ok(Config::default());
     };
-    let text = String::from_utf8(bytes).map_err(|_| io("it is not UTF-8 text".into()))?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| io("it is not UTF-8 text".into()))?;
     parse_config(&text).map_err(|error| LoadError::Invalid {
         path: path.clone(),
         error,

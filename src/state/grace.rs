@@ -99,7 +99,7 @@ impl GraceFile {
             return Ok(store::remove_durably(&self.path)?);
         }
         // Serializing plain data into memory cannot fail.
-        let bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
+        let bytes = zeroize::Zeroizing::new(serde_json::to_vec_pretty(state).unwrap_or_default());
         Ok(store::write_private(&self.path, &bytes)?)
     }
 

@@ -161,10 +161,12 @@ impl Journal {
 
     /// Writes `record` durably (temp, fsync, rename, directory fsync), mode 0600.
     pub fn save(&self, record: &Record) -> Result<(), JournalError> {
-        let bytes = serde_json::to_vec_pretty(record).map_err(|e| JournalError::Corrupt {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
+        let bytes = zeroize::Zeroizing::new(serde_json::to_vec_pretty(record).map_err(|e| {
+            JournalError::Corrupt {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }
+        })?);
         store::write_private(&self.path, &bytes)?;
         Ok(())
     }

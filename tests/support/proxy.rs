@@ -100,6 +100,8 @@ struct Rules {
     down_after: Option<String>,
     after_create: Option<Hook>,
     on_reject: Option<RejectHook>,
+    /// Replaces the secret in CreateAccessKey's answers (XML text, as it goes on the wire).
+    forged_secret: Option<String>,
     seen: Vec<Seen>,
 }
 
@@ -264,6 +266,12 @@ impl Proxy {
     }
 
     /// Runs `hook` right after a CreateAccessKey answer has been passed on.
+    /// A forging endpoint: CreateAccessKey's answers carry `xml_text` as the new secret (the
+    /// key itself is real, and stays in IAM unless the client deletes it).
+    pub fn forge_secret(&self, xml_text: &str) {
+        self.rules.lock().unwrap().forged_secret = Some(xml_text.to_string());
+    }
+
     pub fn after_create(&self, hook: impl Fn() + Send + Sync + 'static) {
         self.rules.lock().unwrap().after_create = Some(Box::new(hook));
     }
@@ -532,6 +540,20 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
                 }
                 _ => {}
             }
+        }
+        if action == "CreateAccessKey"
+            && status == 200
+            && let (Some(forged), Some(real)) = (
+                r.forged_secret.clone(),
+                xml_value(&resp_text, "SecretAccessKey"),
+            )
+        {
+            resp_body = resp_text
+                .replace(
+                    &format!("<SecretAccessKey>{real}</SecretAccessKey>"),
+                    &format!("<SecretAccessKey>{forged}</SecretAccessKey>"),
+                )
+                .into_bytes();
         }
         if action == "CreateAccessKey" && status == 200 {
             if let Some(new_id) = xml_value(&resp_text, "AccessKeyId") {
