@@ -742,3 +742,32 @@ fn an_unwritable_aws_directory_is_found_before_any_key_is_created() {
     );
     assert_eq!(moto().keys(&user), vec![(user.key_id.clone(), true)]);
 }
+
+/// A slow endpoint: CreateAccessKey's answer is lost at once and its key lands only after the
+/// sweep has looked, so the retry meets LimitExceeded. That key is swept again and deleted,
+/// and the rotation finishes; no key whose secret nobody has is left behind (it used to be,
+/// with exit 8).
+#[test]
+fn a_key_that_lands_after_the_sweep_looked_is_swept_again_not_left_behind() {
+    let user = moto().user("latecreate");
+    let proxy = Proxy::start(&moto().url);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    env.write_credentials(profile("default", &user));
+    proxy.late_create(Duration::from_millis(400));
+    let run = env.run(&["now"]);
+    run.success();
+    let (new, _) = env.key_pair("default");
+    assert_ne!(new, user.key_id);
+    assert_eq!(
+        moto().keys(&user),
+        vec![(new, true)],
+        "a key was left behind"
+    );
+    let creates = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.action == "CreateAccessKey")
+        .map(|s| s.status)
+        .collect::<Vec<_>>();
+    assert!(creates.len() >= 3, "{creates:?}");
+}

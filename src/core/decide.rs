@@ -106,6 +106,18 @@ pub fn stop_after(step: Step, class: Option<ErrorClass>) -> Stop {
     }
 }
 
+/// What a failed CreateAccessKey means when an earlier attempt of the same rotation may have
+/// made a key (`answer_lost_before`): a LimitExceeded then most likely comes from that key,
+/// landing after the sweep looked (a slow endpoint), so it is swept again before giving up.
+pub fn create_stop(class: ErrorClass, answer_lost_before: bool) -> Stop {
+    match stop_after(Step::Create, Some(class)) {
+        Stop::NothingChanged if class == ErrorClass::LimitExceeded && answer_lost_before => {
+            Stop::SweepFirst
+        }
+        other => other,
+    }
+}
+
 /// After the sweep of [`Stop::SweepFirst`]: nothing changed if no unknown key is left, else the
 /// journal stays so that recovery finds it.
 pub fn after_sweep(all_gone: bool) -> Stop {
@@ -302,6 +314,22 @@ pub fn last_look(in_iam: InIam, finishing_undo: bool) -> LastLook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limit_after_a_lost_create_answer_is_swept_again() {
+        use ErrorClass::*;
+        let cases = [
+            (LimitExceeded, false, Stop::NothingChanged),
+            (LimitExceeded, true, Stop::SweepFirst),
+            (Throttled, true, Stop::NothingChanged),
+            (AccessDenied, true, Stop::NothingChanged),
+            (Unreachable, false, Stop::SweepFirst),
+            (Transient, true, Stop::SweepFirst),
+        ];
+        for (class, lost, want) in cases {
+            assert_eq!(create_stop(class, lost), want, "{class:?} lost={lost}");
+        }
+    }
     use ErrorClass::*;
 
     #[test]

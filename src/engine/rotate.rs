@@ -587,6 +587,7 @@ impl<'a> Rotator<'a> {
         let backoff = self.retry.backoff();
         let started = Instant::now();
         let mut attempt: u32 = 0;
+        let mut answer_lost = false;
         loop {
             let e = match aws.create_key(&signer).await {
                 Ok(new) => return self.created(new).await,
@@ -594,9 +595,10 @@ impl<'a> Rotator<'a> {
             };
             let again = attempt + 1 < MAX_CREATE_ATTEMPTS;
             let wait = backoff.next(attempt, started.elapsed(), self.retry.jitter());
-            match decide::stop_after(decide::Step::Create, Some(e.class)) {
+            match decide::create_stop(e.class, answer_lost) {
                 decide::Stop::SweepFirst => {
                     // The answer may have been lost after IAM created a key: find and delete it.
+                    answer_lost = true;
                     let all_gone = self.sweep_unseen_keys(false).await;
                     if decide::after_sweep(all_gone) == decide::Stop::KeepJournal {
                         // The journal (phase Planned) lets recovery find the key later.

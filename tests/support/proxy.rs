@@ -102,6 +102,11 @@ struct Rules {
     on_reject: Option<RejectHook>,
     /// Replaces the secret in CreateAccessKey's answers (XML text, as it goes on the wire).
     forged_secret: Option<String>,
+    /// The next CreateAccessKey is answered by a dropped connection at once and reaches IAM
+    /// only this much later; creates after it wait until it has landed.
+    late_create: Option<Duration>,
+    /// Set once a late create has landed (or `None`: no late create in flight).
+    late_landed: Option<Arc<(Mutex<bool>, std::sync::Condvar)>>,
     seen: Vec<Seen>,
 }
 
@@ -272,6 +277,13 @@ impl Proxy {
         self.rules.lock().unwrap().forged_secret = Some(xml_text.to_string());
     }
 
+    /// A slow endpoint: the next CreateAccessKey loses its answer at once (the connection
+    /// drops) and creates its key only `delay` later, after the client has looked for it.
+    /// A CreateAccessKey sent meanwhile is held until that key exists.
+    pub fn late_create(&self, delay: Duration) {
+        self.rules.lock().unwrap().late_create = Some(delay);
+    }
+
     pub fn after_create(&self, hook: impl Fn() + Send + Sync + 'static) {
         self.rules.lock().unwrap().after_create = Some(Box::new(hook));
     }
@@ -309,6 +321,25 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Reads one HTTP/1.1 message with a Content-Length body. Returns (head, body).
+/// Sends one request upstream as it came and reads the answer (for requests forwarded late).
+fn forward_raw(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(upstream)?;
+    let mut new_head = String::new();
+    for (i, line) in head.split("\r\n").enumerate() {
+        if i > 0 && line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        new_head.push_str(line);
+        new_head.push_str("\r\n");
+    }
+    new_head.push_str("Connection: close\r\n\r\n");
+    up.write_all(new_head.as_bytes())?;
+    up.write_all(body)?;
+    up.flush()?;
+    let (_, answer) = read_message(&mut up, true)?;
+    Ok(answer)
+}
+
 fn read_message(conn: &mut TcpStream, until_eof: bool) -> std::io::Result<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16384];
@@ -483,6 +514,34 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
     if let Some(f) = failure {
         respond(&mut conn, f.status, &aws_error(&service, &f), "text/xml")?;
         return Ok(false);
+    }
+
+    if action == "CreateAccessKey" {
+        let (late, landed) = {
+            let mut r = rules.lock().unwrap();
+            let late = r.late_create.take();
+            if late.is_some() {
+                r.late_landed = Some(Arc::new((Mutex::new(false), std::sync::Condvar::new())));
+            }
+            (late, r.late_landed.clone())
+        };
+        if let (Some(delay), Some(landed)) = (late, landed.clone()) {
+            let _ = conn.shutdown(Shutdown::Both);
+            let (upstream, head, body) = (upstream.to_string(), head.clone(), body.clone());
+            thread::spawn(move || {
+                thread::sleep(delay);
+                let _ = forward_raw(&upstream, &head, &body);
+                *landed.0.lock().unwrap() = true;
+                landed.1.notify_all();
+            });
+            return Ok(false);
+        }
+        if let Some(landed) = landed {
+            let mut done = landed.0.lock().unwrap();
+            while !*done {
+                done = landed.1.wait(done).unwrap();
+            }
+        }
     }
 
     // Forward, one request per upstream connection.
