@@ -490,6 +490,27 @@ pub fn command(args: RunArgs) -> i32 {
     // signal: whatever the agent is stuck in (a keyring that does not answer, a slow disk),
     // SIGTERM stops the process at once. A rotation cut short is exactly a crash at an await
     // point, which the journal is made for.
+    // This thread's runtime, and its signal handlers, come first: a SIGTERM that arrives while
+    // the agent starts is ours from the start.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keyrot-agent: cannot start: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let signals = {
+        let _entered = rt.enter();
+        signal(tokio::signal::unix::SignalKind::terminate())
+            .and_then(|t| Ok((t, signal(tokio::signal::unix::SignalKind::interrupt())?)))
+    };
+    let (mut terminate, mut interrupt) = match signals {
+        Ok(s) => s,
+        Err(e) => return crate::commands::run::print_error(false, &e),
+    };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let agent = std::thread::Builder::new()
         .name("agent".into())
@@ -510,19 +531,7 @@ pub fn command(args: RunArgs) -> i32 {
         eprintln!("keyrot-agent: cannot start: {e}");
         return exit::INTERNAL;
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("keyrot-agent: cannot start: {e}");
-            return exit::INTERNAL;
-        }
-    };
     let result = rt.block_on(async move {
-        let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
         tokio::select! {
             r = done_rx => r.unwrap_or(Ok(())),
             _ = terminate.recv() => {
