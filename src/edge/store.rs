@@ -151,27 +151,29 @@ fn kind_of(meta: &fs::Metadata) -> &'static str {
     }
 }
 
-/// Opens `path` for reading without blocking (a FIFO does not wait for a writer) and checks that
-/// it is a regular file of at most `limit` bytes. With `follow` false, a symbolic link is
-/// refused rather than followed.
-fn open_regular(path: &Path, follow: bool, limit: u64) -> Result<File, StoreError> {
+/// The one way keyrot-agent opens a file: `options` plus `O_NONBLOCK|O_CLOEXEC` (a FIFO does
+/// not wait for a peer), and `O_NOFOLLOW` unless `follow`; then the file must be a regular one.
+/// A link where none is followed (or a loop of links) is [`StoreError::NotRegular`]; any other
+/// failure to open is `on_error`'s.
+fn open_checked(
+    path: &Path,
+    options: &mut OpenOptions,
+    follow: bool,
+    on_error: impl FnOnce(io::Error) -> StoreError,
+) -> Result<File, StoreError> {
     let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
     if !follow {
         flags |= libc::O_NOFOLLOW;
     }
-    let file = OpenOptions::new()
-        .read(true)
+    let file = options
         .custom_flags(flags)
         .open(path)
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => StoreError::NotFound {
-                path: path.to_path_buf(),
-            },
-            _ if e.raw_os_error() == Some(libc::ELOOP) => StoreError::NotRegular {
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => StoreError::NotRegular {
                 path: path.to_path_buf(),
                 kind: "a symbolic link",
             },
-            _ => io_err("read", path)(e),
+            _ => on_error(e),
         })?;
     let meta = file.metadata().map_err(io_err("inspect", path))?;
     if !meta.is_file() {
@@ -180,6 +182,22 @@ fn open_regular(path: &Path, follow: bool, limit: u64) -> Result<File, StoreErro
             kind: kind_of(&meta),
         });
     }
+    Ok(file)
+}
+
+/// Opens `path` for reading without blocking (a FIFO does not wait for a writer) and checks that
+/// it is a regular file of at most `limit` bytes. With `follow` false, a symbolic link is
+/// refused rather than followed.
+fn open_regular(path: &Path, follow: bool, limit: u64) -> Result<File, StoreError> {
+    let file = open_checked(path, OpenOptions::new().read(true), follow, |e| {
+        match e.kind() {
+            io::ErrorKind::NotFound => StoreError::NotFound {
+                path: path.to_path_buf(),
+            },
+            _ => io_err("read", path)(e),
+        }
+    })?;
+    let meta = file.metadata().map_err(io_err("inspect", path))?;
     if meta.len() > limit {
         return Err(StoreError::TooLarge {
             path: path.to_path_buf(),
@@ -214,28 +232,17 @@ pub fn try_lock(path: &Path) -> Result<Lock, StoreError> {
         ensure_private_dir(dir)?;
     }
     // Never through a symbolic link, never blocking on a FIFO: the lock must be our own file.
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => StoreError::NotRegular {
-                path: path.to_path_buf(),
-                kind: "a symbolic link",
-            },
-            _ => io_err("open lock file", path)(e),
-        })?;
-    let meta = file.metadata().map_err(io_err("inspect", path))?;
-    if !meta.is_file() {
-        return Err(StoreError::NotRegular {
-            path: path.to_path_buf(),
-            kind: kind_of(&meta),
-        });
-    }
+    let mut file = open_checked(
+        path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600),
+        false,
+        io_err("open lock file", path),
+    )?;
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
@@ -594,27 +601,12 @@ pub fn append_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 /// Opens a private file of the state directory for appending: created 0600 if missing, never
 /// through a symbolic link, never blocking on a FIFO, and a regular file.
 fn open_append(path: &Path) -> Result<File, StoreError> {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => StoreError::NotRegular {
-                path: path.to_path_buf(),
-                kind: "a symbolic link",
-            },
-            _ => io_err("append to", path)(e),
-        })?;
-    let meta = file.metadata().map_err(io_err("inspect", path))?;
-    if !meta.is_file() {
-        return Err(StoreError::NotRegular {
-            path: path.to_path_buf(),
-            kind: kind_of(&meta),
-        });
-    }
-    Ok(file)
+    open_checked(
+        path,
+        OpenOptions::new().create(true).append(true).mode(0o600),
+        false,
+        io_err("append to", path),
+    )
 }
 
 /// Opens the private file at `path` (0600, created if missing) for appending: a log another

@@ -320,9 +320,9 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// Reads one HTTP/1.1 message with a Content-Length body. Returns (head, body).
-/// Sends one request upstream as it came and reads the answer (for requests forwarded late).
-fn forward_raw(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
+/// Sends one request upstream as it came, on a connection of its own, and reads the answer.
+/// Returns (head, body).
+fn forward(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<(String, Vec<u8>)> {
     let mut up = TcpStream::connect(upstream)?;
     let mut new_head = String::new();
     for (i, line) in head.split("\r\n").enumerate() {
@@ -336,10 +336,12 @@ fn forward_raw(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<Vec<u
     up.write_all(new_head.as_bytes())?;
     up.write_all(body)?;
     up.flush()?;
-    let (_, answer) = read_message(&mut up, true)?;
+    let answer = read_message(&mut up, true)?;
+    let _ = up.shutdown(Shutdown::Both);
     Ok(answer)
 }
 
+/// Reads one HTTP/1.1 message with a Content-Length body. Returns (head, body).
 fn read_message(conn: &mut TcpStream, until_eof: bool) -> std::io::Result<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16384];
@@ -530,7 +532,7 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
             let (upstream, head, body) = (upstream.to_string(), head.clone(), body.clone());
             thread::spawn(move || {
                 thread::sleep(delay);
-                let _ = forward_raw(&upstream, &head, &body);
+                let _ = forward(&upstream, &head, &body);
                 *landed.0.lock().unwrap() = true;
                 landed.1.notify_all();
             });
@@ -545,21 +547,7 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
     }
 
     // Forward, one request per upstream connection.
-    let mut up = TcpStream::connect(upstream)?;
-    let mut new_head = String::new();
-    for (i, line) in head.split("\r\n").enumerate() {
-        if i > 0 && line.to_ascii_lowercase().starts_with("connection:") {
-            continue;
-        }
-        new_head.push_str(line);
-        new_head.push_str("\r\n");
-    }
-    new_head.push_str("Connection: close\r\n\r\n");
-    up.write_all(new_head.as_bytes())?;
-    up.write_all(&body)?;
-    up.flush()?;
-    let (resp_head, mut resp_body) = read_message(&mut up, true)?;
-    let _ = up.shutdown(Shutdown::Both);
+    let (resp_head, mut resp_body) = forward(upstream, &head, &body)?;
     let status: u16 = resp_head
         .split_whitespace()
         .nth(1)
