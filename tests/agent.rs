@@ -317,3 +317,96 @@ fn the_agent_deletes_the_old_key_when_its_grace_is_over() {
     assert!(moto().keys(&user).iter().all(|(k, _)| *k != user.key_id));
     assert_eq!(env.cli_identity("default"), user.arn);
 }
+
+#[test]
+fn a_key_that_needs_an_mfa_code_is_told_about_and_rotated_once_mfa_process_is_set() {
+    const CODE: &str = "482913";
+    const LATER: &str = "730518";
+    let desktop = Desktop::start();
+    let user = moto().user("agentmfa");
+    let proxy = Proxy::start(&moto().url);
+    let serial = format!("arn:aws:iam::123456789012:mfa/{}", user.name);
+    proxy.require_mfa(&user, &serial);
+    proxy.accept_mfa_code(&serial, CODE);
+    let mut env = TestEnv::with_endpoint(&proxy.url);
+    env.extra_env.extend(desktop.env());
+    env.write_credentials(profile("work", &user));
+    env.write_config(&format!("[profile work]\nmfa_serial = {serial}\n"));
+    // A first rotation by hand: keyrot-agent knows the key's date from then on.
+    env.run(&["now", "--profile", "work", "--mfa-code", CODE])
+        .success();
+    let first = env.key_pair("work").0;
+    let config = env.use_config("max_age = \"5s\"\nwarn_before = \"1s\"\n");
+    let agent = Agent::spawn(env.command().arg("run"));
+    // It falls due; the agent cannot ask for a code: it says so on the desktop, and waits.
+    let shown = desktop.wait_for_summary(
+        "AWS key for 'work' is due; it needs your MFA code",
+        Duration::from_secs(40),
+    );
+    assert!(
+        shown.body.contains("keyrot-agent now --profile work"),
+        "{shown:#?}"
+    );
+    let row = &env.run(&["status", "--json"]).json()["profiles"][0];
+    assert_eq!(row["state"], "needs MFA", "{row}");
+    assert_eq!(row["mfa"]["serial"], serial.as_str(), "{row}");
+    assert_eq!(row["mfa"]["unattended"], false, "{row}");
+    // Told once a day, not once a round; and never tried.
+    sighup(&agent);
+    std::thread::sleep(Duration::from_millis(1500));
+    let told = desktop
+        .notifications()
+        .iter()
+        .filter(|s| s.summary.contains("needs your MFA code"))
+        .count();
+    assert_eq!(told, 1, "told again after a new round");
+    assert_eq!(env.key_pair("work").0, first);
+    assert_eq!(
+        proxy.sessions().len(),
+        1,
+        "the agent asked STS for a session"
+    );
+    // With mfa_process, the agent rotates it by itself.
+    let script = env.dir.path().join("code.sh");
+    std::fs::write(&script, format!("#!/bin/sh\necho {LATER}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    proxy.accept_mfa_code(&serial, LATER);
+    std::fs::write(
+        &config,
+        format!(
+            "max_age = \"1h\"\nwarn_before = \"1s\"\n[profile.work]\nmfa_process = \"{}\"\nmax_age = \"5s\"\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let start = Instant::now();
+    while env.key_pair("work").0 == first {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the agent never rotated with mfa_process"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let new = env.key_pair("work").0;
+    let settled = Instant::now();
+    while moto().keys(&user) != vec![(new.clone(), true)] {
+        assert!(settled.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(agent);
+    assert_eq!(env.cli_identity("work"), user.arn);
+    assert_eq!(proxy.sessions().len(), 2);
+    for s in proxy.seen() {
+        if [
+            "ListAccessKeys",
+            "CreateAccessKey",
+            "UpdateAccessKey",
+            "DeleteAccessKey",
+        ]
+        .contains(&s.action.as_str())
+        {
+            assert!(s.session, "{} signed with a long-term key", s.action);
+        }
+    }
+}

@@ -328,8 +328,9 @@ const TOKEN_RULES: &[(&str, Applies, &[&str])] = &[
         ],
     ),
     (
+        // The terminal edge opens /dev/tty (a device, not a file on disk) to ask for a code.
         "only store writes to disk",
-        |m| m != "edge::store",
+        |m| m != "edge::store" && m != "edge::terminal",
         &[
             "fs::write",
             "File::create",
@@ -360,6 +361,7 @@ const TOKEN_RULES: &[(&str, Applies, &[&str])] = &[
             "\"grace.json\"",
             "\"failures.json\"",
             "\"notified.json\"",
+            "\"mfa.json\"",
             "\"agent.lock\"",
             "\"credentials.backup\"",
             "join(\"lock\")",

@@ -611,3 +611,46 @@ fn keyring_refusals_have_their_exit_codes() {
     assert_eq!(env.credentials_text(), original);
     assert_eq!(bus.lookup("keyrot-agent", "profile:default"), None);
 }
+
+#[test]
+fn a_keyring_profile_under_mfa_rotates_with_one_session() {
+    const CODE: &str = "482913";
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("keyringmfa");
+    let proxy = support::proxy::Proxy::start(&moto().url);
+    let serial = format!("arn:aws:iam::123456789012:mfa/{}", user.name);
+    proxy.require_mfa(&user, &serial);
+    proxy.accept_mfa_code(&serial, CODE);
+    let mut env = TestEnv::with_endpoint(&proxy.url);
+    env.extra_env.extend(bus.env());
+    env.write_credentials(profile("work", &user));
+    env.write_config(&format!("[profile work]\nmfa_serial = {serial}\n"));
+    env.run(&["keyring", "adopt", "--profile", "work"])
+        .success();
+    let run = env.run(&["now", "--profile", "work", "--mfa-code", CODE]);
+    run.success();
+    let v = env.run(&["credential-process", "--profile", "work"]).json();
+    let new = v["AccessKeyId"].as_str().unwrap().to_string();
+    assert_ne!(new, user.key_id);
+    assert_eq!(env.cli_identity("work"), user.arn);
+    assert_eq!(moto().keys(&user), vec![(new.clone(), true)]);
+    assert!(
+        !env.credentials_text().contains(&new),
+        "the new key is in the file"
+    );
+    assert_eq!(proxy.sessions().len(), 1);
+    for s in proxy.seen() {
+        if [
+            "ListAccessKeys",
+            "CreateAccessKey",
+            "UpdateAccessKey",
+            "DeleteAccessKey",
+        ]
+        .contains(&s.action.as_str())
+        {
+            assert!(s.session, "{} signed with a long-term key", s.action);
+        }
+    }
+    let m = &proxy.sessions()[0];
+    run.assert_no_secret(&[&m.secret, &m.token, CODE]);
+}

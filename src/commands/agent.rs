@@ -36,7 +36,9 @@ use crate::edge::paths::Paths;
 use crate::edge::store::{self, StoreError};
 use crate::engine::error::Error;
 use crate::engine::notify::Notifier;
+use crate::engine::signing::Sessions;
 use crate::state::cache::Cache;
+use crate::state::mfa::MfaFile;
 
 /// How often a cached creation date is checked against AWS.
 const REFRESH_EVERY: time::Duration = time::Duration::days(1);
@@ -217,8 +219,8 @@ async fn round(
     notifier: &mut Notifier,
     problems: &mut Vec<Notice>,
 ) -> Round {
-    let profiles = match read_profiles_telling(paths, problems) {
-        Ok(p) => p,
+    let local = match read_profiles_telling(paths, problems) {
+        Ok(l) => l,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the credentials; trying again later");
             problems.push(Notice::Problem {
@@ -233,14 +235,16 @@ async fn round(
         }
     };
     // storage = "keyring": the agent moves those profiles' keys into the keyring itself.
-    let to_adopt = wanted_in_keyring(&profiles, config);
+    let to_adopt = wanted_in_keyring(&local.profiles, config);
     let adopt_failed = !to_adopt.is_empty() && !adopt(paths, to_adopt, problems).await;
-    let profiles = match read_profiles(paths) {
-        Ok(p) => p,
-        Err(_) => profiles,
-    };
+    let local = read_profiles(paths).unwrap_or(local);
+    let profiles = &local.profiles;
+    // The round's MFA sessions: codes only from mfa_process (the agent cannot prompt).
+    let mfa = MfaFile::new(paths.mfa_file());
+    let sessions = Sessions::new(None, false, mfa.clone());
+    let signing = |p: &str| local.signing(p, config, &sessions);
     let grace = crate::state::grace::GraceFile::new(paths.grace_file());
-    for key_id in settle_if_due(paths, &grace).await.reactivated {
+    for key_id in settle_if_due(paths, &grace, signing).await.reactivated {
         let n = Notice::Reactivated { key_id };
         notifier
             .notify(n, config.global.notify, OffsetDateTime::now_utc())
@@ -253,21 +257,80 @@ async fn round(
     // Only managed keys whose cached date is missing or more than a day old are asked about.
     let now_utc = OffsetDateTime::now_utc();
     let cache = Cache::new(paths.key_cache_file());
-    let refreshed = crate::engine::dates::refresh(&profiles, &cache, |profile, cached| {
-        config.manages(profile)
-            && !cached
-                .is_some_and(|d| d.created.is_some() && now_utc - d.checked_at < REFRESH_EVERY)
-    })
-    .await;
+    // A key whose user needs MFA, without a code to be had, is looked at once a day.
+    let refreshed =
+        crate::engine::dates::refresh(profiles, &cache, &mfa, signing, |profile, cached| {
+            config.manages(profile)
+                && !cached.is_some_and(|d| {
+                    (d.created.is_some() || mfa.needs_mfa(&d.user_arn))
+                        && now_utc - d.checked_at < REFRESH_EVERY
+                })
+        })
+        .await;
     // Keys brought back by `undo` are left alone until the user rotates them.
-    let keys = ages(&profiles, &cache.load(), &grace.held());
+    let dates = cache.load();
+    let keys = ages(profiles, &dates, &grace.held());
     let plan = schedule::evaluate(&keys, config, now_utc);
     let due = tell_schedule(&plan, &keys, config, notifier, now_utc).await;
-    let (rotated, rotation_failed) = rotate_due(paths, config, due, notifier, problems).await;
+    // Keys that need an MFA code the agent cannot get: told, not tried.
+    let (due, blocked) = split_mfa_blocked(&local, config, &dates, &mfa, due);
+    for n in blocked {
+        let wanted = n.profiles().iter().any(|p| config.for_profile(p).notify);
+        notifier.notify(n, wanted, now_utc).await;
+    }
+    let (rotated, rotation_failed) =
+        rotate_due(paths, config, due, sessions, notifier, problems).await;
     Round {
         sleep: next_sleep(rotated, [plan.next_change, next_deletion], now_utc),
         failed: !refreshed || rotation_failed || deletion_stuck || adopt_failed,
     }
+}
+
+/// Splits the `due` profiles into those the agent can rotate and notices for the others: keys
+/// whose management needs MFA (a device is set, or IAM said so) and for which no `mfa_process`
+/// can give a code. A managed key of that kind whose age is unknown is told about too.
+fn split_mfa_blocked(
+    local: &crate::engine::local::Local,
+    config: &Config,
+    dates: &std::collections::BTreeMap<String, crate::state::cache::KeyDates>,
+    mfa: &MfaFile,
+    due: Vec<String>,
+) -> (Vec<String>, Vec<Notice>) {
+    let mut notices = Vec::new();
+    let mut rotate = Vec::new();
+    let mut seen = Vec::new();
+    for p in &local.profiles {
+        let Ok(r) = &p.status else { continue };
+        if !config.manages(&p.name) || seen.contains(&r.access_key_id) {
+            continue;
+        }
+        seen.push(r.access_key_id.clone());
+        let device = local.mfa_device(&p.name, config);
+        let known = dates.get(&r.access_key_id);
+        let needs = device.is_some() || known.is_some_and(|d| mfa.needs_mfa(&d.user_arn));
+        let by_itself = device.as_ref().is_some_and(|d| d.process.is_some());
+        let is_due = due.contains(&p.name);
+        if !needs || by_itself {
+            continue;
+        }
+        let age_unknown = known.and_then(|d| d.created).is_none();
+        if is_due || age_unknown {
+            notices.push(Notice::NeedsMfa {
+                profile: p.name.clone(),
+                due: is_due,
+                device_set: device.is_some(),
+            });
+        }
+    }
+    for p in due {
+        if !notices
+            .iter()
+            .any(|n| matches!(n, Notice::NeedsMfa { profile, .. } if *profile == p))
+        {
+            rotate.push(p);
+        }
+    }
+    (rotate, notices)
 }
 
 /// The managed profiles whose config wants them in the keyring and that are still in the file.
@@ -309,13 +372,20 @@ async fn adopt(paths: &Paths, names: Vec<String>, problems: &mut Vec<Notice>) ->
 async fn settle_if_due(
     paths: &Paths,
     grace: &crate::state::grace::GraceFile,
+    signing: impl Fn(&str) -> crate::engine::signing::Signing,
 ) -> crate::engine::grace::Settled {
     if grace.next_deletion().is_some()
         && let Ok(_lock) = store::try_lock(&paths.lock_file())
     {
         let counter = crate::edge::aws::RequestCounter::default();
-        return crate::engine::grace::settle(paths, None, &counter, OffsetDateTime::now_utc())
-            .await;
+        return crate::engine::grace::settle(
+            paths,
+            None,
+            signing,
+            &counter,
+            OffsetDateTime::now_utc(),
+        )
+        .await;
     }
     Default::default()
 }
@@ -392,6 +462,7 @@ async fn rotate_due(
     paths: &Paths,
     config: &Config,
     due: Vec<String>,
+    sessions: std::sync::Arc<Sessions>,
     notifier: &mut Notifier,
     problems: &mut Vec<Notice>,
 ) -> (bool, bool) {
@@ -403,9 +474,11 @@ async fn rotate_due(
         .map(|p| config.for_profile(p).verify_timeout)
         .max()
         .unwrap_or(Duration::from_secs(60));
+    let mut engine = crate::engine::Options::unattended(timeout);
+    engine.mfa = Some(sessions);
     let options = Options {
         selection: Selection::Named(due),
-        engine: crate::engine::Options::unattended(timeout),
+        engine,
     };
     match now::run(paths, config, &options).await {
         Ok(report) => {
@@ -459,22 +532,25 @@ fn next_sleep(
         .min(MAX_SLEEP)
 }
 
-fn read_profiles(paths: &Paths) -> Result<Vec<Profile>, Error> {
+fn read_profiles(paths: &Paths) -> Result<crate::engine::local::Local, Error> {
     read_profiles_telling(paths, &mut Vec::new())
 }
 
 /// The profiles; a credentials file others can read becomes a problem to notify (once, until
 /// it is fixed).
-fn read_profiles_telling(paths: &Paths, problems: &mut Vec<Notice>) -> Result<Vec<Profile>, Error> {
+fn read_profiles_telling(
+    paths: &Paths,
+    problems: &mut Vec<Notice>,
+) -> Result<crate::engine::local::Local, Error> {
     let local = crate::engine::local::load(paths)?;
-    if let Some(reason) = local.exposure {
+    if let Some(reason) = local.exposure.clone() {
         problems.push(Notice::Problem {
             class: "readable_by_others".into(),
             reason,
             fix: "keyrot-agent goes on rotating meanwhile.".into(),
         });
     }
-    Ok(local.profiles)
+    Ok(local)
 }
 
 /// `keyrot-agent run …`.

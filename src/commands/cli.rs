@@ -136,6 +136,12 @@ pub struct UndoArgs {
     /// How long to wait for IAM to accept the reactivated key.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub verify_timeout: Duration,
+
+    /// The current code of the profile's MFA device, for accounts that require MFA to manage
+    /// keys (see README, "MFA"). Without it, keyrot-agent runs `mfa_process` or asks at the
+    /// terminal.
+    #[arg(long, value_name = "CODE", value_parser = mfa_code)]
+    pub mfa_code: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +191,12 @@ pub struct RecoverArgs {
     /// How long to wait for IAM at each step before giving up for now.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub verify_timeout: Duration,
+
+    /// The current code of the profile's MFA device, for accounts that require MFA to manage
+    /// keys (see README, "MFA"). Without it, keyrot-agent runs `mfa_process` or asks at the
+    /// terminal.
+    #[arg(long, value_name = "CODE", value_parser = mfa_code)]
+    pub mfa_code: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -219,9 +231,20 @@ pub struct NowArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub verify_timeout: Duration,
 
+    /// The current code of the profile's MFA device, for accounts that require MFA to manage
+    /// keys (see README, "MFA"). Without it, keyrot-agent runs `mfa_process` or asks at the
+    /// terminal.
+    #[arg(long, value_name = "CODE", value_parser = mfa_code)]
+    pub mfa_code: Option<String>,
+
     /// Never show the progress spinner.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `--mfa-code`: six digits. An error never repeats what was typed.
+fn mfa_code(text: &str) -> Result<String, String> {
+    crate::core::mfa::code(text).map_err(|why| format!("{why} (like 123456)"))
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub const KEYRING: i32 = 15;
 /// A file or directory keyrot-agent needs could not be read or written (permissions, a full
 /// disk, a file where a directory should be).
 pub const IO: i32 = 16;
+/// The account requires MFA for key management, and no code could be had or it was refused.
+pub const MFA: i32 = 17;
 
 /// The exit code of `e`.
 pub fn code(e: &Error) -> i32 {
@@ -69,6 +71,10 @@ pub fn code(e: &Error) -> i32 {
         Error::AgentRunning { .. } => AGENT_RUNNING,
         Error::Keyring { .. } => KEYRING,
         Error::OldKeyNotRetired { .. } => OLD_KEY_NOT_RETIRED,
+        Error::MfaRequired { .. }
+        | Error::MfaCodeNeeded { .. }
+        | Error::MfaCodeRejected { .. }
+        | Error::MfaProcess { .. } => MFA,
         Error::Aws { .. } | Error::Internal { .. } => INTERNAL,
     }
 }
@@ -115,6 +121,10 @@ pub fn kind(e: &Error) -> &'static str {
         Error::NotVerifiedOnDisk { .. } => "not_verified_on_disk",
         Error::ChangedMeanwhile { .. } => "changed_meanwhile",
         Error::OldKeyNotRetired { .. } => "old_key_not_retired",
+        Error::MfaRequired { .. } => "mfa_required",
+        Error::MfaCodeNeeded { .. } => "mfa_code_needed",
+        Error::MfaCodeRejected { .. } => "mfa_code_rejected",
+        Error::MfaProcess { .. } => "mfa_process",
         Error::Aws { .. } => "aws",
         Error::Internal { .. } => "internal",
     }
@@ -166,6 +176,7 @@ mod tests {
             AGENT_RUNNING,
             KEYRING,
             IO,
+            MFA,
         ];
         assert_eq!(rows, codes);
     }

@@ -50,16 +50,19 @@ pub async fn run(paths: &Paths, config: &Config, options: &Options) -> Result<Re
 
 /// `keyrot-agent now …`.
 pub fn command(args: NowArgs) -> i32 {
-    let options = Options {
+    let mut options = Options {
         selection: selection(args.all, args.profiles),
         engine: crate::engine::Options {
             dry_run: args.dry_run,
             allow_root: args.allow_root,
             verify_timeout: args.verify_timeout,
             progress: !args.json && !args.no_progress && std::io::stderr().is_terminal(),
+            mfa: None,
         },
     };
+    let code = args.mfa_code;
     show(args.json, |paths| async move {
+        options.engine.mfa = Some(crate::commands::run::mfa_sessions(&paths, code));
         // The agent's settings (grace); a broken config file is refused here as everywhere.
         let config = crate::engine::local::agent_config(&paths)?;
         run(&paths, &config, &options).await

@@ -32,12 +32,22 @@ pub async fn run(paths: &Paths, options: &crate::engine::Options) -> Result<Repo
     if options.dry_run {
         report.in_flight = crate::engine::recover::describe_pending(paths)?;
     } else {
-        if let Some(key) = crate::engine::recover::finish_pending(paths, options, &counter).await? {
+        let agent = crate::engine::local::agent_config(paths)?;
+        if let Some(key) =
+            crate::engine::recover::finish_pending(paths, &agent, options, &counter).await?
+        {
             record(paths, &key);
             report.keys.push(key);
         }
-        report.settled =
-            crate::engine::grace::settle(paths, None, &counter, OffsetDateTime::now_utc()).await;
+        let sessions = options.sessions(paths);
+        report.settled = crate::engine::grace::settle(
+            paths,
+            None,
+            crate::engine::local::signing_of(paths, &agent, &sessions),
+            &counter,
+            OffsetDateTime::now_utc(),
+        )
+        .await;
     }
     report.requests = counter.get();
     Ok(report)
@@ -45,14 +55,16 @@ pub async fn run(paths: &Paths, options: &crate::engine::Options) -> Result<Repo
 
 /// `keyrot-agent recover …`.
 pub fn command(args: RecoverArgs) -> i32 {
-    let options = crate::engine::Options {
+    let mut options = crate::engine::Options {
         dry_run: args.dry_run,
         allow_root: false,
         verify_timeout: args.verify_timeout,
         progress: !args.json && std::io::stderr().is_terminal(),
+        mfa: None,
     };
-    show(
-        args.json,
-        |paths| async move { run(&paths, &options).await },
-    )
+    let code = args.mfa_code;
+    show(args.json, |paths| async move {
+        options.mfa = Some(crate::commands::run::mfa_sessions(&paths, code));
+        run(&paths, &options).await
+    })
 }

@@ -132,6 +132,18 @@ fn human_key(k: &KeyReport) -> String {
         (Some(new), false) => out.push_str(&format!("          {} → {new}\n", k.old_key_id)),
         (None, false) => out.push_str(&format!("          {}\n", k.old_key_id)),
     }
+    match (&k.mfa_serial, k.dry_run) {
+        (Some(serial), true) => out.push_str(&format!(
+            "          needs MFA: one code of {serial} (from --mfa-code, mfa_process, or asked at the terminal)\n"
+        )),
+        (Some(serial), false) => out.push_str(&format!(
+            "          signed with an MFA session of {serial}\n"
+        )),
+        (None, _) if k.mfa_needed => out.push_str(
+            "          needs MFA: the account denies key management without it\n",
+        ),
+        (None, _) => {}
+    }
     if let Some(until) = k.grace_until {
         let when = until
             .format(time::macros::format_description!(
@@ -217,6 +229,7 @@ fn json_key(k: &KeyReport) -> Value {
         "phases_ms": phases,
         "total_ms": ms(k.timings.iter().map(|(_, d)| *d).sum()),
         "verify_attempts": k.verify_attempts,
+        "mfa": {"needed": k.mfa_serial.is_some() || k.mfa_needed, "serial": k.mfa_serial},
         "requests": k.requests,
         "error": k.error.as_ref().map(json_error),
     })

@@ -83,11 +83,27 @@ pub async fn begin(
 ) -> Result<(Lock, Option<KeyReport>), Error> {
     let lock = store::try_lock(&paths.lock_file())?;
     let options = crate::engine::Options::unattended(verify_timeout);
-    let recovered = crate::engine::recover::finish_pending(paths, &options, counter).await?;
+    let agent = crate::engine::local::agent_config(paths)?;
+    let recovered =
+        crate::engine::recover::finish_pending(paths, &agent, &options, counter).await?;
     if let Some(report) = &recovered {
         record(paths, report);
     }
     Ok((lock, recovered))
+}
+
+/// The MFA sessions of a command a user runs: `--mfa-code` if given, and a prompt at the
+/// terminal when standard input is one.
+pub fn mfa_sessions(
+    paths: &Paths,
+    code: Option<String>,
+) -> std::sync::Arc<crate::engine::signing::Sessions> {
+    use std::io::IsTerminal;
+    crate::engine::signing::Sessions::new(
+        code.map(zeroize::Zeroizing::new),
+        std::io::stdin().is_terminal(),
+        crate::state::mfa::MfaFile::new(paths.mfa_file()),
+    )
 }
 
 /// Records in the failure record what one rotation came to: its failure (kind and message), or

@@ -43,6 +43,17 @@ pub struct Row {
     pub note: Option<String>,
     /// The last rotation that failed, until one succeeds.
     pub last_error: Option<LastError>,
+    /// Set when managing the key needs MFA (a device is named, or IAM said so).
+    pub mfa: Option<MfaRow>,
+}
+
+/// What `status` knows about a key that needs MFA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaRow {
+    /// The device named for the profile (none: IAM said MFA is needed, and none is named).
+    pub serial: Option<String>,
+    /// Whether `mfa_process` lets the agent rotate it by itself.
+    pub unattended: bool,
 }
 
 /// `AKIA…WXYZ`: enough to tell keys apart, not the whole id.
@@ -107,6 +118,7 @@ pub fn rows(
                 last_rotation,
                 note: flight.or(reason),
                 last_error,
+                mfa: None,
             });
             continue;
         };
@@ -148,6 +160,7 @@ pub fn rows(
                     .then(|| "age unknown: run keyrot-agent status --refresh".to_string())
             }),
             last_error,
+            mfa: None,
         });
     }
     out
@@ -259,6 +272,7 @@ pub fn json(rows: &[Row]) -> Value {
             "storage": r.storage,
             "last_rotation": r.last_rotation.as_ref().map(|l| json!({"time": l.time, "outcome": l.outcome})),
             "note": r.note,
+            "mfa": r.mfa.as_ref().map(|m| json!({"serial": m.serial, "unattended": m.unattended})),
             "last_error": r.last_error.as_ref().map(|e| json!({
                 "time": e.time.format(&time::format_description::well_known::Rfc3339).ok(),
                 "kind": e.kind,
@@ -274,20 +288,30 @@ pub async fn run(
     paths: &crate::edge::paths::Paths,
     refresh: bool,
 ) -> Result<Vec<Row>, crate::engine::error::Error> {
-    let profiles = crate::engine::local::load(paths)?.profiles;
+    let local = crate::engine::local::load(paths)?;
+    let profiles = &local.profiles;
     let config = crate::engine::local::agent_config(paths)?;
     let cache = crate::state::cache::Cache::new(paths.key_cache_file());
     if refresh {
-        crate::engine::dates::refresh(&profiles, &cache, |_, _| true).await;
+        let sessions = crate::commands::run::mfa_sessions(paths, None);
+        crate::engine::dates::refresh(
+            profiles,
+            &cache,
+            &crate::state::mfa::MfaFile::new(paths.mfa_file()),
+            |p| local.signing(p, &config, &sessions),
+            |_, _| true,
+        )
+        .await;
     }
     let history = crate::state::history::History::new(paths.history_file()).last_per_profile();
     let in_flight = crate::state::journal::Journal::new(paths.journal_file())
         .load()
         .ok()
         .flatten();
+    let dates = cache.load();
     let mut rows = rows(
-        &profiles,
-        &cache.load(),
+        profiles,
+        &dates,
         &config,
         &history,
         &crate::state::failures::Failures::new(paths.failures_file()).load(),
@@ -298,8 +322,34 @@ pub async fn run(
     let grace = crate::state::grace::GraceFile::new(paths.grace_file())
         .load()
         .unwrap_or_default();
-    for (row, p) in rows.iter_mut().zip(&profiles) {
+    let mfa = crate::state::mfa::MfaFile::new(paths.mfa_file());
+    for (row, p) in rows.iter_mut().zip(profiles) {
         let Ok(key) = &p.status else { continue };
+        let device = local.mfa_device(&p.name, &config);
+        let learned = dates
+            .get(&key.access_key_id)
+            .is_some_and(|d| mfa.needs_mfa(&d.user_arn));
+        if device.is_some() || learned {
+            let unattended = device.as_ref().is_some_and(|d| d.process.is_some());
+            if !unattended && matches!(row.state.as_str(), "due" | "unknown") {
+                row.state = "needs MFA".into();
+                row.note = Some(if device.is_some() {
+                    format!(
+                        "needs your MFA code: run keyrot-agent now --profile {}",
+                        p.name
+                    )
+                } else {
+                    format!(
+                        "the account requires MFA to manage this key: set mfa_serial for it in ~/.aws/config, then run keyrot-agent now --profile {}",
+                        p.name
+                    )
+                });
+            }
+            row.mfa = Some(MfaRow {
+                serial: device.map(|d| d.serial),
+                unattended,
+            });
+        }
         if grace.held.contains(&key.access_key_id) {
             row.state = "held".into();
             row.note.get_or_insert_with(|| {

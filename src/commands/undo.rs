@@ -10,10 +10,14 @@ use crate::edge::aws::RequestCounter;
 pub fn command(args: UndoArgs) -> i32 {
     let profile = args.profile.clone();
     let timeout = args.verify_timeout;
+    let code = args.mfa_code;
     let result = run_command(args.json, |paths| async move {
         let counter = RequestCounter::default();
         let (_lock, _) = begin(&paths, timeout, &counter).await?;
-        crate::engine::grace::undo(&paths, &profile, timeout, &counter).await
+        let agent = crate::engine::local::agent_config(&paths)?;
+        let sessions = crate::commands::run::mfa_sessions(&paths, code);
+        let signing = crate::engine::local::signing_of(&paths, &agent, &sessions)(&profile);
+        crate::engine::grace::undo(&paths, &profile, &signing, timeout, &counter).await
     });
     match result {
         Ok(u) => {

@@ -34,6 +34,10 @@ pub struct Settings {
     /// Where the agent keeps the profile's secret: the credentials file, or the OS keyring
     /// (the agent then adopts the profile by itself).
     pub storage: Storage,
+    /// The MFA device key management needs (only in `[profile.P]`: each IAM user has its own).
+    pub mfa_serial: Option<String>,
+    /// A command whose standard output is the current MFA code.
+    pub mfa_process: Option<String>,
 }
 
 impl Default for Settings {
@@ -46,6 +50,8 @@ impl Default for Settings {
             verify_timeout: Duration::from_secs(60),
             notify: true,
             storage: Storage::File,
+            mfa_serial: None,
+            mfa_process: None,
         }
     }
 }
@@ -89,6 +95,8 @@ struct Overrides {
     verify_timeout: Option<(Duration, usize)>,
     notify: Option<(bool, usize)>,
     storage: Option<(Storage, usize)>,
+    mfa_serial: Option<(String, usize)>,
+    mfa_process: Option<(String, usize)>,
 }
 
 /// A problem in the config file, at a line.
@@ -109,6 +117,8 @@ struct RawSettings {
     verify_timeout: Option<Spanned<String>>,
     notify: Option<Spanned<bool>>,
     storage: Option<Spanned<String>>,
+    mfa_serial: Option<Spanned<String>>,
+    mfa_process: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +138,8 @@ struct RawFile {
     verify_timeout: Option<Spanned<String>>,
     notify: Option<Spanned<bool>>,
     storage: Option<Spanned<String>>,
+    mfa_serial: Option<Spanned<String>>,
+    mfa_process: Option<Spanned<String>>,
     profiles: Option<RawProfiles>,
     profile: Option<BTreeMap<String, RawSettings>>,
 }
@@ -185,6 +197,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Parses a config file's text.
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
     let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+    if let Some(serial) = &raw.mfa_serial {
+        return Err(ConfigError {
+            line: line_of(text, serial.span().start),
+            message:
+                "mfa_serial belongs in a [profile.NAME] table: each IAM user has its own MFA device"
+                    .into(),
+        });
+    }
     let mut config = Config::default();
     let top = RawSettings {
         max_age: raw.max_age,
@@ -194,6 +214,8 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         verify_timeout: raw.verify_timeout,
         notify: raw.notify,
         storage: raw.storage,
+        mfa_serial: None,
+        mfa_process: raw.mfa_process,
     };
     let o = overrides(text, &top)?;
     apply(&mut config.global, &o, &mut config.sources, None);
@@ -266,6 +288,34 @@ fn overrides(text: &str, raw: &RawSettings) -> Result<Overrides, ConfigError> {
                 }
             })
             .transpose()?,
+        mfa_serial: raw
+            .mfa_serial
+            .as_ref()
+            .map(|v| {
+                let line = line_of(text, v.span().start);
+                crate::core::mfa::check_serial(v.get_ref().trim())
+                    .map(|()| (v.get_ref().trim().to_string(), line))
+                    .map_err(|e| ConfigError {
+                        line,
+                        message: format!("mfa_serial: {e}"),
+                    })
+            })
+            .transpose()?,
+        mfa_process: raw
+            .mfa_process
+            .as_ref()
+            .map(|v| {
+                let line = line_of(text, v.span().start);
+                if v.get_ref().trim().is_empty() {
+                    Err(ConfigError {
+                        line,
+                        message: "mfa_process: give the command that prints the code, like \"ykman oath accounts code --single aws\"".into(),
+                    })
+                } else {
+                    Ok((v.get_ref().clone(), line))
+                }
+            })
+            .transpose()?,
     })
 }
 
@@ -312,6 +362,14 @@ fn apply(
     if let Some((v, l)) = o.notify {
         s.notify = v;
         note("notify", l);
+    }
+    if let Some((v, l)) = &o.mfa_serial {
+        s.mfa_serial = Some(v.clone());
+        note("mfa_serial", *l);
+    }
+    if let Some((v, l)) = &o.mfa_process {
+        s.mfa_process = Some(v.clone());
+        note("mfa_process", *l);
     }
 }
 
@@ -476,6 +534,14 @@ exclude = []
 # [profile.prod]
 # max_age = "30d"
 # auto_rotate = false
+
+# MFA, for accounts whose policy denies key management without it. The device is read from
+# mfa_serial in the profile's section of ~/.aws/config, as the AWS CLI reads it; set here, it wins.
+# [profile.work]
+# mfa_serial = "arn:aws:iam::123456789012:mfa/alice"
+# The code comes from --mfa-code, a prompt on a terminal, or this command's standard output
+# (the agent can rotate by itself only with it). It may also be set once at the top.
+# mfa_process = "ykman oath accounts code --single aws"
 "#;
 
 #[cfg(test)]
@@ -531,6 +597,30 @@ mod tests {
             parse("grace = \"2d\"\n").unwrap().global.grace,
             Duration::from_secs(2 * 86400)
         );
+    }
+
+    #[test]
+    fn mfa_settings_belong_to_profiles() {
+        let c = parse("mfa_process = \"ykman oath accounts code --single aws\"\n[profile.work]\nmfa_serial = \"arn:aws:iam::123456789012:mfa/alice\"\n").unwrap();
+        let work = c.for_profile("work");
+        assert_eq!(
+            work.mfa_serial.as_deref(),
+            Some("arn:aws:iam::123456789012:mfa/alice")
+        );
+        assert_eq!(
+            work.mfa_process.as_deref(),
+            Some("ykman oath accounts code --single aws"),
+            "inherits the global command"
+        );
+        assert_eq!(c.for_profile("other").mfa_serial, None);
+        let e = parse("\nmfa_serial = \"arn:aws:iam::123456789012:mfa/alice\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("[profile.NAME]"), "{e}");
+        let e = parse("[profile.w]\nmfa_serial = \"nope\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("not an MFA device serial"), "{e}");
+        let e = parse("[profile.w]\nmfa_process = \" \"\n").unwrap_err();
+        assert_eq!(e.line, 2);
     }
 
     #[test]
@@ -628,6 +718,11 @@ pub fn describe(config: &Config) -> Vec<(String, String, String)> {
             config.source("storage").to_string(),
         ),
         (
+            "mfa_process".to_string(),
+            g.mfa_process.clone().unwrap_or_else(|| "(none)".into()),
+            config.source("mfa_process").to_string(),
+        ),
+        (
             "profiles.include".to_string(),
             if config.include.is_empty() {
                 "(all)".to_string()
@@ -659,14 +754,22 @@ pub fn describe(config: &Config) -> Vec<(String, String, String)> {
         rows.push((
             format!("profile.{p}"),
             format!(
-                "max_age {}, warn_before {}, auto_rotate {}, grace {}, verify_timeout {}, notify {}, storage {}",
+                "max_age {}, warn_before {}, auto_rotate {}, grace {}, verify_timeout {}, notify {}, storage {}{}{}",
                 show_duration(s.max_age),
                 show_duration(s.warn_before),
                 s.auto_rotate,
                 show_duration(s.grace),
                 show_duration(s.verify_timeout),
                 s.notify,
-                s.storage.name()
+                s.storage.name(),
+                s.mfa_serial
+                    .as_ref()
+                    .map(|m| format!(", mfa_serial {m}"))
+                    .unwrap_or_default(),
+                s.mfa_process
+                    .as_ref()
+                    .map(|m| format!(", mfa_process {m}"))
+                    .unwrap_or_default()
             ),
             format!("[profile.{p}]"),
         ));

@@ -39,17 +39,38 @@ impl std::fmt::Debug for KeyPair {
     }
 }
 
+/// Temporary credentials from STS GetSessionToken: a key pair, its session token, and when
+/// they stop working. The `Debug` shows the key id and expiration only.
+#[derive(Clone)]
+pub struct SessionKey {
+    pub pair: KeyPair,
+    pub token: SecretString,
+    pub expiration: OffsetDateTime,
+}
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionKey")
+            .field("id", &self.pair.id)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What an IAM call is signed with (see `engine::signing`, which chooses).
 #[derive(Clone)]
 pub enum Signer {
     /// A long-term access key of the user.
     Key(KeyPair),
+    /// An MFA session of the user (GetSessionToken with the device's code).
+    Session(SessionKey),
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Signer::Key(k) => f.debug_tuple("Key").field(k).finish(),
+            Signer::Session(s) => f.debug_tuple("Session").field(s).finish(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod credentials;
 pub mod decide;
 pub mod keys;
+pub mod mfa;
 pub mod notices;
 pub mod profiles;
 pub mod redact;

@@ -58,6 +58,15 @@ pub enum Notice {
     },
     /// An old key was made Active again during its grace: kept, not deleted.
     Reactivated { key_id: String },
+    /// A key whose management needs MFA is due (or its age cannot be learned without a code),
+    /// and the agent cannot get a code by itself. At most once a day per profile.
+    NeedsMfa {
+        profile: String,
+        /// Whether the key is known to be due (else its age is unknown).
+        due: bool,
+        /// Whether an MFA device is named for the profile.
+        device_set: bool,
+    },
 }
 
 /// How a notice may repeat.
@@ -84,6 +93,12 @@ impl Notice {
             }
             Notice::Problem { .. } => "keyrot-agent cannot check your AWS keys".to_string(),
             Notice::Reactivated { .. } => "An old AWS key was made Active again".to_string(),
+            Notice::NeedsMfa {
+                profile, due: true, ..
+            } => format!("AWS key for '{profile}' is due; it needs your MFA code"),
+            Notice::NeedsMfa { profile, .. } => {
+                format!("AWS key for '{profile}' needs your MFA code")
+            }
         };
         scrub(&text).into_owned()
     }
@@ -119,6 +134,21 @@ impl Notice {
                 reason, command, ..
             } => format!("{reason}\nYour current key still works. To retry: {command}"),
             Notice::Problem { reason, fix, .. } => format!("{reason}\n{fix}"),
+            Notice::NeedsMfa {
+                profile,
+                device_set: false,
+                ..
+            } => format!(
+                "Your account requires MFA to manage this key. Set mfa_serial for the profile in ~/.aws/config, then run: keyrot-agent now --profile {profile}"
+            ),
+            Notice::NeedsMfa {
+                profile, due: true, ..
+            } => format!(
+                "Run: keyrot-agent now --profile {profile}\n(or set mfa_process, so that keyrot-agent can rotate it by itself)"
+            ),
+            Notice::NeedsMfa { profile, .. } => format!(
+                "keyrot-agent cannot tell its age or rotate it without a code. Run: keyrot-agent now --profile {profile}"
+            ),
             Notice::Reactivated { key_id } => format!(
                 "Its grace ended, but {key_id} is Active again, so something uses it: keyrot-agent kept it instead of deleting it. Delete it yourself when nothing uses it any more."
             ),
@@ -134,7 +164,9 @@ impl Notice {
     /// The profiles it is about (empty for agent-wide problems).
     pub fn profiles(&self) -> Vec<String> {
         match self {
-            Notice::Warn { profile, .. } | Notice::Due { profile, .. } => vec![profile.clone()],
+            Notice::Warn { profile, .. }
+            | Notice::Due { profile, .. }
+            | Notice::NeedsMfa { profile, .. } => vec![profile.clone()],
             Notice::Rotated { profiles, .. } | Notice::Failed { profiles, .. } => profiles.clone(),
             Notice::Problem { .. } | Notice::Reactivated { .. } => Vec::new(),
         }
@@ -147,6 +179,9 @@ impl Notice {
                 (format!("warn:{profile}"), String::new(), Repeat::Daily)
             }
             Notice::Due { profile, .. } => (format!("due:{profile}"), String::new(), Repeat::Daily),
+            Notice::NeedsMfa { profile, .. } => {
+                (format!("mfa:{profile}"), String::new(), Repeat::Daily)
+            }
             Notice::Rotated { new_key_id, .. } => (
                 format!("rotated:{new_key_id}"),
                 String::new(),

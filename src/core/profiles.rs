@@ -177,6 +177,29 @@ pub fn config_problems(config: &ParsedFile) -> Vec<Problem> {
     problems
 }
 
+/// `mfa_serial` and `mfa_process` of `profile` as the AWS CLI reads them: the profile's
+/// credentials-file section over its first config-file section. Empty values count as unset.
+pub fn aws_mfa(
+    credentials: &ParsedFile,
+    config: Option<&ParsedFile>,
+    profile: &str,
+) -> (Option<String>, Option<String>) {
+    let section = config.and_then(|c| {
+        c.sections()
+            .iter()
+            .find(|s| config_profile_name(&s.name) == Some(profile))
+            .map(|s| (c, s))
+    });
+    let get = |key: &str| -> Option<String> {
+        credentials
+            .get(profile, key)
+            .or_else(|| section.and_then(|(c, s)| s.property(key).map(|p| c.value(p))))
+            .filter(|v| !v.trim().is_empty())
+            .map(String::from)
+    };
+    (get("mfa_serial"), get("mfa_process"))
+}
+
 /// Every profile named in either file, in credentials-file order, then config-only profiles.
 pub fn classify(credentials: &ParsedFile, config: Option<&ParsedFile>) -> Vec<Profile> {
     debug_assert_eq!(credentials.kind(), FileKind::Credentials);
@@ -388,6 +411,39 @@ mod tests {
             "",
             &[("x", Err(NotAnIamUserKey))],
         );
+    }
+
+    #[test]
+    fn mfa_settings_are_read_as_the_cli_reads_them() {
+        let creds = parse(
+            b"[work]\naws_access_key_id = AKIAWORKWORKWORKWORK\naws_secret_access_key = s\n[over]\nmfa_serial = arn:aws:iam::1:mfa/creds\n",
+            FileKind::Credentials,
+        )
+        .unwrap();
+        let config = parse(
+            b"[profile work]\nmfa_serial = arn:aws:iam::1:mfa/work\nmfa_process = ykman oath accounts code --single aws\n[profile over]\nmfa_serial = arn:aws:iam::1:mfa/config\n[profile empty]\nmfa_serial =\n",
+            FileKind::Config,
+        )
+        .unwrap();
+        let table: &[(&str, Option<&str>, Option<&str>)] = &[
+            (
+                "work",
+                Some("arn:aws:iam::1:mfa/work"),
+                Some("ykman oath accounts code --single aws"),
+            ),
+            ("over", Some("arn:aws:iam::1:mfa/creds"), None),
+            ("empty", None, None),
+            ("none", None, None),
+        ];
+        for (profile, serial, process) in table {
+            let (s, p) = aws_mfa(&creds, Some(&config), profile);
+            assert_eq!(
+                (s.as_deref(), p.as_deref()),
+                (*serial, *process),
+                "{profile}"
+            );
+        }
+        assert_eq!(aws_mfa(&creds, None, "work"), (None, None));
     }
 
     #[test]

@@ -27,12 +27,19 @@ use aws_smithy_types::config_bag::ConfigBag;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::core::keys::{ErrorClass, Identity, KeyInfo, KeyPair, LastUsed, Signer};
+use crate::core::keys::{ErrorClass, Identity, KeyInfo, KeyPair, LastUsed, SessionKey, Signer};
 
 /// The SDK's credentials for what signs an IAM call.
 fn signer_credentials(signer: &Signer) -> Credentials {
     match signer {
         Signer::Key(key) => credentials(key),
+        Signer::Session(session) => Credentials::new(
+            session.pair.id.clone(),
+            session.pair.secret.expose_secret().to_string(),
+            Some(session.token.expose_secret().to_string()),
+            Some(session.expiration.into()),
+            "keyrot-agent-mfa",
+        ),
     }
 }
 
@@ -247,6 +254,55 @@ impl Aws {
         Ok(Identity {
             arn: out.arn().unwrap_or_default().to_string(),
             account: out.account().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// STS GetSessionToken signed with `key`, with an MFA device's `serial` and `code`, for
+    /// `seconds`. Sent once, never retried by the SDK: a code is accepted only once, so a retry
+    /// after a lost answer could only fail. The session's secret and token are registered for
+    /// redaction at once.
+    pub async fn session_token(
+        &self,
+        key: &KeyPair,
+        serial: &str,
+        code: &str,
+        seconds: i32,
+    ) -> Result<SessionKey, AwsError> {
+        let out = self
+            .sts(credentials(key))
+            .get_session_token()
+            .serial_number(serial)
+            .token_code(code)
+            .duration_seconds(seconds)
+            .customize()
+            .config_override(
+                aws_sdk_sts::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("sts:GetSessionToken", &e))?;
+        let malformed = |what: &str| AwsError {
+            operation: "sts:GetSessionToken",
+            class: ErrorClass::Other,
+            code: None,
+            message: Some(format!("the response {what}")),
+            status: None,
+        };
+        let Some(c) = out.credentials() else {
+            return Err(malformed("held no credentials"));
+        };
+        crate::core::redact::register(c.secret_access_key());
+        crate::core::redact::register(c.session_token());
+        let expiration = OffsetDateTime::from_unix_timestamp(c.expiration().secs())
+            .map_err(|_| malformed("held an impossible expiration"))?;
+        Ok(SessionKey {
+            pair: KeyPair {
+                id: c.access_key_id().to_string(),
+                secret: SecretString::from(c.secret_access_key().to_string()),
+            },
+            token: SecretString::from(c.session_token().to_string()),
+            expiration,
         })
     }
 

@@ -33,13 +33,17 @@ pub const KEYRING: &[&str] = &["keyring-pending-stored", "keyring-profile-switch
 /// Failpoints of `undo` (a grace period's way back).
 pub const UNDO: &[&str] = &["undo-reactivated", "undo-written"];
 
+/// Failpoints of MFA: a session was had (its code is spent) and nothing else was done yet.
+pub const MFA: &[&str] = &["after-mfa-session"];
+
 #[cfg(feature = "failpoints")]
 pub fn hit(name: &'static str) {
     debug_assert!(
         ALL.contains(&name)
             || ROLLBACK.contains(&name)
             || UNDO.contains(&name)
-            || KEYRING.contains(&name),
+            || KEYRING.contains(&name)
+            || MFA.contains(&name),
         "unknown failpoint {name}"
     );
     let Ok(spec) = std::env::var("KEYROT_FAILPOINTS") else {

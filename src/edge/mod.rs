@@ -6,6 +6,7 @@ pub mod desktop;
 pub mod failpoint;
 pub mod keyring;
 pub mod logging;
+pub mod mfa_code;
 pub mod paths;
 pub mod process;
 pub mod service;

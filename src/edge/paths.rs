@@ -67,6 +67,8 @@ pub mod state_file {
     pub const FAILURES: &str = "failures.json";
     /// What the agent has told the user, and when.
     pub const NOTIFIED: &str = "notified.json";
+    /// Which users need MFA for key management, and when each device's last code was used.
+    pub const MFA: &str = "mfa.json";
 }
 
 impl Paths {
@@ -113,6 +115,11 @@ impl Paths {
     /// The record of what was notified.
     pub fn notified_file(&self) -> PathBuf {
         self.state_dir.join(state_file::NOTIFIED)
+    }
+
+    /// What keyrot-agent learned about MFA.
+    pub fn mfa_file(&self) -> PathBuf {
+        self.state_dir.join(state_file::MFA)
     }
 
     /// Resolves the paths from an environment lookup (the process environment in production,

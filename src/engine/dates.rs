@@ -3,17 +3,33 @@
 
 use time::OffsetDateTime;
 
-use crate::core::keys::KeyPair;
+use crate::core::keys::{ErrorClass, KeyPair};
 use crate::core::profiles::Profile;
-use crate::edge::aws::{Aws, RequestCounter};
+use crate::edge::aws::{Aws, AwsError, RequestCounter};
+use crate::engine::signing::{MfaError, Signing};
 use crate::state::cache::{Cache, KeyDates};
+use crate::state::mfa::MfaFile;
 
-/// Asks AWS (GetCallerIdentity and ListAccessKeys, signed with each key itself) for the
-/// creation date of every rotatable key for which `wanted(profile, cached)` says so, and records
-/// them. Returns false if any of them could not be learned; the cache keeps what it had for those.
+/// Why a key's date could not be learned.
+enum NotLearned {
+    Aws(AwsError),
+    /// The key's user (this ARN) needs MFA for ListAccessKeys, and no code can be had now: not
+    /// a failure to retry soon (`status` and the agent say "needs MFA"). The check is recorded
+    /// so that it is made again only a day later.
+    NeedsMfa(String),
+    Mfa(MfaError),
+}
+
+/// Asks AWS (GetCallerIdentity, and ListAccessKeys signed as `signing` says: the key itself, or
+/// an MFA session) for the creation date of every rotatable key for which
+/// `wanted(profile, cached)` says so, and records them. An explicit deny without a device is
+/// remembered in `mfa` (the user needs MFA). Returns false if any of them could not be learned
+/// for another reason; the cache keeps what it had for those.
 pub async fn refresh(
     profiles: &[Profile],
     cache: &Cache,
+    mfa: &MfaFile,
+    signing: impl Fn(&str) -> Signing,
     wanted: impl Fn(&str, Option<&KeyDates>) -> bool,
 ) -> bool {
     let known = cache.load();
@@ -31,12 +47,32 @@ pub async fn refresh(
             id: r.access_key_id.clone(),
             secret: r.secret.clone(),
         };
+        let signing = signing(&p.name);
         let result = async {
-            let identity = aws.identity(&key).await?;
-            let keys = aws
-                .list_keys(&crate::engine::signing::Signing::OwnKeys.iam(&key, false).0)
-                .await?;
-            Ok::<_, crate::edge::aws::AwsError>((identity, keys))
+            let identity = aws.identity(&key).await.map_err(NotLearned::Aws)?;
+            let (signer, _) = match signing.iam(&aws, &key, false, &p.name).await {
+                Ok(s) => s,
+                Err(MfaError::NoCode { .. }) => return Err(NotLearned::NeedsMfa(identity.arn)),
+                Err(e) => return Err(NotLearned::Mfa(e)),
+            };
+            let keys = match aws.list_keys(&signer).await {
+                Ok(keys) => keys,
+                Err(e)
+                    if signing.device().is_none()
+                        && e.class == ErrorClass::AccessDenied
+                        && e.message
+                            .as_deref()
+                            .is_some_and(crate::core::mfa::is_explicit_deny) =>
+                {
+                    mfa.learned(&identity.arn, true, OffsetDateTime::now_utc());
+                    return Err(NotLearned::NeedsMfa(identity.arn));
+                }
+                Err(e) => return Err(NotLearned::Aws(e)),
+            };
+            if signing.device().is_none() {
+                mfa.learned(&identity.arn, false, OffsetDateTime::now_utc());
+            }
+            Ok((identity, keys))
         }
         .await;
         match result {
@@ -48,7 +84,22 @@ pub async fn refresh(
                     checked_at: OffsetDateTime::now_utc(),
                 },
             )),
-            Err(e) => {
+            Err(NotLearned::NeedsMfa(user_arn)) => {
+                tracing::info!(profile = %p.name, "the key's creation date needs an MFA session, and no code can be had now");
+                entries.push((
+                    key.id.clone(),
+                    KeyDates {
+                        created: known.get(&key.id).and_then(|d| d.created),
+                        user_arn,
+                        checked_at: OffsetDateTime::now_utc(),
+                    },
+                ));
+            }
+            Err(NotLearned::Aws(e)) => {
+                ok = false;
+                tracing::warn!(profile = %p.name, error = %e, "could not learn the key's creation date");
+            }
+            Err(NotLearned::Mfa(e)) => {
                 ok = false;
                 tracing::warn!(profile = %p.name, error = %e, "could not learn the key's creation date");
             }

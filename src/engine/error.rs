@@ -253,6 +253,46 @@ pub enum Error {
     #[error("profile {profile}: {what}")]
     Internal { profile: String, what: String },
 
+    #[error(
+        "profile {profile}: IAM denied {action} to {arn} with an explicit deny: the account requires MFA for key management. Name your MFA device with mfa_serial = arn:aws:iam::ACCOUNT:mfa/NAME in [{section}] of ~/.aws/config (aws iam list-mfa-devices shows it), then run: keyrot-agent now --profile {profile}",
+        section = if profile == "default" { "default".to_string() } else { format!("profile {profile}") }
+    )]
+    MfaRequired {
+        profile: String,
+        action: &'static str,
+        arn: String,
+    },
+
+    #[error(
+        "profile {profile}: {what} needs a code from the MFA device {serial}, and none can be asked for here{}. Run: {command}   (or set mfa_process, so that keyrot-agent can get codes by itself)",
+        if *.in_flight { "; the rotation stays in the journal and your credentials file holds a working key" } else { "; nothing was changed" }
+    )]
+    MfaCodeNeeded {
+        profile: String,
+        serial: String,
+        what: &'static str,
+        command: String,
+        in_flight: bool,
+    },
+
+    #[error(
+        "profile {profile}: the MFA code was not accepted ({detail}){}; wait for the next code of {serial} and run again",
+        if *.in_flight { ". The rotation stays in the journal and your credentials file holds a working key" } else { ". Nothing was changed" }
+    )]
+    MfaCodeRejected {
+        profile: String,
+        serial: String,
+        detail: String,
+        in_flight: bool,
+    },
+
+    #[error("profile {profile}: mfa_process `{command}` gave no MFA code: {detail}")]
+    MfaProcess {
+        profile: String,
+        command: String,
+        detail: String,
+    },
+
     #[error("profile {profile}: nothing to undo: {why}")]
     NothingToUndo { profile: String, why: String },
 
@@ -291,6 +331,55 @@ impl From<StoreError> for Error {
 }
 
 impl Error {
+    /// The error of an MFA session that could not be had for `profile`. `in_flight`: a rotation
+    /// is in the journal (recovery keeps it); `command` is what the user runs with a code.
+    pub fn from_mfa(
+        profile: &str,
+        e: crate::engine::signing::MfaError,
+        in_flight: bool,
+        command: String,
+    ) -> Error {
+        use crate::engine::signing::MfaError;
+        let profile = profile.to_string();
+        match e {
+            MfaError::NoCode { serial } => Error::MfaCodeNeeded {
+                profile,
+                serial,
+                what: if in_flight {
+                    "finishing the rotation in flight"
+                } else {
+                    "rotating its key"
+                },
+                command,
+                in_flight,
+            },
+            MfaError::Rejected { serial, detail } => Error::MfaCodeRejected {
+                profile,
+                serial,
+                detail,
+                in_flight,
+            },
+            MfaError::Process { command, detail } => Error::MfaProcess {
+                profile,
+                command,
+                detail,
+            },
+            MfaError::BadSerial(why) => Error::Internal {
+                profile,
+                what: format!("mfa_serial: {why}"),
+            },
+            MfaError::Aws(e) if in_flight => Error::Interrupted {
+                profile,
+                operation: e.operation,
+                detail: e.detail(),
+            },
+            MfaError::Aws(e) => match e.class {
+                ErrorClass::KeyRejected => Error::Aws { profile, source: e },
+                _ => Error::from_aws(&profile, "", e),
+            },
+        }
+    }
+
     /// This error, with what the rollback that followed it achieved.
     pub fn with_rollback(self, note: RollbackNote) -> Error {
         Error::RolledBack {

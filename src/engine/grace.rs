@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use crate::core::decide::{self, GraceFacts, InIam, LastLook, Settle, Signed, Stage};
 use crate::core::keys::ErrorClass;
-use crate::core::keys::KeyPair;
+use crate::core::keys::{KeyPair, Signer};
 use crate::edge::aws::{Aws, AwsError, RequestCounter};
 use crate::edge::failpoint;
 use crate::edge::paths::Paths;
@@ -70,6 +70,7 @@ impl Settled {
 pub async fn settle(
     paths: &Paths,
     held: Option<&HeldKeys>,
+    signing: impl Fn(&str) -> Signing,
     counter: &RequestCounter,
     now: OffsetDateTime,
 ) -> Settled {
@@ -122,7 +123,15 @@ pub async fn settle(
         };
         // The record is keyrot-agent's own, but nothing is deleted on its word alone: only a
         // key IAM lists for the caller, and an old key only while it is Inactive.
-        let (sign, _) = Signing::OwnKeys.iam(&signer, false);
+        let signing = signing(&entry.primary);
+        let sign = match signing.iam(&aws, &signer, false, &entry.primary).await {
+            Ok((sign, _)) => sign,
+            Err(e) => {
+                tracing::warn!(profile = %entry.primary, error = %e, "cannot delete a key after its grace without an MFA session; trying again later");
+                keep.push(entry);
+                continue;
+            }
+        };
         let in_iam = match aws.list_keys(&sign).await {
             Ok(keys) => match keys.iter().find(|k| k.id == target) {
                 Some(k) if k.active => InIam::Active,
@@ -145,7 +154,7 @@ pub async fn settle(
                 forget_old_pair(&entry, paths);
                 done.reactivated.push(target);
             }
-            LastLook::Delete if finishing_undo => match retire(&aws, &signer, &target).await {
+            LastLook::Delete if finishing_undo => match retire(&aws, &sign, &target).await {
                 Ok(()) => {
                     forget_old_pair(&entry, paths);
                     done.undone.push(target);
@@ -180,16 +189,15 @@ pub async fn settle(
     done
 }
 
-/// Deactivates and deletes `target`, signed for `key`. Gone already counts as done.
-async fn retire(aws: &Aws, key: &KeyPair, target: &str) -> Result<(), String> {
+/// Deactivates and deletes `target`, signed with `signer`. Gone already counts as done.
+async fn retire(aws: &Aws, signer: &Signer, target: &str) -> Result<(), String> {
     let gone = |r: Result<(), crate::edge::aws::AwsError>| match r {
         Ok(()) => Ok(()),
         Err(e) if e.class == ErrorClass::NoSuchEntity => Ok(()),
         Err(e) => Err(e.detail()),
     };
-    let (signer, _) = Signing::OwnKeys.iam(key, false);
-    gone(aws.set_key_active(&signer, target, false).await)?;
-    gone(aws.delete_key(&signer, target).await)
+    gone(aws.set_key_active(signer, target, false).await)?;
+    gone(aws.delete_key(signer, target).await)
 }
 
 /// What `undo` did.
@@ -207,6 +215,7 @@ pub struct Undone {
 pub async fn undo(
     paths: &Paths,
     profile: &str,
+    signing: &Signing,
     verify_timeout: Duration,
     counter: &RequestCounter,
 ) -> Result<Undone, Error> {
@@ -256,7 +265,19 @@ pub async fn undo(
             .pair(&entry.primary)
             .ok_or_else(|| internal("the profile has no secret".into()))?;
         // 1. The old key comes back to life, and must answer as the same user.
-        aws.set_key_active(&Signing::OwnKeys.iam(&new, false).0, &old.id, true)
+        let mfa = |e| {
+            Error::from_mfa(
+                profile,
+                e,
+                false,
+                format!("keyrot-agent undo --profile {profile} --mfa-code CODE"),
+            )
+        };
+        let (sign, _) = signing
+            .iam(&aws, &new, false, &entry.primary)
+            .await
+            .map_err(mfa)?;
+        aws.set_key_active(&sign, &old.id, true)
             .await
             .map_err(|e| match e.class {
                 ErrorClass::NoSuchEntity => {
@@ -329,7 +350,16 @@ pub async fn undo(
         )
     })?;
     if !here.anyone_holds(&entry.new_key_id) {
-        retire(&aws, &old, &entry.new_key_id)
+        let not_finished = |detail: String| Error::UndoNotFinished {
+            profile: profile.to_string(),
+            key_id: entry.new_key_id.clone(),
+            detail,
+        };
+        let (sign, _) = signing
+            .iam(&aws, &old, false, &entry.primary)
+            .await
+            .map_err(|e| not_finished(e.to_string()))?;
+        retire(&aws, &sign, &entry.new_key_id)
             .await
             .map_err(|detail| Error::UndoNotFinished {
                 profile: profile.to_string(),

@@ -134,6 +134,34 @@ fn check_endpoints(paths: &Paths, config: Option<&ParsedFile>) -> Result<(), Err
 }
 
 impl Local {
+    /// The MFA device key management of `profile` needs: keyrot-agent's `[profile.P]` settings
+    /// over the AWS files' `mfa_serial`/`mfa_process`.
+    pub fn mfa_device(&self, profile: &str, agent: &Config) -> Option<crate::core::mfa::Device> {
+        let (aws_serial, aws_process) =
+            profiles::aws_mfa(&self.credentials, self.config.as_ref(), profile);
+        let settings = agent.for_profile(profile);
+        crate::core::mfa::device(
+            settings.mfa_serial.as_deref(),
+            settings.mfa_process.as_deref(),
+            aws_serial.as_deref(),
+            aws_process.as_deref(),
+        )
+    }
+
+    /// How the IAM calls for `profile` are signed: with MFA sessions from `sessions` when a
+    /// device is set, else with the profile's own keys.
+    pub fn signing(
+        &self,
+        profile: &str,
+        agent: &Config,
+        sessions: &std::sync::Arc<crate::engine::signing::Sessions>,
+    ) -> crate::engine::signing::Signing {
+        match self.mfa_device(profile, agent) {
+            Some(device) => crate::engine::signing::Signing::with_mfa(device, sessions.clone()),
+            None => crate::engine::signing::Signing::own_keys(),
+        }
+    }
+
     /// What `selection` comes to: one target per key, every profile that holds it moving with
     /// it. Refused before any AWS call: a named keyring profile whose entry cannot be read (the
     /// keyring's own error), a key held both in the file and in the keyring, and a target whose
@@ -181,6 +209,21 @@ impl Local {
             }
         }
         Ok(selected)
+    }
+}
+
+/// How the IAM calls of each profile are signed, as the files say now. When they cannot be read,
+/// with the profiles' own keys (what IAM then answers says more).
+pub fn signing_of(
+    paths: &Paths,
+    agent: &Config,
+    sessions: &std::sync::Arc<crate::engine::signing::Sessions>,
+) -> impl Fn(&str) -> crate::engine::signing::Signing {
+    let local = load(paths).ok();
+    let (agent, sessions) = (agent.clone(), sessions.clone());
+    move |profile| match &local {
+        Some(l) => l.signing(profile, &agent, &sessions),
+        None => crate::engine::signing::Signing::own_keys(),
     }
 }
 

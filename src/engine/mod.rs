@@ -28,6 +28,9 @@ pub struct Options {
     pub verify_timeout: Duration,
     /// Show a spinner on stderr while waiting.
     pub progress: bool,
+    /// Where MFA codes come from, and the sessions of this run (shared by every key of one
+    /// device). `None`: no code given, no terminal to ask at (`mfa_process` still works).
+    pub mfa: Option<std::sync::Arc<signing::Sessions>>,
 }
 
 impl Options {
@@ -39,6 +42,18 @@ impl Options {
             allow_root: false,
             verify_timeout,
             progress: false,
+            mfa: None,
         }
+    }
+
+    /// This run's MFA sessions: the ones given, or unattended ones (no code, no prompt).
+    pub fn sessions(&self, paths: &crate::edge::paths::Paths) -> std::sync::Arc<signing::Sessions> {
+        self.mfa.clone().unwrap_or_else(|| {
+            signing::Sessions::new(
+                None,
+                false,
+                crate::state::mfa::MfaFile::new(paths.mfa_file()),
+            )
+        })
     }
 }

@@ -72,6 +72,10 @@ pub struct KeyReport {
     /// The rotation is still recorded in the journal: it is in flight, and nothing new may
     /// start until it is finished.
     pub in_flight: bool,
+    /// The MFA device whose session signs (or, in a dry run, would sign) the IAM calls.
+    pub mfa_serial: Option<String>,
+    /// IAM said this key's user needs MFA for key management, and no device is set.
+    pub mfa_needed: bool,
 }
 
 impl KeyReport {
@@ -95,6 +99,8 @@ impl KeyReport {
             grace_until: None,
             error: None,
             in_flight: false,
+            mfa_serial: None,
+            mfa_needed: false,
         }
     }
 }

@@ -7,6 +7,8 @@
 //!   journal, which keeps it until the file holds it.
 //! - Interrupted while rolling back: the rollback is finished.
 
+use crate::core::config::Config;
+use crate::core::mfa::{Device, From};
 use crate::core::rotation::Phase;
 use crate::edge::aws::{Aws, RequestCounter};
 use crate::edge::paths::Paths;
@@ -73,9 +75,30 @@ pub fn describe(r: &Record) -> String {
     s
 }
 
+/// How the IAM calls of the recorded rotation are signed: with sessions of the MFA device the
+/// record names (it signed the rotation so far), or of the device the files name now.
+fn signing_for(record: &Record, paths: &Paths, agent: &Config, options: &Options) -> Signing {
+    let now = crate::engine::local::load(paths)
+        .ok()
+        .and_then(|l| l.mfa_device(&record.primary, agent));
+    let device = match (&record.mfa_serial, now) {
+        (Some(serial), now) => Some(Device {
+            serial: serial.clone(),
+            from: From::Journal,
+            process: now.filter(|d| &d.serial == serial).and_then(|d| d.process),
+        }),
+        (None, now) => now,
+    };
+    match device {
+        Some(device) => Signing::with_mfa(device, options.sessions(paths)),
+        None => Signing::own_keys(),
+    }
+}
+
 /// Finishes or rolls back the journal's rotation, if there is one. The caller holds the lock.
 pub async fn finish_pending(
     paths: &Paths,
+    agent: &Config,
     options: &Options,
     counter: &RequestCounter,
 ) -> Result<Option<KeyReport>, Error> {
@@ -95,6 +118,7 @@ pub async fn finish_pending(
     let _ = store::remove_stale_temps(&paths.backup_file());
     let key_counter = counter.child();
     let aws = Aws::load(&record.primary, key_counter.clone()).await;
+    let signing = signing_for(&record, &paths, agent, options);
     let ctx = Context {
         paths: &paths,
         aws: &aws,
@@ -106,7 +130,7 @@ pub async fn finish_pending(
         held: held.as_ref(),
         // A resumed rotation keeps the grace it started with (in the record).
         grace: Duration::ZERO,
-        signing: &Signing::OwnKeys,
+        signing: &signing,
     };
     let mut report = Rotator::resume(&ctx, record).run_resumed().await;
     report.requests = key_counter.get();

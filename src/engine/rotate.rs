@@ -58,6 +58,12 @@ pub fn remember_dates(paths: &Paths, report: &KeyReport) {
             &[(report.old_key_id.clone(), dates(report.old_key_created))],
             &[],
         ),
+        // Refused before the keys could be listed (MFA needed): the key's user is known, its
+        // date stays what it was.
+        _ if report.mfa_needed || report.mfa_serial.is_some() => {
+            let known = cache.load().get(&report.old_key_id).and_then(|d| d.created);
+            cache.update(&[(report.old_key_id.clone(), dates(known))], &[]);
+        }
         _ => {}
     }
 }
@@ -108,6 +114,9 @@ pub struct Rotator<'a> {
     secrets: Secrets,
     /// What the journal keeps of the new key's secret (nothing when the store keeps its copy).
     new_kept: Option<SecretString>,
+    /// Why an IAM call could not be signed (no MFA code could be had), when a cleanup had to
+    /// stop for it: what the user must run is then this, not the step's own error.
+    mfa_problem: Option<Error>,
     pub report: KeyReport,
 }
 
@@ -139,6 +148,7 @@ impl<'a> Rotator<'a> {
             retry: Retry::new(ctx.verify_timeout, retry::seed()),
             secrets: Secrets::new(target.storage, ctx.paths),
             new_kept: None,
+            mfa_problem: None,
             report: KeyReport::new(
                 target.profiles.clone(),
                 target.access_key_id.clone(),
@@ -183,6 +193,7 @@ impl<'a> Rotator<'a> {
             arn: record.user_arn.clone(),
             keys_before: record.keys_before.clone(),
             new_kept: record.new_secret.clone(),
+            mfa_problem: None,
             secrets,
             record: Some(record),
             retry: Retry::new(ctx.verify_timeout, retry::seed()),
@@ -433,9 +444,42 @@ impl<'a> Rotator<'a> {
     }
 
     /// What an IAM call made on behalf of `key` is signed with, and how its failures are
-    /// judged (`fresh`: `key` is this rotation's new key).
-    fn signer(&self, key: &KeyPair, fresh: bool) -> (Signer, Signed) {
-        self.ctx.signing.iam(key, fresh)
+    /// judged (`fresh`: `key` is this rotation's new key). With MFA, the first call gets the
+    /// session (one code); an error says what the user must run.
+    async fn signer(&mut self, key: &KeyPair, fresh: bool) -> Result<(Signer, Signed), Error> {
+        if let Some(device) = self.ctx.signing.device() {
+            self.report.mfa_serial = Some(device.serial.clone());
+        }
+        let in_flight =
+            self.record.is_some() && (self.new.is_some() || self.report.resumed_from.is_some());
+        self.ctx
+            .signing
+            .iam(self.ctx.aws, key, fresh, &self.profile)
+            .await
+            .map_err(|e| {
+                let command = if in_flight {
+                    "keyrot-agent recover --mfa-code CODE".to_string()
+                } else {
+                    format!(
+                        "keyrot-agent now --profile {} --mfa-code CODE",
+                        self.profile
+                    )
+                };
+                Error::from_mfa(&self.profile, e, in_flight, command)
+            })
+    }
+
+    /// As [`Rotator::signer`], for a cleanup that cannot stop the rotation: the problem is kept
+    /// for the report.
+    async fn cleanup_signer(&mut self, key: &KeyPair) -> Option<(Signer, Signed)> {
+        match self.signer(key, false).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(profile = %self.profile, error = %e, "cannot sign the cleanup");
+                self.mfa_problem = Some(e);
+                None
+            }
+        }
     }
 
     /// An error from a step after the new key exists: the network going away keeps the journal.
@@ -477,15 +521,47 @@ impl<'a> Rotator<'a> {
                 arn: identity.arn,
             }));
         }
-        let (signer, signed) = self.signer(&old, false);
+        if self.ctx.dry_run
+            && let Some(device) = self.ctx.signing.device()
+        {
+            // A dry run asks for no code: it says that the rotation will need one.
+            self.report.mfa_serial = Some(device.serial.clone());
+            return Ok(Phase::Planned);
+        }
+        let (signer, signed) = self
+            .signer(&old, false)
+            .await
+            .map_err(Halt::NothingChanged)?;
         let keys = self
             .retry
             .run(
                 |e: &AwsError| decide::verdict(e.class, signed, Stage::BeforeChange),
                 async |_| aws.list_keys(&signer).await,
             )
-            .await
-            .map_err(|e| Halt::NothingChanged(Error::from_aws(&profile, &identity.arn, e)))?;
+            .await;
+        let mfa_record = crate::state::mfa::MfaFile::new(self.ctx.paths.mfa_file());
+        let without_mfa = self.ctx.signing.device().is_none();
+        let keys = keys.map_err(|e| {
+            if without_mfa
+                && e.class == ErrorClass::AccessDenied
+                && e.message
+                    .as_deref()
+                    .is_some_and(crate::core::mfa::is_explicit_deny)
+            {
+                // The account's policy wants MFA: remembered, so the agent does not try again.
+                mfa_record.learned(&identity.arn, true, OffsetDateTime::now_utc());
+                self.report.mfa_needed = true;
+                return Halt::NothingChanged(Error::MfaRequired {
+                    profile: profile.clone(),
+                    action: e.operation,
+                    arn: identity.arn.clone(),
+                });
+            }
+            Halt::NothingChanged(Error::from_aws(&profile, &identity.arn, e))
+        })?;
+        if without_mfa {
+            mfa_record.learned(&identity.arn, false, OffsetDateTime::now_utc());
+        }
         self.keys_before = keys.iter().map(|k| k.id.clone()).collect();
         self.report.old_key_created = keys.iter().find(|k| k.id == old.id).and_then(|k| k.created);
         match rotation::plan_slots(&old.id, &keys) {
@@ -550,6 +626,7 @@ impl<'a> Rotator<'a> {
             rolling_back: false,
             durations_ms: Vec::new(),
             grace_secs: self.ctx.grace.as_secs(),
+            mfa_serial: self.ctx.signing.device().map(|d| d.serial.clone()),
             stored_in: self.secrets.storage().into(),
         };
         self.save(&record).map_err(Halt::NothingChanged)?;
@@ -567,7 +644,10 @@ impl<'a> Rotator<'a> {
         let aws = self.ctx.aws;
         let profile = self.profile.clone();
         let arn = self.arn.clone();
-        let (signer, signed) = self.signer(&old, false);
+        let (signer, signed) = self
+            .signer(&old, false)
+            .await
+            .map_err(Halt::NothingChanged)?;
         if let Some(inactive) = self.report.deleted_inactive_key_id.clone() {
             ok_if_gone(
                 self.retry
@@ -677,7 +757,9 @@ impl<'a> Rotator<'a> {
         };
         let old = self.old.clone();
         let aws = self.ctx.aws;
-        let (signer, signed) = self.signer(&old, false);
+        let Some((signer, signed)) = self.cleanup_signer(&old).await else {
+            return false;
+        };
         let policy = |e: &AwsError| decide::verdict(e.class, signed, Stage::InFlight);
         let Ok(keys) = self
             .retry
@@ -756,11 +838,11 @@ impl<'a> Rotator<'a> {
             self.close_journal(Ended::OrphanDeleted);
         } else {
             self.report.outcome = Outcome::Interrupted;
-            self.report.error = Some(Error::Interrupted {
+            self.report.error = Some(self.mfa_problem.take().unwrap_or(Error::Interrupted {
                 profile: self.profile.clone(),
                 operation: "iam:DeleteAccessKey",
                 detail: "could not list or delete the key an interrupted rotation created".into(),
-            });
+            }));
         }
     }
 
@@ -973,7 +1055,9 @@ impl<'a> Rotator<'a> {
                 },
             ));
         }
-        let result = self.retire_old(false).await;
+        let new = self.new_key();
+        let signer = self.signer(&new, true).await.map_err(Halt::KeepJournal)?;
+        let result = self.retire_old(signer, false).await;
         if result.is_ok() {
             failpoint::hit("deactivated-unrecorded");
         }
@@ -991,7 +1075,9 @@ impl<'a> Rotator<'a> {
             return self.keep_in_grace(grace);
         }
         failpoint::hit("before-delete");
-        let result = self.retire_old(true).await;
+        let new = self.new_key();
+        let signer = self.signer(&new, true).await.map_err(Halt::KeepJournal)?;
+        let result = self.retire_old(signer, true).await;
         if result.is_ok() {
             failpoint::hit("deleted-unrecorded");
         }
@@ -1040,14 +1126,16 @@ impl<'a> Rotator<'a> {
         Ok(Phase::OldDeleted)
     }
 
-    /// Deactivates (or with `delete`, deletes) the old key, signed with the new one, retrying
+    /// Deactivates (or with `delete`, deletes) the old key, signed for the new one, retrying
     /// while the network, throttling or the new key's propagation get in the way. A key that is
     /// already gone counts as done.
-    async fn retire_old(&mut self, delete: bool) -> Result<(), AwsError> {
-        let new = self.new_key();
+    async fn retire_old(
+        &mut self,
+        (signer, signed): (Signer, Signed),
+        delete: bool,
+    ) -> Result<(), AwsError> {
         let old_id = self.old.id.clone();
         let aws = self.ctx.aws;
-        let (signer, signed) = self.signer(&new, true);
         ok_if_gone(
             self.retry
                 .run(
@@ -1170,6 +1258,13 @@ impl<'a> Rotator<'a> {
                 note,
             }),
         };
+        if let (false, Some(e)) = (rolled_back, self.mfa_problem.take()) {
+            // What is left needs an MFA code: that is what the user must be told.
+            if let Some(cause) = self.report.error.take() {
+                tracing::warn!(profile = %self.profile, error = %cause, "rolling back");
+            }
+            self.report.error = Some(e);
+        }
         if rolled_back {
             self.close_journal(Ended::RolledBack);
         }
@@ -1182,7 +1277,9 @@ impl<'a> Rotator<'a> {
         };
         let old = self.old.clone();
         let aws = self.ctx.aws;
-        let (signer, signed) = self.signer(&old, false);
+        let Some((signer, signed)) = self.cleanup_signer(&old).await else {
+            return false;
+        };
         match ok_if_gone(
             self.retry
                 .run(

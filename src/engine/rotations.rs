@@ -14,7 +14,6 @@ use crate::engine::error::Error;
 use crate::engine::grace::Settled;
 use crate::engine::outcome::{KeyReport, Outcome};
 use crate::engine::rotate::{Context, Rotator, remember_dates};
-use crate::engine::signing::Signing;
 use crate::state::journal::Journal;
 
 /// What one run of rotations did.
@@ -55,7 +54,7 @@ pub async fn rotate_selected(
             return Ok(done);
         }
     } else if let Some(report) =
-        crate::engine::recover::finish_pending(paths, options, &counter).await?
+        crate::engine::recover::finish_pending(paths, agent_config, options, &counter).await?
     {
         let still_in_flight = report.in_flight;
         if report.outcome == Outcome::Rotated {
@@ -70,11 +69,13 @@ pub async fn rotate_selected(
     }
     // The files, read once: everything that could refuse the run happens before any change.
     let local = crate::engine::local::load(paths)?;
+    let sessions = options.sessions(paths);
     if !options.dry_run {
         // Old keys whose grace is over go; an interrupted undo is finished.
         done.settled = crate::engine::grace::settle(
             paths,
             local.held.as_ref(),
+            |p| local.signing(p, agent_config, &sessions),
             &counter,
             OffsetDateTime::now_utc(),
         )
@@ -90,6 +91,7 @@ pub async fn rotate_selected(
     }
     let journal = Journal::new(paths.journal_file());
     for target in selected.targets {
+        let signing = local.signing(&target.primary, agent_config, &sessions);
         let key_counter = counter.child();
         let aws = Aws::load(&target.primary, key_counter.clone()).await;
         let ctx = Context {
@@ -102,7 +104,7 @@ pub async fn rotate_selected(
             progress: options.progress,
             held: local.held.as_ref(),
             grace: agent_config.for_profile(&target.primary).grace,
-            signing: &Signing::OwnKeys,
+            signing: &signing,
         };
         let mut report = Rotator::start(&ctx, &target).run().await;
         report.requests = key_counter.get();

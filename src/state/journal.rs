@@ -54,6 +54,10 @@ pub struct Record {
     /// rotation started); 0 deletes it at once.
     #[serde(default)]
     pub grace_secs: u64,
+    /// The MFA device whose session signed the rotation's IAM calls: recovery needs a session of
+    /// it too, whatever the config says by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_serial: Option<String>,
     /// Where the profiles keep their pair. In the keyring the secrets are not in this record
     /// (`old_secret` is empty, `new_secret` absent) but in the rotation's own keyring entries
     /// (`edge::storage::Slot`).
@@ -199,6 +203,7 @@ mod tests {
             rolling_back: false,
             durations_ms: vec![("create".into(), 7)],
             grace_secs: 0,
+            mfa_serial: None,
             stored_in: Default::default(),
         }
     }

@@ -6,4 +6,5 @@ pub mod failures;
 pub mod grace;
 pub mod history;
 pub mod journal;
+pub mod mfa;
 pub mod notified;
