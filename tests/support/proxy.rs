@@ -482,6 +482,23 @@ impl Proxy {
             .insert(code.to_string());
     }
 
+    /// The IAM calls a rotation makes (its key management) that reached the proxy signed with a
+    /// long-term key instead of a session, by action: empty when every one carried a session.
+    pub fn key_management_without_session(&self) -> Vec<String> {
+        const KEY_MANAGEMENT: &[&str] = &[
+            "ListAccessKeys",
+            "GetAccessKeyLastUsed",
+            "CreateAccessKey",
+            "UpdateAccessKey",
+            "DeleteAccessKey",
+        ];
+        self.seen()
+            .into_iter()
+            .filter(|s| KEY_MANAGEMENT.contains(&s.action.as_str()) && !s.session)
+            .map(|s| s.action)
+            .collect()
+    }
+
     /// The sessions GetSessionToken minted so far, in order.
     pub fn sessions(&self) -> Vec<Minted> {
         let r = self.rules.lock().unwrap();
