@@ -5,6 +5,7 @@
 pub mod config;
 pub mod credentials;
 pub mod decide;
+pub mod hooks;
 pub mod keys;
 pub mod mfa;
 pub mod notices;

@@ -2,6 +2,7 @@
 //! the terminal, the desktop, service managers, file watching).
 
 pub mod aws;
+pub mod child;
 pub mod desktop;
 pub mod failpoint;
 pub mod keyring;
