@@ -24,6 +24,9 @@ command -v dunstctl >/dev/null || missing+=(dunst)
 # A real Secret Service for keyring mode (tests/support/secrets.rs, tests/keyring.rs).
 command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
 command -v secret-tool >/dev/null || missing+=(libsecret-tools)
+# pass and GnuPG, for the password-manager example hook (tests/hooks.rs).
+command -v pass >/dev/null || missing+=(pass)
+command -v gpg >/dev/null || missing+=(gnupg)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -46,7 +46,8 @@ deb="$work/keyrot-agent.deb"
 dpkg-deb --field "$deb" Package Version Architecture Depends Section Priority
 contents="$(dpkg-deb --contents "$deb")"
 for f in ./usr/bin/keyrot-agent ./usr/lib/systemd/user/keyrot-agent.service \
-  ./usr/share/doc/keyrot-agent/README.md; do
+  ./usr/share/doc/keyrot-agent/README.md ./usr/share/keyrot-agent/hooks/s3cfg.py \
+  ./usr/share/keyrot-agent/hooks/dotenv.py ./usr/share/keyrot-agent/hooks/pass.py; do
   grep -q " $f\$" <<<"$contents" || { echo "the package lacks $f:" >&2; echo "$contents" >&2; exit 1; }
 done
 echo "    $(du -h "$deb" | cut -f1) $deb"
@@ -76,7 +77,7 @@ echo "==> dpkg -r"
 $SUDO dpkg -r keyrot-agent
 installed=""
 for f in /usr/bin/keyrot-agent /usr/lib/systemd/user/keyrot-agent.service \
-  /usr/share/doc/keyrot-agent; do
+  /usr/share/doc/keyrot-agent /usr/share/keyrot-agent; do
   if [ -e "$f" ]; then echo "dpkg -r left $f behind" >&2; exit 1; fi
 done
 echo "==> the .deb installs, verifies and removes cleanly"

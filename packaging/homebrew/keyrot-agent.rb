@@ -16,6 +16,8 @@ class KeyrotAgent < Formula
 
   def install
     system "cargo", "install", *std_cargo_args
+    # The example post_rotate hooks (README, "Hooks").
+    (pkgshare/"hooks").install Dir["packaging/hooks/*.py"]
   end
 
   service do

@@ -193,6 +193,7 @@ fn rotation_notice(k: &crate::engine::outcome::KeyReport) -> Option<Notice> {
             profiles: k.profiles.clone(),
             new_key_id: k.new_key_id.clone().unwrap_or_default(),
             old_key_id: k.old_key_id.clone(),
+            warnings: k.warnings.clone(),
         }),
         (Some(e), outcome) => Some(Notice::Failed {
             profiles: k.profiles.clone(),

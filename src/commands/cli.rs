@@ -240,6 +240,10 @@ pub struct NowArgs {
     /// Never show the progress spinner.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Skip the profiles' pre_rotate and post_rotate hooks for this run (the output says so).
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 /// `--mfa-code`: six digits. An error never repeats what was typed.

@@ -28,6 +28,9 @@ pub const KEYRING: i32 = 15;
 pub const IO: i32 = 16;
 /// The account requires MFA for key management, and no code could be had or it was refused.
 pub const MFA: i32 = 17;
+/// A `pre_rotate` hook refused the rotation, or a `post_rotate` hook failed (and the rotation
+/// was rolled back).
+pub const HOOK: i32 = 18;
 
 /// The exit code of `e`.
 pub fn code(e: &Error) -> i32 {
@@ -75,6 +78,7 @@ pub fn code(e: &Error) -> i32 {
         | Error::MfaCodeNeeded { .. }
         | Error::MfaCodeRejected { .. }
         | Error::MfaProcess { .. } => MFA,
+        Error::HookRefused { .. } | Error::HookFailed { .. } => HOOK,
         Error::Aws { .. } | Error::Internal { .. } => INTERNAL,
     }
 }
@@ -125,6 +129,8 @@ pub fn kind(e: &Error) -> &'static str {
         Error::MfaCodeNeeded { .. } => "mfa_code_needed",
         Error::MfaCodeRejected { .. } => "mfa_code_rejected",
         Error::MfaProcess { .. } => "mfa_process",
+        Error::HookRefused { .. } => "hook_refused",
+        Error::HookFailed { .. } => "hook_failed",
         Error::Aws { .. } => "aws",
         Error::Internal { .. } => "internal",
     }
@@ -177,6 +183,7 @@ mod tests {
             KEYRING,
             IO,
             MFA,
+            HOOK,
         ];
         assert_eq!(rows, codes);
     }

@@ -58,6 +58,7 @@ pub fn command(args: NowArgs) -> i32 {
             verify_timeout: args.verify_timeout,
             progress: !args.json && !args.no_progress && std::io::stderr().is_terminal(),
             mfa: None,
+            no_hooks: args.no_hooks,
         },
     };
     let code = args.mfa_code;

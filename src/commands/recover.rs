@@ -61,6 +61,7 @@ pub fn command(args: RecoverArgs) -> i32 {
         verify_timeout: args.verify_timeout,
         progress: !args.json && std::io::stderr().is_terminal(),
         mfa: None,
+        no_hooks: false,
     };
     let code = args.mfa_code;
     show(args.json, |paths| async move {

@@ -13,7 +13,7 @@ use crate::commands::exit;
 use crate::core::profiles::SkipReason;
 use crate::engine::error::Error;
 use crate::engine::grace::Settled;
-use crate::engine::outcome::{KeyReport, Outcome};
+use crate::engine::outcome::{HookRun, KeyReport, Outcome};
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
@@ -144,6 +144,21 @@ fn human_key(k: &KeyReport) -> String {
         ),
         (None, _) => {}
     }
+    if k.hooks_skipped {
+        out.push_str("          hooks skipped (--no-hooks)\n");
+    }
+    for (hook, how) in &k.hooks {
+        let what = match how {
+            HookRun::Ok => "ran",
+            HookRun::Failed => "FAILED",
+            HookRun::Reverted => "ran again with the old key",
+            HookRun::RevertFailed => "FAILED with the old key",
+        };
+        out.push_str(&format!("          hook {what}: {hook}\n"));
+    }
+    for w in &k.warnings {
+        out.push_str(&format!("          warning: {w}\n"));
+    }
     if let Some(until) = k.grace_until {
         let when = until
             .format(time::macros::format_description!(
@@ -230,6 +245,9 @@ fn json_key(k: &KeyReport) -> Value {
         "total_ms": ms(k.timings.iter().map(|(_, d)| *d).sum()),
         "verify_attempts": k.verify_attempts,
         "mfa": {"needed": k.mfa_serial.is_some() || k.mfa_needed, "serial": k.mfa_serial},
+        "hooks": k.hooks.iter().map(|(c, h)| json!({"command": c, "result": h.name()})).collect::<Vec<_>>(),
+        "hooks_skipped": k.hooks_skipped,
+        "warnings": k.warnings,
         "requests": k.requests,
         "error": k.error.as_ref().map(json_error),
     })

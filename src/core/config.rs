@@ -38,6 +38,43 @@ pub struct Settings {
     pub mfa_serial: Option<String>,
     /// A command whose standard output is the current MFA code.
     pub mfa_process: Option<String>,
+    /// Commands run before CreateAccessKey; a non-zero exit vetoes the rotation.
+    pub pre_rotate: Vec<String>,
+    /// Commands run once the new key is written and proven, before the old one is retired.
+    pub post_rotate: Vec<String>,
+    /// How long a hook may run before its process group is killed.
+    pub hook_timeout: Duration,
+    /// What a failed `post_rotate` hook does to the rotation.
+    pub on_hook_failure: OnHookFailure,
+    /// Environment variables passed to hooks besides HOME, PATH and LANG.
+    pub hook_env: Vec<String>,
+}
+
+/// What a failed `post_rotate` hook does to the rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnHookFailure {
+    /// The old key goes back, the new key is deleted, and the hooks are run again with the old
+    /// pair.
+    Rollback,
+    /// The rotation goes on; the failure is reported.
+    Continue,
+}
+
+impl OnHookFailure {
+    pub fn name(self) -> &'static str {
+        match self {
+            OnHookFailure::Rollback => "rollback",
+            OnHookFailure::Continue => "continue",
+        }
+    }
+}
+
+/// A hook setting: one command, or a list run in order.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Commands {
+    One(String),
+    Many(Vec<String>),
 }
 
 impl Default for Settings {
@@ -52,6 +89,11 @@ impl Default for Settings {
             storage: Storage::File,
             mfa_serial: None,
             mfa_process: None,
+            pre_rotate: Vec::new(),
+            post_rotate: Vec::new(),
+            hook_timeout: Duration::from_secs(60),
+            on_hook_failure: OnHookFailure::Rollback,
+            hook_env: Vec::new(),
         }
     }
 }
@@ -97,6 +139,11 @@ struct Overrides {
     storage: Option<(Storage, usize)>,
     mfa_serial: Option<(String, usize)>,
     mfa_process: Option<(String, usize)>,
+    pre_rotate: Option<(Vec<String>, usize)>,
+    post_rotate: Option<(Vec<String>, usize)>,
+    hook_timeout: Option<(Duration, usize)>,
+    on_hook_failure: Option<(OnHookFailure, usize)>,
+    hook_env: Option<(Vec<String>, usize)>,
 }
 
 /// A problem in the config file, at a line.
@@ -119,6 +166,11 @@ struct RawSettings {
     storage: Option<Spanned<String>>,
     mfa_serial: Option<Spanned<String>>,
     mfa_process: Option<Spanned<String>>,
+    pre_rotate: Option<Spanned<Commands>>,
+    post_rotate: Option<Spanned<Commands>>,
+    hook_timeout: Option<Spanned<String>>,
+    on_hook_failure: Option<Spanned<String>>,
+    hook_env: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -140,6 +192,11 @@ struct RawFile {
     storage: Option<Spanned<String>>,
     mfa_serial: Option<Spanned<String>>,
     mfa_process: Option<Spanned<String>>,
+    pre_rotate: Option<Spanned<Commands>>,
+    post_rotate: Option<Spanned<Commands>>,
+    hook_timeout: Option<Spanned<String>>,
+    on_hook_failure: Option<Spanned<String>>,
+    hook_env: Option<Spanned<Vec<String>>>,
     profiles: Option<RawProfiles>,
     profile: Option<BTreeMap<String, RawSettings>>,
 }
@@ -216,6 +273,11 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         storage: raw.storage,
         mfa_serial: None,
         mfa_process: raw.mfa_process,
+        pre_rotate: raw.pre_rotate,
+        post_rotate: raw.post_rotate,
+        hook_timeout: raw.hook_timeout,
+        on_hook_failure: raw.on_hook_failure,
+        hook_env: raw.hook_env,
     };
     let o = overrides(text, &top)?;
     apply(&mut config.global, &o, &mut config.sources, None);
@@ -316,7 +378,76 @@ fn overrides(text: &str, raw: &RawSettings) -> Result<Overrides, ConfigError> {
                 }
             })
             .transpose()?,
+        pre_rotate: hooks(text, raw.pre_rotate.as_ref(), "pre_rotate")?,
+        post_rotate: hooks(text, raw.post_rotate.as_ref(), "post_rotate")?,
+        hook_timeout: raw
+            .hook_timeout
+            .as_ref()
+            .map(|v| duration(text, v, "hook_timeout"))
+            .transpose()?,
+        on_hook_failure: raw
+            .on_hook_failure
+            .as_ref()
+            .map(|v| {
+                let line = line_of(text, v.span().start);
+                match v.get_ref().as_str() {
+                    "rollback" => Ok((OnHookFailure::Rollback, line)),
+                    "continue" => Ok((OnHookFailure::Continue, line)),
+                    other => Err(ConfigError {
+                        line,
+                        message: format!(
+                            "on_hook_failure: '{other}' is not a choice; use \"rollback\" or \"continue\""
+                        ),
+                    }),
+                }
+            })
+            .transpose()?,
+        hook_env: raw
+            .hook_env
+            .as_ref()
+            .map(|v| {
+                let line = line_of(text, v.span().start);
+                match v.get_ref().iter().find(|n| !env_name(n)) {
+                    Some(bad) => Err(ConfigError {
+                        line,
+                        message: format!(
+                            "hook_env: '{}' is not an environment variable's name",
+                            crate::core::redact::printable(bad)
+                        ),
+                    }),
+                    None => Ok((v.get_ref().clone(), line)),
+                }
+            })
+            .transpose()?,
     })
+}
+
+/// A hook setting: commands that are not empty.
+fn hooks(
+    text: &str,
+    raw: Option<&Spanned<Commands>>,
+    key: &str,
+) -> Result<Option<(Vec<String>, usize)>, ConfigError> {
+    let Some(v) = raw else { return Ok(None) };
+    let line = line_of(text, v.span().start);
+    let commands = match v.get_ref() {
+        Commands::One(c) => vec![c.clone()],
+        Commands::Many(list) => list.clone(),
+    };
+    if commands.iter().any(|c| c.trim().is_empty()) {
+        return Err(ConfigError {
+            line,
+            message: format!("{key}: a hook is a command to run through sh -c; this one is empty"),
+        });
+    }
+    Ok(Some((commands, line)))
+}
+
+/// Whether `name` can be an environment variable's name.
+fn env_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
 }
 
 fn apply(
@@ -371,6 +502,26 @@ fn apply(
         s.mfa_process = Some(v.clone());
         note("mfa_process", *l);
     }
+    if let Some((v, l)) = &o.pre_rotate {
+        s.pre_rotate = v.clone();
+        note("pre_rotate", *l);
+    }
+    if let Some((v, l)) = &o.post_rotate {
+        s.post_rotate = v.clone();
+        note("post_rotate", *l);
+    }
+    if let Some((v, l)) = o.hook_timeout {
+        s.hook_timeout = v;
+        note("hook_timeout", l);
+    }
+    if let Some((v, l)) = o.on_hook_failure {
+        s.on_hook_failure = v;
+        note("on_hook_failure", l);
+    }
+    if let Some((v, l)) = &o.hook_env {
+        s.hook_env = v.clone();
+        note("hook_env", *l);
+    }
 }
 
 /// Values that parse but make no sense (or that this version cannot honour yet).
@@ -396,6 +547,12 @@ fn check(s: &Settings, line: usize) -> Result<(), ConfigError> {
                 show_duration(s.warn_before),
                 show_duration(s.max_age)
             ),
+        });
+    }
+    if s.hook_timeout < Duration::from_secs(1) {
+        return Err(ConfigError {
+            line,
+            message: "hook_timeout must be at least 1s".into(),
         });
     }
     if s.verify_timeout < Duration::from_secs(1) {
@@ -524,6 +681,19 @@ notify = true
 # `keyrot-agent keyring release --profile NAME`.
 storage = "file"
 
+# Hooks: commands run through `sh -c` in your home directory, with HOME, PATH, LANG and the
+# variables named in hook_env. Each may be one command or a list run in order. See README, "Hooks".
+# pre_rotate runs before a new key is created; a non-zero exit vetoes the rotation.
+# pre_rotate = []
+# post_rotate runs once the new key is written and proven, before the old key is retired. Its
+# standard input is one JSON object with the new pair (AccessKeyId, SecretAccessKey) and
+# OldAccessKeyId. A failure rolls the rotation back (and runs it again with the old pair).
+# post_rotate = ["~/.config/keyrot-agent/hooks/s3cfg.sh"]
+hook_timeout = "60s"
+# "rollback" (the default) or "continue" (keep the new key and report the failure).
+on_hook_failure = "rollback"
+hook_env = []
+
 [profiles]
 # Glob patterns (* and ?) of the profiles the agent manages. Empty: every profile with a key.
 include = []
@@ -624,6 +794,29 @@ mod tests {
     }
 
     #[test]
+    fn hooks_are_one_command_or_a_list() {
+        let c = parse("post_rotate = \"~/bin/s3cfg.sh\"\nhook_env = [\"AWS_REGION\"]\n[profile.work]\npost_rotate = [\"a\", \"b\"]\npre_rotate = \"check-deploy\"\non_hook_failure = \"continue\"\nhook_timeout = \"5s\"\n").unwrap();
+        assert_eq!(c.global.post_rotate, vec!["~/bin/s3cfg.sh".to_string()]);
+        assert_eq!(c.global.on_hook_failure, OnHookFailure::Rollback);
+        let w = c.for_profile("work");
+        assert_eq!(w.post_rotate, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(w.pre_rotate, vec!["check-deploy".to_string()]);
+        assert_eq!(w.on_hook_failure, OnHookFailure::Continue);
+        assert_eq!(w.hook_timeout, Duration::from_secs(5));
+        assert_eq!(w.hook_env, vec!["AWS_REGION".to_string()], "inherited");
+        for (text, line, what) in [
+            ("\npost_rotate = \"\"\n", 2, "empty"),
+            ("on_hook_failure = \"ignore\"\n", 1, "not a choice"),
+            ("hook_env = [\"A B\"]\n", 1, "not an environment"),
+            ("hook_timeout = \"0s\"\n", 1, "at least 1s"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(what), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn include_and_exclude() {
         let c =
             parse("[profiles]\ninclude = [\"work-*\", \"default\"]\nexclude = [\"work-legacy\"]\n")
@@ -678,6 +871,26 @@ pub enum LoadError {
     },
 }
 
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".into()
+    } else {
+        items.join("; ")
+    }
+}
+
+/// A profile's hook settings, for `config show` (empty when there are none).
+fn hooks_of(s: &Settings) -> String {
+    let mut out = String::new();
+    if !s.pre_rotate.is_empty() {
+        out.push_str(&format!(", pre_rotate {}", list(&s.pre_rotate)));
+    }
+    if !s.post_rotate.is_empty() {
+        out.push_str(&format!(", post_rotate {}", list(&s.post_rotate)));
+    }
+    out
+}
+
 /// The resolved settings as `config show` prints them: (name, value, source).
 pub fn describe(config: &Config) -> Vec<(String, String, String)> {
     let g = &config.global;
@@ -721,6 +934,31 @@ pub fn describe(config: &Config) -> Vec<(String, String, String)> {
             "mfa_process".to_string(),
             g.mfa_process.clone().unwrap_or_else(|| "(none)".into()),
             config.source("mfa_process").to_string(),
+        ),
+        (
+            "pre_rotate".to_string(),
+            list(&g.pre_rotate),
+            config.source("pre_rotate").to_string(),
+        ),
+        (
+            "post_rotate".to_string(),
+            list(&g.post_rotate),
+            config.source("post_rotate").to_string(),
+        ),
+        (
+            "hook_timeout".to_string(),
+            show_duration(g.hook_timeout),
+            config.source("hook_timeout").to_string(),
+        ),
+        (
+            "on_hook_failure".to_string(),
+            g.on_hook_failure.name().to_string(),
+            config.source("on_hook_failure").to_string(),
+        ),
+        (
+            "hook_env".to_string(),
+            list(&g.hook_env),
+            config.source("hook_env").to_string(),
         ),
         (
             "profiles.include".to_string(),
@@ -769,8 +1007,8 @@ pub fn describe(config: &Config) -> Vec<(String, String, String)> {
                 s.mfa_process
                     .as_ref()
                     .map(|m| format!(", mfa_process {m}"))
-                    .unwrap_or_default()
-            ),
+                    .unwrap_or_default(),
+            ) + &hooks_of(&s),
             format!("[profile.{p}]"),
         ));
     }

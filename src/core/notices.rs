@@ -42,6 +42,9 @@ pub enum Notice {
         profiles: Vec<String>,
         new_key_id: String,
         old_key_id: String,
+        /// What went wrong without stopping it (a hook that failed under `continue`; the old
+        /// key's recent use elsewhere).
+        warnings: Vec<String>,
     },
     /// A rotation failed. `class` tells problems apart (the exit code's meaning).
     Failed {
@@ -126,10 +129,17 @@ impl Notice {
             Notice::Rotated {
                 new_key_id,
                 old_key_id,
+                warnings,
                 ..
-            } => format!(
-                "New key {new_key_id} is in use and proven; the old key {old_key_id} is retired."
-            ),
+            } => {
+                let mut text = format!(
+                    "New key {new_key_id} is in use and proven; the old key {old_key_id} is retired."
+                );
+                for w in warnings {
+                    text.push_str(&format!("\nWarning: {w}"));
+                }
+                text
+            }
             Notice::Failed {
                 reason, command, ..
             } => format!("{reason}\nYour current key still works. To retry: {command}"),
@@ -337,6 +347,7 @@ mod tests {
                 profiles: vec!["work".into()],
                 new_key_id: "AKIANEW".into(),
                 old_key_id: "AKIAOLD".into(),
+                warnings: Vec::new(),
             },
             T0,
         );

@@ -36,6 +36,9 @@ pub const UNDO: &[&str] = &["undo-reactivated", "undo-written"];
 /// Failpoints of MFA: a session was had (its code is spent) and nothing else was done yet.
 pub const MFA: &[&str] = &["after-mfa-session"];
 
+/// Failpoints of hooks: a `post_rotate` hook finished and was recorded.
+pub const HOOKS: &[&str] = &["after-hook"];
+
 #[cfg(feature = "failpoints")]
 pub fn hit(name: &'static str) {
     debug_assert!(
@@ -43,7 +46,8 @@ pub fn hit(name: &'static str) {
             || ROLLBACK.contains(&name)
             || UNDO.contains(&name)
             || KEYRING.contains(&name)
-            || MFA.contains(&name),
+            || MFA.contains(&name)
+            || HOOKS.contains(&name),
         "unknown failpoint {name}"
     );
     let Ok(spec) = std::env::var("KEYROT_FAILPOINTS") else {

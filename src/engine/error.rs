@@ -293,6 +293,22 @@ pub enum Error {
         detail: String,
     },
 
+    #[error(
+        "profile {profile}: the pre_rotate hook `{hook}` refused the rotation ({detail}); nothing was changed"
+    )]
+    HookRefused {
+        profile: String,
+        hook: String,
+        detail: String,
+    },
+
+    #[error("profile {profile}: the post_rotate hook `{hook}` failed ({detail})")]
+    HookFailed {
+        profile: String,
+        hook: String,
+        detail: String,
+    },
+
     #[error("profile {profile}: nothing to undo: {why}")]
     NothingToUndo { profile: String, why: String },
 

@@ -5,6 +5,7 @@ pub mod adopt;
 pub mod dates;
 pub mod error;
 pub mod grace;
+pub mod hooks;
 pub mod local;
 pub mod notify;
 pub mod outcome;
@@ -31,6 +32,8 @@ pub struct Options {
     /// Where MFA codes come from, and the sessions of this run (shared by every key of one
     /// device). `None`: no code given, no terminal to ask at (`mfa_process` still works).
     pub mfa: Option<std::sync::Arc<signing::Sessions>>,
+    /// `--no-hooks`: skip the profiles' rotation hooks for this run.
+    pub no_hooks: bool,
 }
 
 impl Options {
@@ -43,6 +46,7 @@ impl Options {
             verify_timeout,
             progress: false,
             mfa: None,
+            no_hooks: false,
         }
     }
 

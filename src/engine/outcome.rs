@@ -76,6 +76,37 @@ pub struct KeyReport {
     pub mfa_serial: Option<String>,
     /// IAM said this key's user needs MFA for key management, and no device is set.
     pub mfa_needed: bool,
+    /// The hooks run, in order, and how each went.
+    pub hooks: Vec<(String, HookRun)>,
+    /// `--no-hooks` skipped the profile's hooks.
+    pub hooks_skipped: bool,
+    /// What went wrong without stopping the rotation (a hook with `on_hook_failure =
+    /// "continue"`), in words.
+    pub warnings: Vec<String>,
+}
+
+/// How one hook went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookRun {
+    /// `pre_rotate` or `post_rotate` succeeded.
+    Ok,
+    /// It failed (and, for `post_rotate`, what `on_hook_failure` says followed).
+    Failed,
+    /// Run again with the old pair after a rollback, and succeeded.
+    Reverted,
+    /// Run again with the old pair after a rollback, and failed.
+    RevertFailed,
+}
+
+impl HookRun {
+    pub fn name(self) -> &'static str {
+        match self {
+            HookRun::Ok => "ok",
+            HookRun::Failed => "failed",
+            HookRun::Reverted => "reverted",
+            HookRun::RevertFailed => "revert_failed",
+        }
+    }
 }
 
 impl KeyReport {
@@ -101,6 +132,9 @@ impl KeyReport {
             in_flight: false,
             mfa_serial: None,
             mfa_needed: false,
+            hooks: Vec::new(),
+            hooks_skipped: false,
+            warnings: Vec::new(),
         }
     }
 }

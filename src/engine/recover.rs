@@ -131,6 +131,8 @@ pub async fn finish_pending(
         // A resumed rotation keeps the grace it started with (in the record).
         grace: Duration::ZERO,
         signing: &signing,
+        // Whatever hooks the rotation has not finished yet, as the config says now.
+        hooks: &crate::engine::hooks::Hooks::of(&agent.for_profile(&record.primary), false),
     };
     let mut report = Rotator::resume(&ctx, record).run_resumed().await;
     report.requests = key_counter.get();

@@ -7,8 +7,13 @@
 //!
 //! ```text
 //! (plan) ─► Planned ─create─► Created ─verify─► Verified ─write─► Written ─verify on disk─►
-//!   VerifiedOnDisk ─deactivate old─► OldDeactivated ─delete old─► OldDeleted ─finish─► (done)
+//!   VerifiedOnDisk ─post_rotate hooks, deactivate old─► OldDeactivated ─delete old─► OldDeleted
+//!   ─finish─► (done)
 //! ```
+//!
+//! `pre_rotate` hooks run at the end of planning, before the intent; `post_rotate` hooks run at
+//! the start of the "deactivate old" step, each recorded in the journal before it starts and once
+//! it has finished, so that recovery runs only the unfinished ones.
 //!
 //! A step that cannot go on stops the rotation in one of three ways: nothing had changed (the
 //! journal goes), roll back (the file gets the old key back and the new key is deleted), or keep
@@ -20,6 +25,7 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
+use crate::core::config::OnHookFailure;
 use crate::core::decide::{self, Finish, Recovery, Restore, Signed, Stage, Verdict};
 use crate::core::keys::ErrorClass;
 use crate::core::keys::{KeyPair, KeyringError, Signer};
@@ -30,7 +36,7 @@ use crate::edge::paths::Paths;
 use crate::edge::storage::{HeldKeys, Secrets, Slot, SwitchError};
 use crate::edge::terminal::Spinner;
 use crate::engine::error::{Error, OtherKey};
-use crate::engine::outcome::{KeyReport, Outcome};
+use crate::engine::outcome::{HookRun, KeyReport, Outcome};
 use crate::engine::retry::{self, Retry};
 use crate::engine::signing::Signing;
 use crate::state::cache::{Cache, KeyDates};
@@ -84,6 +90,8 @@ pub struct Context<'a> {
     pub grace: Duration,
     /// How its IAM calls are signed.
     pub signing: &'a Signing,
+    /// The profile's hooks.
+    pub hooks: &'a crate::engine::hooks::Hooks,
 }
 
 /// How a step that cannot go on leaves things.
@@ -604,6 +612,7 @@ impl<'a> Rotator<'a> {
         if self.ctx.dry_run {
             return Ok(Phase::Planned);
         }
+        self.pre_hooks().await?;
         // The intent: written before CreateAccessKey, so a crash after it can find its key. The
         // old pair's own copy comes first (in the keyring an entry; in the file, the record).
         let old_kept = self
@@ -627,6 +636,8 @@ impl<'a> Rotator<'a> {
             durations_ms: Vec::new(),
             grace_secs: self.ctx.grace.as_secs(),
             mfa_serial: self.ctx.signing.device().map(|d| d.serial.clone()),
+            hooks_started: Vec::new(),
+            hooks_done: Vec::new(),
             stored_in: self.secrets.storage().into(),
         };
         self.save(&record).map_err(Halt::NothingChanged)?;
@@ -1044,6 +1055,11 @@ impl<'a> Rotator<'a> {
     }
 
     async fn deactivate_old(&mut self) -> Step {
+        let started = Instant::now();
+        self.post_hooks().await?;
+        if !self.ctx.hooks.post.is_empty() {
+            self.report.timings.push(("hooks", started.elapsed()));
+        }
         if !self.repair_file() {
             // Never retire the old key while the file does not hold the new one.
             return Err(halt(
@@ -1186,6 +1202,143 @@ impl<'a> Rotator<'a> {
         self.close_journal(Ended::Rotated);
     }
 
+    /// Who the hooks are told the rotation is about.
+    fn about(&self) -> (String, Vec<String>, String) {
+        (
+            self.profile.clone(),
+            self.profiles.clone(),
+            self.arn.clone(),
+        )
+    }
+
+    /// `pre_rotate`, before anything changes: the first that fails vetoes the rotation.
+    async fn pre_hooks(&mut self) -> Result<(), Halt> {
+        self.report.hooks_skipped = self.ctx.hooks.skipped;
+        let (profile, profiles, arn) = self.about();
+        let about = crate::core::hooks::About {
+            profile: &profile,
+            profiles: &profiles,
+            user_arn: &arn,
+        };
+        for hook in self.ctx.hooks.pre.clone() {
+            let input = crate::core::hooks::pre_input(&about, &self.old.id);
+            match crate::engine::hooks::run(&hook, input, self.ctx.hooks).await {
+                Ok(()) => self.report.hooks.push((hook, HookRun::Ok)),
+                Err(f) => {
+                    self.report.hooks.push((hook, HookRun::Failed));
+                    return Err(Halt::NothingChanged(Error::HookRefused {
+                        profile,
+                        hook: f.command,
+                        detail: f.detail,
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `post_rotate`, once the new key is written and proven, before the old key is retired.
+    /// Each is recorded in the journal before it starts and once it has finished, so recovery
+    /// runs only the unfinished ones and a rollback knows which to run again with the old pair.
+    async fn post_hooks(&mut self) -> Result<(), Halt> {
+        self.report.hooks_skipped = self.ctx.hooks.skipped;
+        let new = self.new_key();
+        let (profile, profiles, arn) = self.about();
+        for hook in self.ctx.hooks.post.clone() {
+            let done = self
+                .record
+                .as_ref()
+                .is_some_and(|r| r.hooks_done.contains(&hook));
+            if done {
+                continue;
+            }
+            self.note_hook(&hook, false)?;
+            let about = crate::core::hooks::About {
+                profile: &profile,
+                profiles: &profiles,
+                user_arn: &arn,
+            };
+            let input = crate::core::hooks::post_input(&about, &new, &self.old.id, false);
+            match crate::engine::hooks::run(&hook, input, self.ctx.hooks).await {
+                Ok(()) => {
+                    self.report.hooks.push((hook.clone(), HookRun::Ok));
+                    self.note_hook(&hook, true)?;
+                    failpoint::hit("after-hook");
+                }
+                Err(f) => {
+                    self.report.hooks.push((hook.clone(), HookRun::Failed));
+                    let e = Error::HookFailed {
+                        profile: profile.clone(),
+                        hook: f.command,
+                        detail: f.detail,
+                    };
+                    if self.ctx.hooks.on_failure == OnHookFailure::Continue {
+                        // The rotation goes on; the rest of the hooks do not run.
+                        tracing::warn!(error = %e, "a hook failed; going on (on_hook_failure = \"continue\")");
+                        self.report.warnings.push(format!(
+                            "{e}; the rotation went on (on_hook_failure = \"continue\"): whatever it updates may still hold the old key"
+                        ));
+                        self.note_hook(&hook, true)?;
+                        return Ok(());
+                    }
+                    return Err(Halt::RollBack(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records in the journal that `hook` started (or, with `finished`, finished).
+    fn note_hook(&mut self, hook: &str, finished: bool) -> Result<(), Halt> {
+        let Some(record) = self.record.as_mut() else {
+            return Ok(());
+        };
+        let list = if finished {
+            &mut record.hooks_done
+        } else {
+            &mut record.hooks_started
+        };
+        if !list.iter().any(|h| h == hook) {
+            list.push(hook.to_string());
+        }
+        let record = record.clone();
+        self.save(&record).map_err(Halt::KeepJournal)
+    }
+
+    /// After a rollback put the old key back: every `post_rotate` hook that was given the new
+    /// pair is run again with the old one, so what it updated goes back too. A failure is
+    /// reported; the rollback goes on.
+    async fn revert_hooks(&mut self) {
+        let Some(record) = self.record.clone() else {
+            return;
+        };
+        let Some(new_id) = self.new.as_ref().map(|n| n.id.clone()) else {
+            return;
+        };
+        let (profile, profiles, arn) = self.about();
+        let about = crate::core::hooks::About {
+            profile: &profile,
+            profiles: &profiles,
+            user_arn: &arn,
+        };
+        for hook in &record.hooks_started {
+            let input = crate::core::hooks::post_input(&about, &self.old, &new_id, true);
+            match crate::engine::hooks::run(hook, input, self.ctx.hooks).await {
+                Ok(()) => self.report.hooks.push((hook.clone(), HookRun::Reverted)),
+                Err(f) => {
+                    tracing::warn!(hook = %hook, detail = %f.detail, "a hook failed when given the old key back");
+                    self.report
+                        .hooks
+                        .push((hook.clone(), HookRun::RevertFailed));
+                    self.report.warnings.push(format!(
+                        "the post_rotate hook `{hook}` failed when given the old key back ({}): whatever it updates may hold the deleted new key; check it",
+                        f.detail
+                    ));
+                }
+            }
+        }
+    }
+
     fn not_retired(&self, what: &'static str, e: AwsError) -> Error {
         if e.class == ErrorClass::Unreachable {
             return self.interrupted(&e);
@@ -1230,6 +1383,7 @@ impl<'a> Rotator<'a> {
             };
             if restored {
                 failpoint::hit("rollback-restored");
+                self.revert_hooks().await;
             }
         }
         let deleted = if restored {

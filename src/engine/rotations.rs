@@ -105,6 +105,10 @@ pub async fn rotate_selected(
             held: local.held.as_ref(),
             grace: agent_config.for_profile(&target.primary).grace,
             signing: &signing,
+            hooks: &crate::engine::hooks::Hooks::of(
+                &agent_config.for_profile(&target.primary),
+                options.no_hooks,
+            ),
         };
         let mut report = Rotator::start(&ctx, &target).run().await;
         report.requests = key_counter.get();

@@ -58,6 +58,13 @@ pub struct Record {
     /// it too, whatever the config says by then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_serial: Option<String>,
+    /// `post_rotate` hooks started with the new pair (recorded before each runs): a rollback
+    /// runs them again with the old pair.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks_started: Vec<String>,
+    /// `post_rotate` hooks that finished: recovery does not run them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks_done: Vec<String>,
     /// Where the profiles keep their pair. In the keyring the secrets are not in this record
     /// (`old_secret` is empty, `new_secret` absent) but in the rotation's own keyring entries
     /// (`edge::storage::Slot`).
@@ -204,6 +211,8 @@ mod tests {
             durations_ms: vec![("create".into(), 7)],
             grace_secs: 0,
             mfa_serial: None,
+            hooks_started: Vec::new(),
+            hooks_done: Vec::new(),
             stored_in: Default::default(),
         }
     }
