@@ -223,6 +223,27 @@ impl Moto {
         })
     }
 
+    /// The user's tags as (key, value), sorted (a tag named after an access key id is that
+    /// key's description in the console).
+    pub fn tags(&self, user: &User) -> Vec<(String, String)> {
+        block_on(async {
+            let out = self
+                .iam()
+                .list_user_tags()
+                .user_name(&user.name)
+                .send()
+                .await
+                .unwrap();
+            let mut tags: Vec<(String, String)> = out
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            tags.sort();
+            tags
+        })
+    }
+
     /// Whether a key pair authenticates (STS GetCallerIdentity), and as whom.
     pub fn whoami(&self, key_id: &str, secret: &str) -> Option<String> {
         block_on(async {
@@ -303,14 +324,17 @@ impl Run {
     /// Asserts that none of `secrets` appears in anything the command printed.
     #[track_caller]
     pub fn assert_no_secret(&self, secrets: &[&str]) {
-        for s in secrets {
+        for (i, s) in secrets.iter().enumerate() {
             assert!(!s.is_empty());
-            assert!(
-                !self.stdout.contains(s),
-                "secret in stdout:\n{}",
-                self.stdout
-            );
-            assert!(!self.stderr.contains(s), "secret in stderr");
+            for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+                if let Some(at) = text.find(s) {
+                    // Say which secret and where, with the secret itself masked.
+                    let from = text.floor_char_boundary(at.saturating_sub(200));
+                    let to = text.ceil_char_boundary((at + s.len() + 200).min(text.len()));
+                    let context = text[from..to].replace(s, "<SECRET>");
+                    panic!("secret #{i} ({} chars) in {name}: …{context}…", s.len());
+                }
+            }
         }
     }
 }
