@@ -129,8 +129,9 @@ fn a_code_on_the_command_line_signs_the_whole_rotation_with_one_session() {
     assert_eq!(v["keys"][0]["new_key_id"], new.as_str());
     assert_eq!(v["keys"][0]["mfa"]["needed"], true);
     assert_eq!(v["keys"][0]["mfa"]["serial"], s.serial.as_str());
-    // A plain rotation's seven requests, and one GetSessionToken.
-    assert_eq!(v["keys"][0]["requests"], 8, "{v}");
+    // A plain rotation's seven requests, GetAccessKeyLastUsed for the old key, TagUser for the
+    // new key's description, and one GetSessionToken.
+    assert_eq!(v["keys"][0]["requests"], 10, "{v}");
     // GetCallerIdentity with the keys themselves (no session): the new key is proven as itself.
     assert!(
         s.proxy

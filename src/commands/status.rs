@@ -45,6 +45,8 @@ pub struct Row {
     pub last_error: Option<LastError>,
     /// Set when managing the key needs MFA (a device is named, or IAM said so).
     pub mfa: Option<MfaRow>,
+    /// The key's description in IAM as keyrot-agent set it, or why it could not.
+    pub description: Option<Result<String, String>>,
 }
 
 /// What `status` knows about a key that needs MFA.
@@ -119,6 +121,7 @@ pub fn rows(
                 note: flight.or(reason),
                 last_error,
                 mfa: None,
+                description: None,
             });
             continue;
         };
@@ -161,6 +164,7 @@ pub fn rows(
             }),
             last_error,
             mfa: None,
+            description: dates.and_then(|d| d.description.clone()),
         });
     }
     out
@@ -243,6 +247,9 @@ pub fn table(rows: &[Row], color: bool) -> String {
         if let Some(note) = &r.note {
             out.push_str(&format!("  └ {}\n", printable(note)));
         }
+        if let Some(Ok(d)) = &r.description {
+            out.push_str(&format!("  └ {}\n", printable(d)));
+        }
         if let Some(e) = &r.last_error {
             let when = e
                 .time
@@ -273,6 +280,8 @@ pub fn json(rows: &[Row]) -> Value {
             "last_rotation": r.last_rotation.as_ref().map(|l| json!({"time": l.time, "outcome": l.outcome})),
             "note": r.note,
             "mfa": r.mfa.as_ref().map(|m| json!({"serial": m.serial, "unattended": m.unattended})),
+            "description": r.description.as_ref().and_then(|d| d.as_ref().ok()),
+            "description_error": r.description.as_ref().and_then(|d| d.as_ref().err()),
             "last_error": r.last_error.as_ref().map(|e| json!({
                 "time": e.time.format(&time::format_description::well_known::Rfc3339).ok(),
                 "kind": e.kind,
@@ -378,6 +387,14 @@ pub async fn run(
             });
         }
     }
+    // Last, and only when nothing more pressing is said: why a key has no description.
+    for row in &mut rows {
+        if let (None, Some(Err(why))) = (&row.note, &row.description) {
+            row.note = Some(format!(
+                "keyrot-agent could not give this key its description in IAM ({why}); add the optional iam:TagUser and iam:UntagUser to the policy to see which machine holds which key"
+            ));
+        }
+    }
     Ok(rows)
 }
 
@@ -432,6 +449,7 @@ mod tests {
                 created: Some(NOW - time::Duration::days(100)),
                 user_arn: "arn:aws:iam::1:user/alice".into(),
                 checked_at: NOW,
+                description: None,
             },
         );
         let history = crate::state::history::last_per_profile(

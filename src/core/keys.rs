@@ -5,7 +5,8 @@
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-/// The IAM actions keyrot-agent needs, as a policy a user can attach to themselves.
+/// The IAM actions keyrot-agent needs, as a policy a user can attach to themselves. The second
+/// statement is optional: without it the keys get no description (see `core::whereabouts`).
 pub const SELF_SERVICE_POLICY: &str = r#"{
   "Version": "2012-10-17",
   "Statement": [
@@ -18,6 +19,15 @@ pub const SELF_SERVICE_POLICY: &str = r#"{
         "iam:UpdateAccessKey",
         "iam:DeleteAccessKey",
         "iam:GetAccessKeyLastUsed"
+      ],
+      "Resource": "arn:aws:iam::*:user/${aws:username}"
+    },
+    {
+      "Sid": "DescribeOwnKeysOptional",
+      "Effect": "Allow",
+      "Action": [
+        "iam:TagUser",
+        "iam:UntagUser"
       ],
       "Resource": "arn:aws:iam::*:user/${aws:username}"
     }

@@ -14,3 +14,4 @@ pub mod redact;
 pub mod rotation;
 pub mod schedule;
 pub mod trust;
+pub mod whereabouts;

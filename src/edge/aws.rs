@@ -449,6 +449,50 @@ impl Aws {
     }
 }
 
+impl Aws {
+    /// Tags IAM user `user` with `key` = `value` (IAM shows a tag whose key is an access key id
+    /// as that key's description).
+    pub async fn tag_user(
+        &self,
+        signer: &Signer,
+        user: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .map_err(|e| AwsError {
+                operation: "iam:TagUser",
+                class: ErrorClass::Other,
+                code: None,
+                message: Some(e.to_string()),
+                status: None,
+            })?;
+        self.iam(signer)
+            .tag_user()
+            .user_name(user)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| classify("iam:TagUser", &e))?;
+        Ok(())
+    }
+
+    /// Removes the tag `key` from IAM user `user`.
+    pub async fn untag_user(&self, signer: &Signer, user: &str, key: &str) -> Result<(), AwsError> {
+        self.iam(signer)
+            .untag_user()
+            .user_name(user)
+            .tag_keys(key)
+            .send()
+            .await
+            .map_err(|e| classify("iam:UntagUser", &e))?;
+        Ok(())
+    }
+}
+
 /// Why reading the profile back from disk through the SDK failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DiskReadError {

@@ -214,6 +214,19 @@ fn config_dir(
 }
 
 /// The process environment, as [`Paths::resolve`] and [`default_profile`] take it.
+/// This machine's name (for the description of the keys it creates); `localhost` when the
+/// system does not say.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if ok && !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
+    }
+}
+
 pub fn process_env(key: &str) -> Option<OsString> {
     std::env::var_os(key)
 }

@@ -82,6 +82,7 @@ pub async fn refresh(
                     created: keys.iter().find(|k| k.id == key.id).and_then(|k| k.created),
                     user_arn: identity.arn,
                     checked_at: OffsetDateTime::now_utc(),
+                    description: None,
                 },
             )),
             Err(NotLearned::NeedsMfa(user_arn)) => {
@@ -92,6 +93,7 @@ pub async fn refresh(
                         created: known.get(&key.id).and_then(|d| d.created),
                         user_arn,
                         checked_at: OffsetDateTime::now_utc(),
+                        description: None,
                     },
                 ));
             }

@@ -170,6 +170,7 @@ pub async fn settle(
             LastLook::Delete => match aws.delete_key(&sign, &target).await {
                 Ok(()) => {
                     forget_old_pair(&entry, paths);
+                    undescribe(&aws, &sign, &entry.user_arn, &target).await;
                     done.deleted.push(target);
                 }
                 Err(e) if e.class == ErrorClass::NoSuchEntity => forget_old_pair(&entry, paths),
@@ -187,6 +188,15 @@ pub async fn settle(
         tracing::warn!(error = %e, "could not update the grace record");
     }
     done
+}
+
+/// Removes the description (user tag) of `key_id`, a key just deleted. Best effort.
+async fn undescribe(aws: &Aws, signer: &Signer, user_arn: &str, key_id: &str) {
+    if let Some(user) = crate::core::whereabouts::user_name(user_arn)
+        && let Err(e) = aws.untag_user(signer, user, key_id).await
+    {
+        tracing::debug!(error = %e, "could not remove a deleted key's description");
+    }
 }
 
 /// Deactivates and deletes `target`, signed with `signer`. Gone already counts as done.
@@ -366,6 +376,7 @@ pub async fn undo(
                 key_id: entry.new_key_id.clone(),
                 detail,
             })?;
+        undescribe(&aws, &sign, &entry.user_arn, &entry.new_key_id).await;
     }
     forget_old_pair(&entry, paths);
     state.entries.remove(index);

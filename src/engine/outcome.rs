@@ -81,8 +81,10 @@ pub struct KeyReport {
     /// `--no-hooks` skipped the profile's hooks.
     pub hooks_skipped: bool,
     /// What went wrong without stopping the rotation (a hook with `on_hook_failure =
-    /// "continue"`), in words.
+    /// "continue"`; the old key's recent use elsewhere), in words.
     pub warnings: Vec<String>,
+    /// The description the new key was given in IAM (a user tag), or why it could not be.
+    pub description: Option<Result<String, String>>,
 }
 
 /// How one hook went.
@@ -135,6 +137,7 @@ impl KeyReport {
             hooks: Vec::new(),
             hooks_skipped: false,
             warnings: Vec::new(),
+            description: None,
         }
     }
 }

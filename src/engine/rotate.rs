@@ -54,12 +54,17 @@ pub fn remember_dates(paths: &Paths, report: &KeyReport) {
         created,
         user_arn: user.clone(),
         checked_at: now,
+        description: None,
     };
     match (&report.outcome, &report.new_key_id) {
-        (Outcome::Rotated, Some(new)) => cache.update(
-            &[(new.clone(), dates(report.new_key_created.or(Some(now))))],
-            std::slice::from_ref(&report.old_key_id),
-        ),
+        (Outcome::Rotated, Some(new)) => {
+            let mut new_dates = dates(report.new_key_created.or(Some(now)));
+            new_dates.description = report.description.clone();
+            cache.update(
+                &[(new.clone(), new_dates)],
+                std::slice::from_ref(&report.old_key_id),
+            )
+        }
         _ if report.old_key_created.is_some() => cache.update(
             &[(report.old_key_id.clone(), dates(report.old_key_created))],
             &[],
@@ -1073,6 +1078,7 @@ impl<'a> Rotator<'a> {
         }
         let new = self.new_key();
         let signer = self.signer(&new, true).await.map_err(Halt::KeepJournal)?;
+        self.tell_use_elsewhere(&signer.0).await;
         let result = self.retire_old(signer, false).await;
         if result.is_ok() {
             failpoint::hit("deactivated-unrecorded");
@@ -1182,7 +1188,7 @@ impl<'a> Rotator<'a> {
             )
         };
         match end {
-            Finish::Done => {}
+            Finish::Done => self.describe().await,
             Finish::OtherKeyChosen => {
                 // The profile now holds a key of someone else's choosing: not ours to undo.
                 tracing::warn!(profile = %self.profile, "the profile was given another key during the rotation; leaving it as it is");
@@ -1336,6 +1342,68 @@ impl<'a> Rotator<'a> {
                     ));
                 }
             }
+        }
+    }
+
+    /// Before the old key is retired: if IAM says it was used lately by a service other than
+    /// IAM and STS, another machine or program may still hold it, and the user is told.
+    async fn tell_use_elsewhere(&mut self, signer: &Signer) {
+        let aws = self.ctx.aws;
+        match aws.last_used(signer, &self.old.id).await {
+            Ok(last) => {
+                if let Some(text) =
+                    crate::core::whereabouts::used_elsewhere(&last, OffsetDateTime::now_utc())
+                {
+                    let advice = if self.ctx.grace.is_zero()
+                        && self.record.as_ref().is_none_or(|r| r.grace_secs == 0)
+                    {
+                        "; set grace (e.g. grace = \"7d\") to keep it Inactive, and undoable, for a while"
+                    } else {
+                        "; it stays Inactive during its grace, and keyrot-agent undo brings it back"
+                    };
+                    tracing::warn!(profile = %self.profile, "{text}");
+                    self.report.warnings.push(format!("{text}{advice}"));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read when the old key was last used")
+            }
+        }
+    }
+
+    /// Once the rotation is done: the new key gets its description in IAM (a user tag named after
+    /// it: "keyrot-agent on HOST, DATE"), and the old key's goes with it. Best effort.
+    async fn describe(&mut self) {
+        let Some(user) = crate::core::whereabouts::user_name(&self.arn).map(String::from) else {
+            return;
+        };
+        let new = self.new_key();
+        let Ok((signer, _)) = self.signer(&new, true).await else {
+            return;
+        };
+        let aws = self.ctx.aws;
+        let text = crate::core::whereabouts::description(
+            &crate::edge::paths::hostname(),
+            OffsetDateTime::now_utc(),
+        );
+        self.report.description = Some(match aws.tag_user(&signer, &user, &new.id, &text).await {
+            Ok(()) => Ok(text),
+            Err(e) => {
+                tracing::info!(error = %e, "could not give the new key its description");
+                Err(e.detail())
+            }
+        });
+        // The old key's description goes with it, if keyrot-agent gave it one.
+        let old_described = Cache::new(self.ctx.paths.key_cache_file())
+            .load()
+            .get(&self.old.id)
+            .is_some_and(|d| matches!(d.description, Some(Ok(_))));
+        let old_gone = self.report.grace_until.is_none();
+        if old_gone
+            && old_described
+            && let Err(e) = aws.untag_user(&signer, &user, &self.old.id).await
+        {
+            tracing::debug!(error = %e, "could not remove the old key's description");
         }
     }
 

@@ -18,6 +18,9 @@ pub struct KeyDates {
     pub user_arn: String,
     #[serde(with = "time::serde::rfc3339")]
     pub checked_at: OffsetDateTime,
+    /// The description keyrot-agent gave the key in IAM (`Ok`), or why it could not (`Err`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Result<String, String>>,
 }
 
 /// The cache file of a state directory.
@@ -43,7 +46,12 @@ impl Cache {
             all.remove(id);
         }
         for (id, dates) in entries {
-            all.insert(id.clone(), dates.clone());
+            let mut dates = dates.clone();
+            // A refresh learns dates, not descriptions: the one keyrot-agent gave stays.
+            if dates.description.is_none() {
+                dates.description = all.get(id).and_then(|d| d.description.clone());
+            }
+            all.insert(id.clone(), dates);
         }
         store::save_json(&self.path, &all, "the key cache");
     }
@@ -62,6 +70,7 @@ mod tests {
             created: Some(OffsetDateTime::UNIX_EPOCH),
             user_arn: "arn".into(),
             checked_at: OffsetDateTime::UNIX_EPOCH,
+            description: None,
         };
         c.update(
             &[("AKIA1".into(), d.clone()), ("AKIA2".into(), d.clone())],
