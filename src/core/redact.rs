@@ -36,6 +36,20 @@ pub fn register(secret: &str) {
         // Too short to be a real secret and too likely to match ordinary text.
         return;
     }
+    add(secret);
+}
+
+/// Remembers a one-time code (an MFA code: six digits, too short for [`register`]) so that
+/// [`scrub`] hides it too. Only this process's own codes are registered, for as long as it runs;
+/// the same digits elsewhere in its output (a timestamp, say) are hidden as well, which costs
+/// nothing but a `***`.
+pub fn register_code(code: &str) {
+    if code.len() >= 6 {
+        add(code);
+    }
+}
+
+fn add(secret: &str) {
     let mut guard = registry();
     let r = guard.get_or_insert_with(Registry::default);
     for s in [
@@ -159,6 +173,13 @@ mod tests {
         assert_eq!(scrub("body=abc%2FDEF%2Bghi123456"), "body=***");
         assert_eq!(scrub("body=abc%2fDEF%2bghi123456"), "body=***");
         assert!(matches!(scrub("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn scrubs_a_registered_one_time_code() {
+        register_code("48291");
+        register_code("730518");
+        assert_eq!(scrub("code 730518 and 48291"), "code *** and 48291");
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Sessions {
     /// asked, `record` where used windows are remembered.
     pub fn new(given: Option<Zeroizing<String>>, prompt: bool, record: MfaFile) -> Arc<Sessions> {
         if let Some(code) = &given {
-            crate::core::redact::register(code);
+            crate::core::redact::register_code(code);
         }
         Arc::new(Sessions {
             given: Mutex::new(given),
@@ -104,7 +104,7 @@ impl Sessions {
             return Ok(s.clone());
         }
         let code = self.code(device, profile).await?;
-        crate::core::redact::register(&code);
+        crate::core::redact::register_code(&code);
         tracing::info!(profile, serial = %device.serial, "asking STS for an MFA session");
         let answer = aws
             .session_token(key, &device.serial, &code, mfa::SESSION_SECONDS)
@@ -171,6 +171,7 @@ impl Sessions {
                     detail,
                 })?;
                 crate::core::redact::register(&text);
+                crate::core::redact::register_code(text.trim());
                 mfa::code(&text).map_err(|why| MfaError::Process {
                     command: shown,
                     detail: format!("its output is not a code ({why})"),
@@ -192,6 +193,7 @@ impl Sessions {
                     }
                 };
                 crate::core::redact::register(&text);
+                crate::core::redact::register_code(text.trim());
                 mfa::code(&text).map_err(|why| MfaError::Rejected {
                     serial: device.serial.clone(),
                     detail: why.to_string(),
