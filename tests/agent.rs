@@ -399,3 +399,100 @@ fn a_key_that_needs_an_mfa_code_is_told_about_and_rotated_once_mfa_process_is_se
     assert_eq!(proxy.sessions().len(), 2);
     assert_eq!(proxy.key_management_without_session(), Vec::<String>::new());
 }
+
+#[test]
+fn the_agent_runs_the_hooks_tells_a_failing_one_once_and_passes_on_a_last_use_warning() {
+    let desktop = Desktop::start();
+    let user = moto().user("agenthook");
+    let proxy = Proxy::start(&moto().url);
+    let mut env = TestEnv::with_endpoint(&proxy.url);
+    env.extra_env.extend(desktop.env());
+    env.write_credentials(profile("default", &user));
+    // A post_rotate hook that refuses: every rotation the agent tries is rolled back.
+    let refusing = env.dir.path().join("refuse.sh");
+    std::fs::write(
+        &refusing,
+        "#!/bin/sh\necho 'the vault is sealed' >&2\nexit 3\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&refusing, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let config = env.use_config(&format!(
+        "max_age = \"3s\"\nwarn_before = \"0s\"\npost_rotate = \"{}\"\n",
+        refusing.display()
+    ));
+    let agent = Agent::spawn(env.command().arg("run"));
+    let failed = desktop.wait_for_summary("Could not rotate", Duration::from_secs(40));
+    assert!(
+        failed.body.contains("post_rotate") && failed.body.contains("the vault is sealed"),
+        "{failed:?}"
+    );
+    // Retries roll back again and are not told again; the old key is the only one, and Active.
+    for _ in 0..3 {
+        sighup(&agent);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let shown = desktop.notifications();
+    assert_eq!(
+        shown
+            .iter()
+            .filter(|s| s.summary.starts_with("Could not rotate"))
+            .count(),
+        1,
+        "{shown:#?}"
+    );
+    // One try, and one per SIGHUP: the rollback's own write to the credentials file does not
+    // wake the agent again at once (it did: a failing hook made it create and delete a key
+    // every half second).
+    let creates = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.action == "CreateAccessKey")
+        .count();
+    assert!(
+        (2..=4).contains(&creates),
+        "{creates} CreateAccessKey calls"
+    );
+    let start = Instant::now();
+    while env.key_pair("default").0 != user.key_id
+        || moto().keys(&user) != vec![(user.key_id.clone(), true)]
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            moto().keys(&user)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The hook is replaced by one that stands for another program still using the old key (for
+    // S3): the agent rotates, and its notification passes the last-use warning on.
+    let other = env.dir.path().join("other-program.py");
+    std::fs::write(
+        &other,
+        format!(
+            "import os, subprocess, sys\nsys.stdin.read()\nenv = dict(os.environ, AWS_ACCESS_KEY_ID='{}', AWS_SECRET_ACCESS_KEY='{}', AWS_DEFAULT_REGION='eu-west-1')\nsubprocess.run([sys.executable, '-m', 'awscli', 's3api', 'list-buckets', '--endpoint-url', '{}'], env=env, capture_output=True)\n",
+            user.key_id,
+            user.secret,
+            moto().url
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "max_age = \"3s\"\nwarn_before = \"0s\"\npost_rotate = \"'{}' '{}'\"\n",
+            support::python().display(),
+            other.display()
+        ),
+    )
+    .unwrap();
+    let rotated =
+        desktop.wait_for_summary("Rotated the AWS key for 'default'", Duration::from_secs(40));
+    assert!(
+        rotated.body.contains("the old key was last used at") && rotated.body.contains("by s3"),
+        "{rotated:?}"
+    );
+    stop(agent);
+    assert_ne!(env.key_pair("default").0, user.key_id);
+    assert_eq!(env.cli_identity("default"), user.arn);
+}

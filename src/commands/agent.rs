@@ -107,16 +107,15 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
         }
     }
     let (changed_tx, mut changed) = tokio::sync::mpsc::unbounded_channel();
-    let _watcher = crate::edge::watch::start(
-        &[
-            paths.credentials.clone(),
-            paths.config.clone(),
-            paths.agent_config.clone(),
-        ],
-        changed_tx,
-    );
+    let watched = [
+        paths.credentials.clone(),
+        paths.config.clone(),
+        paths.agent_config.clone(),
+    ];
+    let _watcher = crate::edge::watch::start(&watched, changed_tx);
     let mut backoff = Duration::from_secs(60);
-    loop {
+    'rounds: loop {
+        let mut seen = crate::edge::watch::Seen::now(&watched);
         let mut problems = Vec::new();
         match crate::engine::local::agent_config(paths) {
             Ok(c) => config = c,
@@ -157,17 +156,29 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
             round.sleep
         };
         tracing::info!(sleep_s = sleep.as_secs(), "sleeping until the next change");
-        tokio::select! {
-            _ = tokio::time::sleep(sleep) => {}
-            _ = hangup.recv() => tracing::info!("SIGHUP: looking again now"),
-            Some(()) = changed.recv() => {
-                // Let a burst of writes settle, then look once.
-                tokio::time::sleep(SETTLE).await;
-                while changed.try_recv().is_ok() {}
-                tracing::info!("a watched file changed: looking again now");
+        // The round's own writes (a rotation, a rollback) are not a reason to look again.
+        seen.add_own_writes();
+        let wake = tokio::time::Instant::now() + sleep;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => break,
+                _ = hangup.recv() => {
+                    tracing::info!("SIGHUP: looking again now");
+                    break;
+                }
+                Some(()) = changed.recv() => {
+                    // Let a burst of writes settle, then look once.
+                    tokio::time::sleep(SETTLE).await;
+                    while changed.try_recv().is_ok() {}
+                    if seen.changed() {
+                        tracing::info!("a watched file changed: looking again now");
+                        break;
+                    }
+                    tracing::debug!("only keyrot-agent's own writes changed the files");
+                }
+                _ = terminate.recv() => break 'rounds,
+                _ = interrupt.recv() => break 'rounds,
             }
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
         }
     }
     stopped();

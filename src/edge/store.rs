@@ -444,6 +444,7 @@ pub fn replace_with<E: std::error::Error + 'static>(
             }
         };
         crate::edge::failpoint::hit("after-rename");
+        record_own_write(&target);
         if let Err(e) = sync_dir(&target) {
             tracing::warn!(error = %e, "the file was replaced, but its directory could not be fsynced");
         }
@@ -467,6 +468,48 @@ pub fn replace_with<E: std::error::Error + 'static>(
             path: path.to_path_buf(),
         })),
     }
+}
+
+/// What a file looks like from outside (device, inode, size, modification and change times):
+/// enough to tell that someone changed it, without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+/// The fingerprint of `path` (a symlink is followed), or `None` when it cannot be looked at.
+pub fn fingerprint(path: &Path) -> Option<Fingerprint> {
+    let m = fs::metadata(path).ok()?;
+    Some(Fingerprint {
+        dev: m.dev(),
+        ino: m.ino(),
+        len: m.len(),
+        mtime: (m.mtime(), m.mtime_nsec()),
+        ctime: (m.ctime(), m.ctime_nsec()),
+    })
+}
+
+/// The files this process replaced, each with its fingerprint right after the replacement: the
+/// agent must not take its own writes for a user's edit (see `edge::watch::Seen`).
+static OWN_WRITES: std::sync::Mutex<Vec<(PathBuf, Fingerprint)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn record_own_write(target: &Path) {
+    if let Some(f) = fingerprint(target) {
+        let mut own = OWN_WRITES.lock().unwrap_or_else(|p| p.into_inner());
+        own.retain(|(p, _)| p != target);
+        own.push((target.to_path_buf(), f));
+    }
+}
+
+/// The files this process replaced since the last call (by their resolved paths), each with
+/// its fingerprint right after its last replacement.
+pub fn take_own_writes() -> Vec<(PathBuf, Fingerprint)> {
+    std::mem::take(&mut *OWN_WRITES.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
 /// Puts `temp` in place of `target` and returns what `target` held at that instant, once

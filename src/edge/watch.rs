@@ -6,6 +6,10 @@
 //!
 //! Where a directory does not exist yet, or the OS refuses the watch, the agent still looks again
 //! at least every hour and on SIGHUP; this is logged, never fatal.
+//!
+//! The agent's own writes (a rotation, a rollback that puts the old key back) change the same
+//! files. [`Seen`] tells them apart from a user's edit, so that a rotation that keeps failing
+//! and rolling back is retried on the agent's backoff, not again the moment it rolled back.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -51,4 +55,84 @@ pub fn start(
         }
     }
     Some(watcher)
+}
+
+/// What the files looked like when a round read them, updated with the writes the round made
+/// itself: a change is a reason to look again only when a file differs from both.
+pub struct Seen {
+    files: Vec<(PathBuf, Option<crate::edge::store::Fingerprint>)>,
+}
+
+impl Seen {
+    /// The files as they are now, before a round reads them. Forgets earlier own writes.
+    pub fn now(files: &[PathBuf]) -> Seen {
+        let _ = crate::edge::store::take_own_writes();
+        Seen {
+            files: files
+                .iter()
+                .map(|f| {
+                    let real = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+                    let print = crate::edge::store::fingerprint(&real);
+                    (real, print)
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes in the round's own writes: each written file is as the round left it.
+    pub fn add_own_writes(&mut self) {
+        for (path, print) in crate::edge::store::take_own_writes() {
+            for (f, seen) in &mut self.files {
+                if *f == path {
+                    *seen = Some(print);
+                }
+            }
+        }
+    }
+
+    /// Whether any file differs from what the round read or wrote.
+    pub fn changed(&self) -> bool {
+        self.files.iter().any(|(f, seen)| {
+            let real = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+            real != *f || crate::edge::store::fingerprint(&real) != *seen
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_writes_are_not_changes_and_edits_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("credentials");
+        std::fs::write(&file, "[default]\n").unwrap();
+        let backup = dir.path().join("backup");
+        let mut seen = Seen::now(std::slice::from_ref(&file));
+        assert!(!seen.changed());
+        // Our own replacement: not a change once taken in.
+        crate::edge::store::replace_with(&file, &backup, |b: &[u8]| {
+            let mut v = b.to_vec();
+            v.extend_from_slice(b"x = 1\n");
+            Ok::<_, std::io::Error>(v)
+        })
+        .unwrap();
+        assert!(seen.changed());
+        seen.add_own_writes();
+        assert!(!seen.changed());
+        // Someone else's edit, in place or by rename, is.
+        std::fs::write(&file, "[default]\ny = 2\n").unwrap();
+        assert!(seen.changed());
+        let seen = Seen::now(std::slice::from_ref(&file));
+        std::fs::write(dir.path().join("new"), "[other]\n").unwrap();
+        std::fs::rename(dir.path().join("new"), &file).unwrap();
+        assert!(seen.changed());
+        // A file that appears or goes is a change too.
+        let missing = dir.path().join("config");
+        let seen = Seen::now(std::slice::from_ref(&missing));
+        assert!(!seen.changed());
+        std::fs::write(&missing, "").unwrap();
+        assert!(seen.changed());
+    }
 }
