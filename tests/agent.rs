@@ -199,14 +199,11 @@ fn a_failure_is_told_once_however_often_it_is_retried_then_the_success() {
         sighup(&agent);
         std::thread::sleep(Duration::from_millis(700));
     }
-    let shown = desktop.notifications();
     assert_eq!(
-        shown
-            .iter()
-            .filter(|s| s.summary.starts_with("Could not rotate"))
-            .count(),
+        desktop.count_starting("Could not rotate"),
         1,
-        "{shown:#?}"
+        "{:#?}",
+        desktop.notifications()
     );
     assert_eq!(env.key_pair("default").0, user.key_id);
     // The network comes back: the next try rotates, and says so.
@@ -432,14 +429,11 @@ fn the_agent_runs_the_hooks_tells_a_failing_one_once_and_passes_on_a_last_use_wa
         sighup(&agent);
         std::thread::sleep(Duration::from_millis(700));
     }
-    let shown = desktop.notifications();
     assert_eq!(
-        shown
-            .iter()
-            .filter(|s| s.summary.starts_with("Could not rotate"))
-            .count(),
+        desktop.count_starting("Could not rotate"),
         1,
-        "{shown:#?}"
+        "{:#?}",
+        desktop.notifications()
     );
     // One try, and one per SIGHUP: the rollback's own write to the credentials file does not
     // wake the agent again at once (it did: a failing hook made it create and delete a key
@@ -466,23 +460,11 @@ fn the_agent_runs_the_hooks_tells_a_failing_one_once_and_passes_on_a_last_use_wa
     }
     // The hook is replaced by one that stands for another program still using the old key (for
     // S3): the agent rotates, and its notification passes the last-use warning on.
-    let other = env.dir.path().join("other-program.py");
-    std::fs::write(
-        &other,
-        format!(
-            "import os, subprocess, sys\nsys.stdin.read()\nenv = dict(os.environ, AWS_ACCESS_KEY_ID='{}', AWS_SECRET_ACCESS_KEY='{}', AWS_DEFAULT_REGION='eu-west-1')\nsubprocess.run([sys.executable, '-m', 'awscli', 's3api', 'list-buckets', '--endpoint-url', '{}'], env=env, capture_output=True)\n",
-            user.key_id,
-            user.secret,
-            moto().url
-        ),
-    )
-    .unwrap();
     std::fs::write(
         &config,
         format!(
-            "max_age = \"3s\"\nwarn_before = \"0s\"\npost_rotate = \"'{}' '{}'\"\n",
-            support::python().display(),
-            other.display()
+            "max_age = \"3s\"\nwarn_before = \"0s\"\npost_rotate = \"{}\"\n",
+            support::other_program_using(env.dir.path(), &user)
         ),
     )
     .unwrap();

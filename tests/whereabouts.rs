@@ -6,7 +6,7 @@
 mod support;
 
 use support::proxy::Proxy;
-use support::{TestEnv, moto, profile, python};
+use support::{TestEnv, moto, profile};
 
 #[test]
 fn each_new_key_is_described_and_the_old_description_goes_with_the_old_key() {
@@ -71,21 +71,9 @@ fn an_old_key_used_elsewhere_lately_is_told_about() {
     let proxy = Proxy::start(&moto().url);
     let mut env = TestEnv::with_endpoint(&proxy.url);
     env.write_credentials(profile("work", &user));
-    let script = env.dir.path().join("other-program.py");
-    std::fs::write(
-        &script,
-        format!(
-            "import os, subprocess, sys\nsys.stdin.read()\nenv = dict(os.environ, AWS_ACCESS_KEY_ID='{}', AWS_SECRET_ACCESS_KEY='{}', AWS_DEFAULT_REGION='eu-west-1')\nsubprocess.run([sys.executable, '-m', 'awscli', 's3api', 'list-buckets', '--endpoint-url', '{}'], env=env, capture_output=True)\n",
-            user.key_id,
-            user.secret,
-            moto().url
-        ),
-    )
-    .unwrap();
     env.use_config(&format!(
-        "post_rotate = \"'{}' '{}'\"\n",
-        python().display(),
-        script.display()
+        "post_rotate = \"{}\"\n",
+        support::other_program_using(env.dir.path(), &user)
     ));
     let run = env.run(&["now", "--profile", "work", "--json"]);
     run.success();

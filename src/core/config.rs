@@ -209,6 +209,28 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// One of a few words, each naming a `T`; any other word is refused with the list.
+fn choice<T: Copy>(
+    text: &str,
+    value: &Spanned<String>,
+    key: &str,
+    what: &str,
+    options: &[(&str, T)],
+) -> Result<(T, usize), ConfigError> {
+    let line = line_of(text, value.span().start);
+    let given = value.get_ref().as_str();
+    match options.iter().find(|(word, _)| *word == given) {
+        Some((_, t)) => Ok((*t, line)),
+        None => {
+            let words: Vec<String> = options.iter().map(|(w, _)| format!("\"{w}\"")).collect();
+            Err(ConfigError {
+                line,
+                message: format!("{key}: '{given}' is not {what}; use {}", words.join(" or ")),
+            })
+        }
+    }
+}
+
 fn duration(
     text: &str,
     value: &Spanned<String>,
@@ -337,17 +359,13 @@ fn overrides(text: &str, raw: &RawSettings) -> Result<Overrides, ConfigError> {
             .storage
             .as_ref()
             .map(|v| {
-                let line = line_of(text, v.span().start);
-                match v.get_ref().as_str() {
-                    "file" => Ok((Storage::File, line)),
-                    "keyring" => Ok((Storage::Keyring, line)),
-                    other => Err(ConfigError {
-                        line,
-                        message: format!(
-                            "storage: '{other}' is not a storage; use \"file\" or \"keyring\""
-                        ),
-                    }),
-                }
+                choice(
+                    text,
+                    v,
+                    "storage",
+                    "a storage",
+                    &[("file", Storage::File), ("keyring", Storage::Keyring)],
+                )
             })
             .transpose()?,
         mfa_serial: raw
@@ -389,17 +407,16 @@ fn overrides(text: &str, raw: &RawSettings) -> Result<Overrides, ConfigError> {
             .on_hook_failure
             .as_ref()
             .map(|v| {
-                let line = line_of(text, v.span().start);
-                match v.get_ref().as_str() {
-                    "rollback" => Ok((OnHookFailure::Rollback, line)),
-                    "continue" => Ok((OnHookFailure::Continue, line)),
-                    other => Err(ConfigError {
-                        line,
-                        message: format!(
-                            "on_hook_failure: '{other}' is not a choice; use \"rollback\" or \"continue\""
-                        ),
-                    }),
-                }
+                choice(
+                    text,
+                    v,
+                    "on_hook_failure",
+                    "a choice",
+                    &[
+                        ("rollback", OnHookFailure::Rollback),
+                        ("continue", OnHookFailure::Continue),
+                    ],
+                )
             })
             .transpose()?,
         hook_env: raw
@@ -766,6 +783,18 @@ mod tests {
         assert_eq!(
             parse("grace = \"2d\"\n").unwrap().global.grace,
             Duration::from_secs(2 * 86400)
+        );
+        let e = parse("\nstorage = \"vault\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert_eq!(
+            e.message,
+            "storage: 'vault' is not a storage; use \"file\" or \"keyring\""
+        );
+        let e = parse("[profile.x]\non_hook_failure = \"ignore\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert_eq!(
+            e.message,
+            "on_hook_failure: 'ignore' is not a choice; use \"rollback\" or \"continue\""
         );
     }
 

@@ -108,6 +108,14 @@ impl Desktop {
 
     /// Every notification dunst has received, oldest first (`dunstctl history` after moving the
     /// displayed ones to the history).
+    /// How many notifications shown so far have a summary that starts with `prefix`.
+    pub fn count_starting(&self, prefix: &str) -> usize {
+        self.notifications()
+            .iter()
+            .filter(|s| s.summary.starts_with(prefix))
+            .count()
+    }
+
     pub fn notifications(&self) -> Vec<Shown> {
         let mut all = self.history();
         all.extend(self.displayed());

@@ -519,6 +519,24 @@ impl TestEnv {
 }
 
 /// A credentials file for one profile holding `user`'s key.
+/// A post_rotate hook that stands for another program still using `user`'s first key: it
+/// lists S3 buckets with that key (the real AWS CLI, straight to moto), so that IAM's last-used
+/// record of the key names S3. Returns the `post_rotate` value that runs it.
+pub fn other_program_using(dir: &Path, user: &User) -> String {
+    let script = dir.join("other-program.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import os, subprocess, sys\nsys.stdin.read()\nenv = dict(os.environ, AWS_ACCESS_KEY_ID='{}', AWS_SECRET_ACCESS_KEY='{}', AWS_DEFAULT_REGION='eu-west-1')\nsubprocess.run([sys.executable, '-m', 'awscli', 's3api', 'list-buckets', '--endpoint-url', '{}'], env=env, capture_output=True)\n",
+            user.key_id,
+            user.secret,
+            moto().url
+        ),
+    )
+    .unwrap();
+    format!("'{}' '{}'", python().display(), script.display())
+}
+
 pub fn profile(name: &str, user: &User) -> String {
     format!(
         "[{name}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
