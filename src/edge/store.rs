@@ -311,10 +311,45 @@ pub fn read_state_tail(path: &Path, max: u64) -> Result<Option<Secret>, StoreErr
     Ok(Some(buf))
 }
 
-/// Reads a file that another program may be rewriting in place: reads again a moment later
-/// until two reads agree, so that a file caught empty or half-written is not taken for the file.
+/// How long a file must have been left alone (by its modification time) for one read of it to
+/// count as settled. A program that rewrites a file in place truncates it, then writes: a read
+/// in between sees a file modified a moment ago.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Whether a file read between `before` and `after` (its metadata) was settled: unchanged
+/// during the read, and either left alone for [`QUIET`] before it or exactly as this process
+/// last wrote it.
+fn settled(path: &Path, before: &fs::Metadata, after: &fs::Metadata) -> bool {
+    let print = Fingerprint::of(after);
+    if Fingerprint::of(before) != print {
+        return false;
+    }
+    let quiet = after
+        .modified()
+        .ok()
+        .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
+        .is_some_and(|age| age >= QUIET);
+    quiet
+        || OWN_WRITES
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|(p, f)| *f == print && fs::canonicalize(path).is_ok_and(|real| real == *p))
+}
+
+/// Reads a file that another program may be rewriting in place, so that a file caught empty or
+/// half-written is not taken for the file. One read is enough when the file was [`settled`];
+/// otherwise it reads again a moment later until two reads agree.
 pub fn read_settled(path: &Path) -> Result<Secret, StoreError> {
-    let mut last = read(path)?;
+    let mut file = open_regular(path, true, MAX_SHARED_FILE)?;
+    let before = file.metadata().map_err(io_err("inspect", path))?;
+    let first = read_capped(&mut file, path, MAX_SHARED_FILE)?;
+    let after = file.metadata().map_err(io_err("inspect", path))?;
+    if settled(path, &before, &after) {
+        return Ok(first);
+    }
+    drop(file);
+    let mut last = first;
     for _ in 0..20 {
         std::thread::sleep(std::time::Duration::from_millis(10));
         let now = read(path)?;
@@ -481,16 +516,21 @@ pub struct Fingerprint {
     ctime: (i64, i64),
 }
 
+impl Fingerprint {
+    fn of(m: &fs::Metadata) -> Fingerprint {
+        Fingerprint {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
 /// The fingerprint of `path` (a symlink is followed), or `None` when it cannot be looked at.
 pub fn fingerprint(path: &Path) -> Option<Fingerprint> {
-    let m = fs::metadata(path).ok()?;
-    Some(Fingerprint {
-        dev: m.dev(),
-        ino: m.ino(),
-        len: m.len(),
-        mtime: (m.mtime(), m.mtime_nsec()),
-        ctime: (m.ctime(), m.ctime_nsec()),
-    })
+    fs::metadata(path).ok().map(|m| Fingerprint::of(&m))
 }
 
 /// The files this process replaced, each with its fingerprint right after the replacement: the
@@ -568,7 +608,20 @@ fn settled_contents(mut file: File) -> Vec<u8> {
         let _ = file.read_to_end(&mut buf);
         buf
     };
+    let before = file.metadata();
     let mut last = read_all(&mut file);
+    // Left alone for a while and unchanged while read: no writer is half-way through it. (The
+    // rename changed its ctime, not its mtime.)
+    if let (Ok(before), Ok(after)) = (before, file.metadata())
+        && Fingerprint::of(&before) == Fingerprint::of(&after)
+        && after
+            .modified()
+            .ok()
+            .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
+            .is_some_and(|age| age >= QUIET)
+    {
+        return last;
+    }
     for _ in 0..50 {
         std::thread::sleep(std::time::Duration::from_millis(20));
         let now = read_all(&mut file);
@@ -840,6 +893,38 @@ fn sync_dir(file: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_read_is_enough_only_for_a_quiet_file_or_our_own_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("credentials");
+        let backup = dir.path().join("backup");
+        fs::write(&file, "[a]\n").unwrap();
+        let meta = || fs::metadata(&file).unwrap();
+        // Someone else wrote it a moment ago: read again.
+        let fresh = meta();
+        assert!(!settled(&file, &fresh, &fresh));
+        // Left alone for a second: one read.
+        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+        File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(past)
+            .unwrap();
+        let quiet = meta();
+        assert!(settled(&file, &quiet, &quiet));
+        // Changed while it was read: read again.
+        fs::write(&file, "[a]\nx = 1\n").unwrap();
+        assert!(!settled(&file, &quiet, &meta()));
+        // Just written by this process, and untouched since: one read.
+        replace_with(&file, &backup, |b: &[u8]| {
+            Ok::<_, io::Error>([b, b"y = 2\n"].concat())
+        })
+        .unwrap();
+        let ours = meta();
+        assert!(settled(&file, &ours, &ours));
+    }
 
     #[test]
     fn replace_keeps_mode_writes_backup_and_leaves_no_temp() {
