@@ -3,7 +3,11 @@
 //! time from the end of that delay to the first GetCallerIdentity with the new key that
 //! succeeds. The target is under 20% of the delay plus 250 ms.
 //!
+//! It also times `now --all` over ten profiles of ten users with the same delay, next to one
+//! such rotation in the same run: the figure for rotating many keys at once.
+//!
 //! Run with `cargo bench --bench propagation` (starts its own moto; needs tests/requirements.txt).
+//! `KEYROT_BENCH_RUNS` sets the runs per figure (default 5; `benches/run.sh --smoke` uses 1).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -44,6 +48,32 @@ fn lag(delay: Duration) -> Duration {
     noticed.saturating_duration_since(works_at)
 }
 
+/// The wall time of one `now --all` over `users` profiles, each of its own user, with every
+/// new key held back `delay` by the proxy.
+fn many(users: usize, delay: Duration) -> Duration {
+    let proxy = Proxy::start(&moto().url);
+    proxy.delay_new_keys(delay);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let text: String = (0..users)
+        .map(|i| profile(&format!("p{i}"), &moto().user("bench-many")))
+        .collect();
+    env.write_credentials(text);
+    let start = std::time::Instant::now();
+    let out = env.command().args(["now", "--all"]).output().unwrap();
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
 fn main() {
     let runs: usize = std::env::var("KEYROT_BENCH_RUNS")
         .ok()
@@ -67,4 +97,13 @@ fn main() {
             if worst <= budget { "within" } else { "OVER" }
         );
     }
+    let delay = Duration::from_secs(2);
+    let one = median((0..runs).map(|_| many(1, delay)).collect());
+    let ten = median((0..runs).map(|_| many(10, delay)).collect());
+    println!(
+        "many keys, 2 s propagation each: one key {} ms, ten users' keys {} ms: {:.1}x one rotation (goal: 1.5x)",
+        one.as_millis(),
+        ten.as_millis(),
+        ten.as_secs_f64() / one.as_secs_f64()
+    );
 }

@@ -19,7 +19,7 @@ aws() { python3 -m awscli "$@"; }
 admin() { AWS_ACCESS_KEY_ID="$KEYROT_TEST_ADMIN_KEY_ID" AWS_SECRET_ACCESS_KEY="$KEYROT_TEST_ADMIN_SECRET" aws "$@"; }
 
 # moto matches IAM policies only against Resource "*"; on AWS use the README's policy.
-policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ListAccessKeys","iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey","iam:GetAccessKeyLastUsed"],"Resource":"*"}]}'
+policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ListAccessKeys","iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey","iam:GetAccessKeyLastUsed","iam:TagUser","iam:UntagUser"],"Resource":"*"}]}'
 admin iam create-user --user-name alice >/dev/null
 admin iam put-user-policy --user-name alice --policy-name keyrot-self-service --policy-document "$policy"
 read -r id secret < <(admin iam create-access-key --user-name alice \
