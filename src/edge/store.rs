@@ -657,6 +657,19 @@ pub fn write_new(path: &Path, contents: &[u8], overwrite: bool) -> Result<bool, 
     result.map(|()| true)
 }
 
+/// Writes `contents` to `path` atomically (a 0600 temp file renamed into place, in a private
+/// directory) but not durably: no fsync of the file or the directory. For soft state only.
+pub fn write_soft(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent() {
+        ensure_private_dir(dir)?;
+    }
+    let temp = write_temp_with(path, contents, None, false)?;
+    fs::rename(&temp, path).map_err(|e| {
+        let _ = fs::remove_file(&temp);
+        io_err("write", path)(e)
+    })
+}
+
 /// Writes `contents` to `path` atomically and durably, mode 0600, creating a private directory.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
     write_backup(path, contents)
@@ -671,11 +684,15 @@ pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
         .and_then(|b| serde_json::from_slice(&b).ok())
 }
 
-/// Writes a JSON state file (0600, durably). A failure is logged with `what`, never fatal.
+/// Writes a JSON state file (0600, atomically). A failure is logged with `what`, never fatal.
+///
+/// Such a file is soft state (a cache, a record of what was shown or tried), so it is written
+/// atomically but without fsyncs ([`write_soft`]): a power cut may lose the last update or leave
+/// the file unreadable, which [`load_json`] takes as missing.
 pub fn save_json<T: serde::Serialize>(path: &Path, value: &T, what: &str) {
     match serde_json::to_vec_pretty(value) {
         Ok(bytes) => {
-            if let Err(e) = write_private(path, &bytes) {
+            if let Err(e) = write_soft(path, &bytes) {
                 tracing::warn!(error = %e, "could not update {what}");
             }
         }
@@ -833,6 +850,16 @@ fn write_temp(
     contents: &[u8],
     like: Option<&fs::Metadata>,
 ) -> Result<PathBuf, StoreError> {
+    write_temp_with(target, contents, like, true)
+}
+
+/// [`write_temp`], with the fsync only when `sync`.
+fn write_temp_with(
+    target: &Path,
+    contents: &[u8],
+    like: Option<&fs::Metadata>,
+    sync: bool,
+) -> Result<PathBuf, StoreError> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -863,7 +890,10 @@ fn write_temp(
             ))
             .map_err(io_err("keep the mode of", target))?;
         }
-        file.sync_all().map_err(io_err("fsync", &temp))
+        if sync {
+            file.sync_all().map_err(io_err("fsync", &temp))?;
+        }
+        Ok(())
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&temp);
