@@ -160,6 +160,21 @@ fn sighup(agent: &Agent) {
     unsafe { libc::kill(agent.id() as i32, libc::SIGHUP) };
 }
 
+/// Forces three more rounds (SIGHUP); the failure was still told only once.
+#[track_caller]
+fn three_retries_tell_it_once(agent: &Agent, desktop: &Desktop) {
+    for _ in 0..3 {
+        sighup(agent);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    assert_eq!(
+        desktop.count_starting("Could not rotate"),
+        1,
+        "{:#?}",
+        desktop.notifications()
+    );
+}
+
 fn stop(mut agent: Agent) {
     let mut child = agent.0.take().unwrap();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -195,16 +210,7 @@ fn a_failure_is_told_once_however_often_it_is_retried_then_the_success() {
     let v = env.run(&["status", "--json"]).json();
     assert_eq!(v["profiles"][0]["last_error"]["kind"], "unreachable", "{v}");
     // Retries (SIGHUP forces them) do not repeat it.
-    for _ in 0..3 {
-        sighup(&agent);
-        std::thread::sleep(Duration::from_millis(700));
-    }
-    assert_eq!(
-        desktop.count_starting("Could not rotate"),
-        1,
-        "{:#?}",
-        desktop.notifications()
-    );
+    three_retries_tell_it_once(&agent, &desktop);
     assert_eq!(env.key_pair("default").0, user.key_id);
     // The network comes back: the next try rotates, and says so.
     let _back = Proxy::start_on(&moto().url, port);
@@ -425,16 +431,7 @@ fn the_agent_runs_the_hooks_tells_a_failing_one_once_and_passes_on_a_last_use_wa
         "{failed:?}"
     );
     // Retries roll back again and are not told again; the old key is the only one, and Active.
-    for _ in 0..3 {
-        sighup(&agent);
-        std::thread::sleep(Duration::from_millis(700));
-    }
-    assert_eq!(
-        desktop.count_starting("Could not rotate"),
-        1,
-        "{:#?}",
-        desktop.notifications()
-    );
+    three_retries_tell_it_once(&agent, &desktop);
     // One try, and one per SIGHUP: the rollback's own write to the credentials file does not
     // wake the agent again at once (it did: a failing hook made it create and delete a key
     // every half second).

@@ -213,7 +213,6 @@ fn config_dir(
         .ok_or(PathsError::NoHome)
 }
 
-/// The process environment, as [`Paths::resolve`] and [`default_profile`] take it.
 /// This machine's name (for the description of the keys it creates); `localhost` when the
 /// system does not say.
 pub fn hostname() -> String {
@@ -227,6 +226,7 @@ pub fn hostname() -> String {
     }
 }
 
+/// The process environment, as [`Paths::resolve`] and [`default_profile`] take it.
 pub fn process_env(key: &str) -> Option<OsString> {
     std::env::var_os(key)
 }

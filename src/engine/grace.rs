@@ -190,8 +190,9 @@ pub async fn settle(
     done
 }
 
-/// Removes the description (user tag) of `key_id`, a key just deleted. Best effort.
-async fn undescribe(aws: &Aws, signer: &Signer, user_arn: &str, key_id: &str) {
+/// Removes the description (user tag) of `key_id`, a key just deleted. Best effort. The one
+/// place a description goes: the end of a grace, `undo`, and a rotation without grace.
+pub(crate) async fn undescribe(aws: &Aws, signer: &Signer, user_arn: &str, key_id: &str) {
     if let Some(user) = crate::core::whereabouts::user_name(user_arn)
         && let Err(e) = aws.untag_user(signer, user, key_id).await
     {

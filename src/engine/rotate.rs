@@ -1399,11 +1399,8 @@ impl<'a> Rotator<'a> {
             .get(&self.old.id)
             .is_some_and(|d| matches!(d.description, Some(Ok(_))));
         let old_gone = self.report.grace_until.is_none();
-        if old_gone
-            && old_described
-            && let Err(e) = aws.untag_user(&signer, &user, &self.old.id).await
-        {
-            tracing::debug!(error = %e, "could not remove the old key's description");
+        if old_gone && old_described {
+            crate::engine::grace::undescribe(aws, &signer, &self.arn, &self.old.id).await;
         }
     }
 
