@@ -3,8 +3,9 @@
 //! time from the end of that delay to the first GetCallerIdentity with the new key that
 //! succeeds. The target is under 20% of the delay plus 250 ms.
 //!
-//! It also times `now --all` over ten profiles of ten users with the same delay, next to one
-//! such rotation in the same run: the figure for rotating many keys at once.
+//! It also times `now --all` over ten profiles of ten users with the same delay (the keys
+//! rotated side by side), next to one such rotation and to the same ten keys rotated one after
+//! another (ten `now --profile` runs), in the same run: the figure for rotating many keys at once.
 //!
 //! Run with `cargo bench --bench propagation` (starts its own moto; needs tests/requirements.txt).
 //! `KEYROT_BENCH_RUNS` sets the runs per figure (default 5; `benches/run.sh --smoke` uses 1).
@@ -49,8 +50,9 @@ fn lag(delay: Duration) -> Duration {
 }
 
 /// The wall time of one `now --all` over `users` profiles, each of its own user, with every
-/// new key held back `delay` by the proxy.
-fn many(users: usize, delay: Duration) -> Duration {
+/// new key held back `delay` by the proxy; with `one_by_one`, of one `now --profile` per profile
+/// instead, one after another.
+fn many(users: usize, delay: Duration, one_by_one: bool) -> Duration {
     let proxy = Proxy::start(&moto().url);
     proxy.delay_new_keys(delay);
     let env = TestEnv::with_endpoint(&proxy.url);
@@ -58,15 +60,23 @@ fn many(users: usize, delay: Duration) -> Duration {
         .map(|i| profile(&format!("p{i}"), &moto().user("bench-many")))
         .collect();
     env.write_credentials(text);
+    let runs: Vec<Vec<String>> = if one_by_one {
+        (0..users)
+            .map(|i| vec!["now".into(), "--profile".into(), format!("p{i}")])
+            .collect()
+    } else {
+        vec![vec!["now".into(), "--all".into()]]
+    };
     let start = std::time::Instant::now();
-    let out = env.command().args(["now", "--all"]).output().unwrap();
-    let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
+    for args in runs {
+        let out = env.command().args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    start.elapsed()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -98,12 +108,16 @@ fn main() {
         );
     }
     let delay = Duration::from_secs(2);
-    let one = median((0..runs).map(|_| many(1, delay)).collect());
-    let ten = median((0..runs).map(|_| many(10, delay)).collect());
+    let one = median((0..runs).map(|_| many(1, delay, false)).collect());
+    let sequential = median((0..runs).map(|_| many(10, delay, true)).collect());
+    let ten = median((0..runs).map(|_| many(10, delay, false)).collect());
     println!(
-        "many keys, 2 s propagation each: one key {} ms, ten users' keys {} ms: {:.1}x one rotation (goal: 1.5x)",
+        "many keys, 2 s propagation each: one key {} ms; ten users' keys one after another {} ms ({:.1}x one rotation), side by side {} ms: {:.2}x one rotation (goal: 1.5x), {:.1}x faster",
         one.as_millis(),
+        sequential.as_millis(),
+        sequential.as_secs_f64() / one.as_secs_f64(),
         ten.as_millis(),
-        ten.as_secs_f64() / one.as_secs_f64()
+        ten.as_secs_f64() / one.as_secs_f64(),
+        sequential.as_secs_f64() / ten.as_secs_f64()
     );
 }

@@ -246,3 +246,145 @@ mod forced_races {
         assert_eq!(env.cli_identity("default"), user.arn);
     }
 }
+
+/// The position of the first request in `seen` for which `f` holds.
+fn first(seen: &[support::proxy::Seen], f: impl Fn(&support::proxy::Seen) -> bool) -> usize {
+    seen.iter().position(f).expect("no such request")
+}
+
+/// `now --all` rotates the keys of different users side by side: every new key is created
+/// before the first old key is retired (one after another, each rotation would retire its old
+/// key before the next one creates a key). The reports keep the file's order, although the
+/// first profile finishes last, and every profile ends with a working key and IAM with one key
+/// per user.
+#[test]
+fn keys_of_different_users_are_rotated_side_by_side_and_reported_in_order() {
+    let users: Vec<_> = (0..4).map(|i| moto().user(&format!("side-{i}"))).collect();
+    let proxy = Proxy::start(&moto().url);
+    proxy.delay_new_keys(Duration::from_millis(1500));
+    let mut env = TestEnv::with_endpoint(&proxy.url);
+    // The first profile's rotation ends last: its post_rotate hook takes a while.
+    env.use_config("[profile.p0]\npost_rotate = \"cat >/dev/null; sleep 1\"\n");
+    let text: String = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| format!("# user {i}\n{}\n", profile(&format!("p{i}"), u)))
+        .collect();
+    env.write_credentials(&text);
+
+    let run = env.run(&["now", "--all", "--json"]);
+    run.success();
+    let v = run.json();
+    let profiles: Vec<&str> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["profiles"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(profiles, ["p0", "p1", "p2", "p3"], "the file's order");
+    for k in v["keys"].as_array().unwrap() {
+        assert_eq!(k["outcome"], "rotated", "{k}");
+    }
+    let seen = proxy.seen();
+    let last_create = seen
+        .iter()
+        .rposition(|s| s.action == "CreateAccessKey")
+        .unwrap();
+    let first_delete = first(&seen, |s| s.action == "DeleteAccessKey");
+    assert!(
+        last_create < first_delete,
+        "the rotations ran one after another"
+    );
+    let mut expected = text.clone();
+    for (i, u) in users.iter().enumerate() {
+        let (id, secret) = env.key_pair(&format!("p{i}"));
+        assert_eq!(moto().keys(u), vec![(id.clone(), true)]);
+        assert_eq!(env.cli_identity(&format!("p{i}")), u.arn);
+        expected = expected.replace(&u.key_id, &id).replace(&u.secret, &secret);
+    }
+    assert_eq!(env.credentials_text(), expected, "only the values changed");
+    assert!(!env.state_dir().join("rotation.journal").exists());
+    let secrets: Vec<&str> = users.iter().map(|u| u.secret.as_str()).collect();
+    run.assert_no_secret(&secrets);
+
+    // The text output: one block per key, in the same order.
+    let again = env.run(&["now", "--all", "--dry-run"]);
+    again.success();
+    let at = |p: &str| {
+        again
+            .stdout
+            .find(&format!(" {p} "))
+            .unwrap_or_else(|| panic!("{p} not in {}", again.stdout))
+    };
+    assert!(at("p0") < at("p1") && at("p1") < at("p2") && at("p2") < at("p3"));
+}
+
+/// Two keys of one user are never rotated at once: a user has room for two keys only, and the
+/// second rotation must see what the first one left. Here the user holds both its keys in two
+/// profiles, so both rotations are refused (no room for a third key), one after the other: the
+/// second one lists the keys only once the first one is done.
+#[test]
+fn keys_of_one_user_are_rotated_one_after_another() {
+    let user = moto().user("one-user-two-keys");
+    let (second_id, second_secret) = moto().add_key(&user);
+    let proxy = Proxy::start(&moto().url);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let text = format!(
+        "{}\n[b]\naws_access_key_id = {second_id}\naws_secret_access_key = {second_secret}\n",
+        profile("a", &user)
+    );
+    env.write_credentials(&text);
+    let run = env.run(&["now", "--all", "--json"]);
+    run.failure(8);
+    for k in run.json()["keys"].as_array().unwrap() {
+        assert_eq!(k["outcome"], "refused", "{k}");
+    }
+    let seen = proxy.seen();
+    let key_management: Vec<(&str, &str)> = seen
+        .iter()
+        .filter(|s| s.action != "GetCallerIdentity")
+        .map(|s| (s.action.as_str(), s.key_id.as_str()))
+        .collect();
+    // Each rotation's calls come together: the signer changes once.
+    let changes = key_management
+        .windows(2)
+        .filter(|w| w[0].1 != w[1].1)
+        .count();
+    assert_eq!(changes, 1, "interleaved: {key_management:?}");
+    assert_eq!(env.credentials_text(), text);
+    assert_eq!(moto().keys(&user).len(), 2);
+}
+
+/// `max_parallel` bounds the calls in flight, not the rotations: with one call at a time, the
+/// keys of several users are still rotated, side by side.
+#[test]
+fn one_call_at_a_time_still_rotates_every_key() {
+    let users: Vec<_> = (0..3)
+        .map(|i| moto().user(&format!("serial-{i}")))
+        .collect();
+    let proxy = Proxy::start(&moto().url);
+    proxy.delay_new_keys(Duration::from_millis(800));
+    let mut env = TestEnv::with_endpoint(&proxy.url);
+    env.use_config("max_parallel = 1\n");
+    let text: String = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| profile(&format!("p{i}"), u))
+        .collect();
+    env.write_credentials(&text);
+    let run = env.run(&["now", "--all", "--json"]);
+    run.success();
+    for (i, u) in users.iter().enumerate() {
+        let (id, _) = env.key_pair(&format!("p{i}"));
+        assert_eq!(moto().keys(u), vec![(id, true)]);
+    }
+    let seen = proxy.seen();
+    let last_create = seen
+        .iter()
+        .rposition(|s| s.action == "CreateAccessKey")
+        .unwrap();
+    assert!(last_create < first(&seen, |s| s.action == "DeleteAccessKey"));
+    let config = env.run(&["config", "show", "--json"]);
+    config.success();
+    assert_eq!(config.json()["settings"]["max_parallel"]["value"], "1");
+}

@@ -134,6 +134,130 @@ fn every_failpoint_then_now() {
     }
 }
 
+/// A kill while the keys of three users are rotated side by side (`now --all`), at the first
+/// rotation to reach `point`; the others are wherever they are then. At that instant every
+/// profile holds a key that works and IAM at most two keys per user; after `then`, each user
+/// holds exactly its profile's key, the file changed only in its values, and nothing is left.
+fn crash_during_concurrent_rotations(point: &str, then: &[&str]) {
+    let users: Vec<User> = (0..3)
+        .map(|i| moto().user(&format!("side-{point}-{i}")))
+        .collect();
+    let proxy = Proxy::start(&moto().url);
+    // The new keys wait a moment for "IAM", so that the rotations overlap.
+    proxy.delay_new_keys(Duration::from_millis(600));
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original: String = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            format!(
+                "; user {i}\r\n{}",
+                profile(&format!("p{i}"), u).replace('\n', "\r\n")
+            )
+        })
+        .collect();
+    env.write_credentials(&original);
+
+    let out = env.crash_at(point, &["now", "--all"]);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{point}: expected an abort, got {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (i, user) in users.iter().enumerate() {
+        let when = format!("right after a crash at {point}, p{i}");
+        assert_eq!(env.cli_identity(&format!("p{i}")), user.arn, "{when}");
+        let keys = moto().keys(user);
+        assert!(keys.len() <= 2, "{when}: IAM holds {keys:?}");
+    }
+
+    env.run(then).success();
+    let then = then.join(" ");
+    let mut expected = original.clone();
+    for (i, user) in users.iter().enumerate() {
+        let (id, secret) = env.key_pair(&format!("p{i}"));
+        assert_eq!(
+            moto().keys(user),
+            vec![(id.clone(), true)],
+            "after a crash at {point} and `{then}`, p{i}: IAM must hold exactly the file's key"
+        );
+        expected = expected
+            .replace(&user.key_id, &id)
+            .replace(&user.secret, &secret);
+    }
+    assert_eq!(env.credentials_text(), expected, "{point}, {then}");
+    assert!(
+        !env.state_dir().join("rotation.journal").exists(),
+        "{point}: journal left"
+    );
+    assert!(
+        !env.state_dir().join("credentials.backup").exists(),
+        "{point}: backup left"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(env.home.join(".aws"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "credentials")
+        .collect();
+    assert!(leftovers.is_empty(), "{point}: left behind {leftovers:?}");
+}
+
+#[test]
+fn every_failpoint_during_concurrent_rotations_then_recover() {
+    for point in failpoint::ALL {
+        crash_during_concurrent_rotations(point, &["recover"]);
+    }
+}
+
+#[test]
+fn every_failpoint_during_concurrent_rotations_then_now() {
+    for point in failpoint::ALL {
+        crash_during_concurrent_rotations(point, &["now", "--all"]);
+    }
+}
+
+/// Two rotations left in flight at once: `recover --dry-run` names both, and `recover`
+/// finishes both.
+#[test]
+fn recovery_finishes_every_rotation_left_in_flight() {
+    let users: Vec<User> = (0..2)
+        .map(|i| moto().user(&format!("two-left-{i}")))
+        .collect();
+    let proxy = Proxy::start(&moto().url);
+    // Both keys are created, and recorded, while "IAM" is still propagating the first one.
+    proxy.delay_new_keys(Duration::from_millis(500));
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let original: String = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| profile(&format!("p{i}"), u))
+        .collect();
+    env.write_credentials(&original);
+    let out = env.crash_at("after-verify", &["now", "--all"]);
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    let journal = std::fs::read_to_string(env.state_dir().join("rotation.journal")).unwrap();
+    let in_flight = users.iter().filter(|u| journal.contains(&u.key_id)).count();
+    assert_eq!(in_flight, 2, "both rotations are in the journal");
+    let dry = env.run(&["recover", "--dry-run"]);
+    dry.success();
+    assert_eq!(
+        dry.stdout.matches("a rotation is in flight").count(),
+        in_flight,
+        "{}",
+        dry.stdout
+    );
+    let run = env.run(&["recover", "--json"]);
+    run.success();
+    assert_eq!(run.json()["keys"].as_array().unwrap().len(), in_flight);
+    for (i, user) in users.iter().enumerate() {
+        let (id, _) = env.key_pair(&format!("p{i}"));
+        assert_eq!(moto().keys(user), vec![(id, true)]);
+    }
+    assert!(!env.state_dir().join("rotation.journal").exists());
+}
+
 #[test]
 fn recover_dry_run_describes_the_rotation_in_flight_and_changes_nothing() {
     let user = moto().user("inflight");

@@ -273,11 +273,12 @@ fn a_journal_record_with_another_users_key_is_refused() {
     env.write_credentials(&original);
     env.assert_crashes_at("after-verify", &["now"]);
     let path = env.state_dir().join("rotation.journal");
-    let mut record: serde_json::Value =
+    let mut journal: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let record = &mut journal["rotations"][0];
     record["new_key_id"] = stranger.key_id.clone().into();
     record["new_secret"] = stranger.secret.clone().into();
-    std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_vec(&journal).unwrap()).unwrap();
 
     for args in [&["recover"][..], &["now"]] {
         let run = env.run(args);

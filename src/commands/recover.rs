@@ -33,9 +33,7 @@ pub async fn run(paths: &Paths, options: &crate::engine::Options) -> Result<Repo
         report.in_flight = crate::engine::recover::describe_pending(paths)?;
     } else {
         let agent = crate::engine::local::agent_config(paths)?;
-        if let Some(key) =
-            crate::engine::recover::finish_pending(paths, &agent, options, &counter).await?
-        {
+        for key in crate::engine::recover::finish_pending(paths, &agent, options, &counter).await? {
             record(paths, &key);
             report.keys.push(key);
         }

@@ -74,19 +74,19 @@ pub fn print_error(json: bool, e: &Error) -> i32 {
 }
 
 /// What every command that changes anything does first: take the lock, and finish (or roll
-/// back) the rotation an earlier run left in flight. The lock is held until the returned guard
+/// back) the rotations an earlier run left in flight. The lock is held until the returned guard
 /// is dropped.
 pub async fn begin(
     paths: &Paths,
     verify_timeout: Duration,
     counter: &RequestCounter,
-) -> Result<(Lock, Option<KeyReport>), Error> {
+) -> Result<(Lock, Vec<KeyReport>), Error> {
     let lock = store::try_lock(&paths.lock_file())?;
     let options = crate::engine::Options::unattended(verify_timeout);
     let agent = crate::engine::local::agent_config(paths)?;
     let recovered =
         crate::engine::recover::finish_pending(paths, &agent, &options, counter).await?;
-    if let Some(report) = &recovered {
+    for report in &recovered {
         record(paths, report);
     }
     Ok((lock, recovered))

@@ -84,21 +84,24 @@ pub fn rows(
     config: &Config,
     history: &BTreeMap<String, HistoryLine>,
     failures: &BTreeMap<String, LastError>,
-    in_flight: Option<&Record>,
+    in_flight: &[Record],
     now: OffsetDateTime,
 ) -> Vec<Row> {
     let mut out = Vec::new();
     for p in profiles {
         let last_rotation = history.get(&p.name).map(last_rotation);
         let last_error = failures.get(&p.name).cloned();
-        let flight = in_flight.filter(|r| r.profiles.contains(&p.name)).map(|r| {
-            format!(
-                "rotation in flight ({} → {}, after step '{}'): run keyrot-agent recover",
-                r.old_key_id,
-                r.new_key_id.as_deref().unwrap_or("?"),
-                r.phase.name()
-            )
-        });
+        let flight = in_flight
+            .iter()
+            .find(|r| r.profiles.contains(&p.name))
+            .map(|r| {
+                format!(
+                    "rotation in flight ({} → {}, after step '{}'): run keyrot-agent recover",
+                    r.old_key_id,
+                    r.new_key_id.as_deref().unwrap_or("?"),
+                    r.phase.name()
+                )
+            });
         let Ok(key) = &p.status else {
             let reason = p.status.as_ref().err().map(|r| r.to_string());
             out.push(Row {
@@ -315,8 +318,7 @@ pub async fn run(
     let history = crate::state::history::History::new(paths.history_file()).last_per_profile();
     let in_flight = crate::state::journal::Journal::new(paths.journal_file())
         .load()
-        .ok()
-        .flatten();
+        .unwrap_or_default();
     let dates = cache.load();
     let mut rows = rows(
         profiles,
@@ -324,7 +326,7 @@ pub async fn run(
         &config,
         &history,
         &crate::state::failures::Failures::new(paths.failures_file()).load(),
-        in_flight.as_ref(),
+        &in_flight,
         OffsetDateTime::now_utc(),
     );
     // Keys brought back by `undo`, and old keys waiting out their grace.
@@ -470,7 +472,7 @@ mod tests {
             &Config::default(),
             &history,
             &failures,
-            None,
+            &[],
             NOW,
         );
         assert_eq!(rows.len(), 3);

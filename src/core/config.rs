@@ -117,15 +117,37 @@ impl fmt::Display for Source {
 }
 
 /// The whole configuration, resolved.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub global: Settings,
+    /// The most AWS calls keyrot-agent has in flight at once, when it rotates the keys of several
+    /// IAM users side by side.
+    pub max_parallel: usize,
     /// Glob patterns (`*`, `?`) of profiles to manage; empty means all.
     pub include: Vec<String>,
     /// Glob patterns of profiles to leave alone; they win over `include`.
     pub exclude: Vec<String>,
     overrides: BTreeMap<String, Overrides>,
     sources: BTreeMap<String, Source>,
+}
+
+/// The default of `max_parallel`: see ARCHITECTURE.md, "Many keys at once".
+pub const MAX_PARALLEL: usize = 4;
+
+/// The most `max_parallel` may be.
+const MAX_PARALLEL_LIMIT: i64 = 16;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            global: Settings::default(),
+            max_parallel: MAX_PARALLEL,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            overrides: BTreeMap::new(),
+            sources: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -197,6 +219,7 @@ struct RawFile {
     hook_timeout: Option<Spanned<String>>,
     on_hook_failure: Option<Spanned<String>>,
     hook_env: Option<Spanned<Vec<String>>>,
+    max_parallel: Option<Spanned<i64>>,
     profiles: Option<RawProfiles>,
     profile: Option<BTreeMap<String, RawSettings>>,
 }
@@ -304,6 +327,22 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     let o = overrides(text, &top)?;
     apply(&mut config.global, &o, &mut config.sources, None);
     check(&config.global, 1)?;
+    if let Some(n) = &raw.max_parallel {
+        let line = line_of(text, n.span().start);
+        let value = *n.get_ref();
+        if !(1..=MAX_PARALLEL_LIMIT).contains(&value) {
+            return Err(ConfigError {
+                line,
+                message: format!(
+                    "max_parallel: {value} is out of range; give a number from 1 to {MAX_PARALLEL_LIMIT} (the default is {MAX_PARALLEL})"
+                ),
+            });
+        }
+        config.max_parallel = value as usize;
+        config
+            .sources
+            .insert("max_parallel".into(), Source::File { line });
+    }
     if let Some(p) = raw.profiles {
         config.include = p.include.unwrap_or_default();
         config.exclude = p.exclude.unwrap_or_default();
@@ -711,6 +750,11 @@ hook_timeout = "60s"
 on_hook_failure = "rollback"
 hook_env = []
 
+# Keys of different IAM users are rotated side by side (keys of one user one after another).
+# This is the most AWS calls keyrot-agent has in flight at once, from 1 (one call at a time)
+# to 16.
+max_parallel = 4
+
 [profiles]
 # Glob patterns (* and ?) of the profiles the agent manages. Empty: every profile with a key.
 include = []
@@ -739,7 +783,23 @@ mod tests {
     fn the_default_file_parses_to_the_defaults() {
         let c = parse(DEFAULT_FILE).unwrap();
         assert_eq!(c.global, Settings::default());
+        assert_eq!(c.max_parallel, MAX_PARALLEL);
         assert!(c.manages("anything"));
+    }
+
+    #[test]
+    fn max_parallel_is_a_small_positive_number() {
+        assert_eq!(parse("").unwrap().max_parallel, MAX_PARALLEL);
+        let c = parse("max_parallel = 1\n").unwrap();
+        assert_eq!(c.max_parallel, 1);
+        assert_eq!(c.source("max_parallel"), Source::File { line: 1 });
+        for bad in ["0", "-3", "17", "100000"] {
+            let e = parse(&format!("grace = \"0s\"\nmax_parallel = {bad}\n")).unwrap_err();
+            assert_eq!(e.line, 2, "{bad}");
+            assert!(e.message.contains("from 1 to 16"), "{bad}: {}", e.message);
+        }
+        let e = parse("max_parallel = \"4\"\n").unwrap_err();
+        assert_eq!(e.line, 1);
     }
 
     #[test]
@@ -988,6 +1048,11 @@ pub fn describe(config: &Config) -> Vec<(String, String, String)> {
             "hook_env".to_string(),
             list(&g.hook_env),
             config.source("hook_env").to_string(),
+        ),
+        (
+            "max_parallel".to_string(),
+            config.max_parallel.to_string(),
+            config.source("max_parallel").to_string(),
         ),
         (
             "profiles.include".to_string(),

@@ -144,14 +144,32 @@ where
 
 /// Counts HTTP attempts (including the SDK's own retries). A child counts into its parent
 /// too, so that a run's total and each key's share are both known while several keys are in
-/// flight.
+/// flight. A counter made [`RequestCounter::limited`] also bounds how many calls (its own and
+/// its children's) are in flight at once.
 #[derive(Debug, Clone, Default)]
 pub struct RequestCounter {
     own: Arc<AtomicUsize>,
     parent: Option<Arc<AtomicUsize>>,
+    limit: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl RequestCounter {
+    /// A counter under which at most `calls` AWS calls are in flight at once (at least one).
+    pub fn limited(calls: usize) -> RequestCounter {
+        RequestCounter {
+            limit: Some(Arc::new(tokio::sync::Semaphore::new(calls.max(1)))),
+            ..RequestCounter::default()
+        }
+    }
+
+    /// Waits until one more call may be in flight; the call ends when the permit is dropped.
+    async fn permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        match &self.limit {
+            Some(limit) => limit.acquire().await.ok(),
+            None => None,
+        }
+    }
+
     pub fn get(&self) -> usize {
         self.own.load(Ordering::Relaxed)
     }
@@ -161,6 +179,7 @@ impl RequestCounter {
         RequestCounter {
             own: Arc::default(),
             parent: Some(self.own.clone()),
+            limit: self.limit.clone(),
         }
     }
 }
@@ -245,6 +264,7 @@ impl Aws {
     }
 
     async fn identity_with(&self, credentials: Credentials) -> Result<Identity, AwsError> {
+        let _call = self.counter.permit().await;
         let out = self
             .sts(credentials)
             .get_caller_identity()
@@ -268,6 +288,7 @@ impl Aws {
         code: &str,
         seconds: i32,
     ) -> Result<SessionKey, AwsError> {
+        let _call = self.counter.permit().await;
         let out = self
             .sts(credentials(key))
             .get_session_token()
@@ -343,6 +364,7 @@ impl Aws {
 
     /// The caller's own access keys (ListAccessKeys without UserName).
     pub async fn list_keys(&self, signer: &Signer) -> Result<Vec<KeyInfo>, AwsError> {
+        let _call = self.counter.permit().await;
         let out = self
             .iam(signer)
             .list_access_keys()
@@ -366,6 +388,7 @@ impl Aws {
     pub async fn create_key(&self, signer: &Signer) -> Result<KeyPair, AwsError> {
         // Never retried by the SDK: if an answer is lost after IAM created a key, a retry would
         // create a second one. The caller cleans up instead.
+        let _call = self.counter.permit().await;
         let out = self
             .iam(signer)
             .create_access_key()
@@ -405,6 +428,7 @@ impl Aws {
         } else {
             StatusType::Inactive
         };
+        let _call = self.counter.permit().await;
         self.iam(signer)
             .update_access_key()
             .access_key_id(target)
@@ -417,6 +441,7 @@ impl Aws {
 
     /// Deletes `target`, signed with `key`.
     pub async fn delete_key(&self, signer: &Signer, target: &str) -> Result<(), AwsError> {
+        let _call = self.counter.permit().await;
         self.iam(signer)
             .delete_access_key()
             .access_key_id(target)
@@ -428,6 +453,7 @@ impl Aws {
 
     /// When `target` was last used.
     pub async fn last_used(&self, signer: &Signer, target: &str) -> Result<LastUsed, AwsError> {
+        let _call = self.counter.permit().await;
         let out = self
             .iam(signer)
             .get_access_key_last_used()
@@ -470,6 +496,7 @@ impl Aws {
                 message: Some(e.to_string()),
                 status: None,
             })?;
+        let _call = self.counter.permit().await;
         self.iam(signer)
             .tag_user()
             .user_name(user)
@@ -482,6 +509,7 @@ impl Aws {
 
     /// Removes the tag `key` from IAM user `user`.
     pub async fn untag_user(&self, signer: &Signer, user: &str, key: &str) -> Result<(), AwsError> {
+        let _call = self.counter.permit().await;
         self.iam(signer)
             .untag_user()
             .user_name(user)

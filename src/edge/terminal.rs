@@ -37,6 +37,51 @@ impl Spinner {
     }
 }
 
+/// The one spinner of a run in which several keys may wait for IAM at once: it shows the key
+/// that waits (and its attempt), or how many wait, and goes when none does.
+pub struct Progress {
+    enabled: bool,
+    state: std::sync::Mutex<(Option<Spinner>, std::collections::BTreeMap<String, u32>)>,
+}
+
+impl Progress {
+    /// A spinner on stderr when `enabled`, else nothing at all.
+    pub fn new(enabled: bool) -> Progress {
+        Progress {
+            enabled,
+            state: std::sync::Mutex::default(),
+        }
+    }
+
+    /// `key_id` is waiting for IAM, at its `attempt` (from 1).
+    pub fn waiting(&self, key_id: &str, attempt: u32) {
+        if !self.enabled {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.1.insert(key_id.to_string(), attempt);
+        let message = match state.1.len() {
+            1 => format!("waiting for IAM to accept the new key {key_id} (attempt {attempt})"),
+            n => format!("waiting for IAM to accept {n} new keys"),
+        };
+        match &state.0 {
+            Some(s) => s.set_message(message),
+            None => state.0 = Some(Spinner::start(message)),
+        }
+    }
+
+    /// `key_id` waits no more; the spinner's line goes with the last one.
+    pub fn done(&self, key_id: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.1.remove(key_id);
+        if state.1.is_empty()
+            && let Some(s) = state.0.take()
+        {
+            s.finish();
+        }
+    }
+}
+
 /// Restores the terminal's settings when dropped.
 struct EchoOff {
     fd: i32,

@@ -1,5 +1,6 @@
 //! `keyrot-agent recover`, and the recovery every command that can change anything runs first:
-//! finish or roll back the rotation an earlier run left in the journal.
+//! finish or roll back the rotations an earlier run left in the journal, one after another,
+//! oldest first.
 //!
 //! - Interrupted before the new key was recorded: its secret is lost. The key it made (a key of
 //!   the user that existed at no earlier listing and is in no local profile) is deleted.
@@ -26,10 +27,12 @@ fn journal_error(e: crate::state::journal::JournalError) -> Error {
     e.into()
 }
 
-/// What recovery would do about the journal's rotation, in words; `None` if nothing is in flight.
+/// What recovery would do about the journal's rotations, in words; `None` if nothing is in
+/// flight.
 pub fn describe_pending(paths: &Paths) -> Result<Option<String>, Error> {
     let journal = Journal::new(paths.journal_file());
-    Ok(journal.load().map_err(journal_error)?.map(|r| describe(&r)))
+    let records = journal.load().map_err(journal_error)?;
+    Ok((!records.is_empty()).then(|| records.iter().map(describe).collect()))
 }
 
 /// A description of an in-flight rotation and of what recovery would do with it.
@@ -95,23 +98,42 @@ fn signing_for(record: &Record, paths: &Paths, agent: &Config, options: &Options
     }
 }
 
-/// Finishes or rolls back the journal's rotation, if there is one. The caller holds the lock.
+/// Finishes or rolls back the journal's rotations, if there are any, oldest first: one report
+/// each. The caller holds the lock.
 pub async fn finish_pending(
     paths: &Paths,
     agent: &Config,
     options: &Options,
     counter: &RequestCounter,
-) -> Result<Option<KeyReport>, Error> {
+) -> Result<Vec<KeyReport>, Error> {
     let journal = &Journal::new(paths.journal_file());
-    let Some(record) = journal.load().map_err(journal_error)? else {
-        return Ok(None);
-    };
+    let records = journal.load().map_err(journal_error)?;
+    let mut reports = Vec::new();
+    for record in records {
+        reports.push(finish_one(paths, agent, options, counter, journal, record).await);
+    }
+    if !reports.is_empty() && !reports.iter().any(|r| r.in_flight) {
+        crate::edge::storage::forget_backup(paths);
+    }
+    Ok(reports)
+}
+
+/// Finishes or rolls back the rotation of one journal record.
+async fn finish_one(
+    paths: &Paths,
+    agent: &Config,
+    options: &Options,
+    counter: &RequestCounter,
+    journal: &Journal,
+    record: Record,
+) -> KeyReport {
     tracing::warn!(profile = %record.primary, phase = record.phase.name(), "finishing a rotation an earlier run left in flight");
     // The file the rotation was writing, whatever this run's environment says.
     let mut paths = paths.clone();
     paths.credentials = record.credentials_file.clone();
-    // The keys local profiles hold. A file or keyring entry that cannot be read makes them
-    // unknown, and then nothing is deleted.
+    // The keys local profiles hold (read again for each record: the one before may have
+    // changed them). A file or keyring entry that cannot be read makes them unknown, and then
+    // nothing is deleted.
     let held = HeldKeys::read(&paths.credentials);
     let _ = store::remove_stale_temps(&paths.credentials);
     let _ = store::remove_stale_temps(journal.path());
@@ -119,6 +141,8 @@ pub async fn finish_pending(
     let key_counter = counter.child();
     let aws = Aws::load(&record.primary, key_counter.clone()).await;
     let signing = signing_for(&record, &paths, agent, options);
+    let progress = crate::edge::terminal::Progress::new(options.progress);
+    let turns = crate::engine::rotate::Turns::default();
     let ctx = Context {
         paths: &paths,
         aws: &aws,
@@ -126,7 +150,8 @@ pub async fn finish_pending(
         dry_run: false,
         allow_root: true,
         verify_timeout: options.verify_timeout,
-        progress: options.progress,
+        progress: &progress,
+        turns: &turns,
         held: held.as_ref(),
         // A resumed rotation keeps the grace it started with (in the record).
         grace: Duration::ZERO,
@@ -137,8 +162,5 @@ pub async fn finish_pending(
     let mut report = Rotator::resume(&ctx, record).run_resumed().await;
     report.requests = key_counter.get();
     crate::engine::rotate::remember_dates(&paths, &report);
-    if !report.in_flight {
-        crate::edge::storage::forget_backup(&paths);
-    }
-    Ok(Some(report))
+    report
 }

@@ -20,6 +20,8 @@
 //! the journal (the network is gone, or IAM refuses to retire the old key) so that `recover`, the
 //! next `now` or the agent finish it later. At every instant the file holds a key that works.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -34,7 +36,7 @@ use crate::edge::aws::{Aws, AwsError, DiskReadError};
 use crate::edge::failpoint;
 use crate::edge::paths::Paths;
 use crate::edge::storage::{HeldKeys, Secrets, Slot, SwitchError};
-use crate::edge::terminal::Spinner;
+use crate::edge::terminal::Progress;
 use crate::engine::error::{Error, OtherKey};
 use crate::engine::outcome::{HookRun, KeyReport, Outcome};
 use crate::engine::retry::{self, Retry};
@@ -87,7 +89,10 @@ pub struct Context<'a> {
     pub dry_run: bool,
     pub allow_root: bool,
     pub verify_timeout: Duration,
-    pub progress: bool,
+    /// Where waiting for IAM is shown.
+    pub progress: &'a Progress,
+    /// Whose turn it is: one rotation per IAM user at a time.
+    pub turns: &'a Turns,
     /// The keys local profiles hold; `None` when they cannot be read (then no key the user may
     /// hold is deleted).
     pub held: Option<&'a HeldKeys>,
@@ -97,6 +102,27 @@ pub struct Context<'a> {
     pub signing: &'a Signing,
     /// The profile's hooks.
     pub hooks: &'a crate::engine::hooks::Hooks,
+}
+
+/// One rotation per IAM user at a time: rotations of different users run side by side, but a
+/// user has room for two keys only, and a second rotation of the same user must see the keys the
+/// first one left. A rotation takes its user's turn once it knows the user (after
+/// GetCallerIdentity) and keeps it to its end.
+#[derive(Default)]
+pub struct Turns(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl Turns {
+    /// Waits for `user`'s turn; it ends when the guard is dropped.
+    pub async fn take(&self, user: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(user.to_string())
+            .or_default()
+            .clone();
+        turn.lock_owned().await
+    }
 }
 
 /// How a step that cannot go on leaves things.
@@ -130,6 +156,8 @@ pub struct Rotator<'a> {
     /// Why an IAM call could not be signed (no MFA code could be had), when a cleanup had to
     /// stop for it: what the user must run is then this, not the step's own error.
     mfa_problem: Option<Error>,
+    /// This rotation's turn of its user, once the user is known.
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     pub report: KeyReport,
 }
 
@@ -162,6 +190,7 @@ impl<'a> Rotator<'a> {
             secrets: Secrets::new(target.storage, ctx.paths),
             new_kept: None,
             mfa_problem: None,
+            turn: None,
             report: KeyReport::new(
                 target.profiles.clone(),
                 target.access_key_id.clone(),
@@ -207,6 +236,7 @@ impl<'a> Rotator<'a> {
             keys_before: record.keys_before.clone(),
             new_kept: record.new_secret.clone(),
             mfa_problem: None,
+            turn: None,
             secrets,
             record: Some(record),
             retry: Retry::new(ctx.verify_timeout, retry::seed()),
@@ -261,12 +291,6 @@ impl<'a> Rotator<'a> {
     /// not match is kept, untouched, and refused loudly: keyrot-agent acts on no record it
     /// cannot tie to the user.
     async fn check_record(&mut self, record: &Record) -> Result<(), Halt> {
-        let journal = self.ctx.journal.path().display().to_string();
-        let damaged = |what: String| {
-            Halt::KeepJournal(Error::StateDamaged(format!(
-                "{journal} does not match what IAM and your profiles say ({what}); keyrot-agent will not act on it. If no rotation of yours was cut short, move the file away and check your keys in IAM"
-            )))
-        };
         let Some(held) = self.ctx.held else {
             return Err(Halt::KeepJournal(Error::Interrupted {
                 profile: self.profile.clone(),
@@ -275,17 +299,14 @@ impl<'a> Rotator<'a> {
             }));
         };
         let Some(current) = held.pair(&record.primary) else {
-            return Err(damaged(format!(
-                "profile {} holds no key now",
-                record.primary
-            )));
+            return Err(self.damaged(format!("profile {} holds no key now", record.primary)));
         };
         if record.phase == Phase::Planned || self.new.is_none() {
             if !record.keys_before.contains(&record.old_key_id) {
-                return Err(damaged("its intent does not list its own old key".into()));
+                return Err(self.damaged("its intent does not list its own old key".into()));
             }
             if record.started_at > OffsetDateTime::now_utc() + time::Duration::minutes(15) {
-                return Err(damaged("it was started in the future".into()));
+                return Err(self.damaged("it was started in the future".into()));
             }
         }
         let aws = self.ctx.aws;
@@ -306,7 +327,7 @@ impl<'a> Rotator<'a> {
             match answer {
                 Ok(id) if id.arn == record.user_arn => {}
                 Ok(id) => {
-                    return Err(damaged(format!(
+                    return Err(self.damaged(format!(
                         "{which}, {}, belongs to {}, not to {}",
                         key.id, id.arn, record.user_arn
                     )));
@@ -315,7 +336,7 @@ impl<'a> Rotator<'a> {
                     return Err(Halt::KeepJournal(self.interrupted(&e)));
                 }
                 Err(e) => {
-                    return Err(damaged(format!(
+                    return Err(self.damaged(format!(
                         "{which}, {}, does not work: {}",
                         key.id,
                         e.detail()
@@ -324,6 +345,15 @@ impl<'a> Rotator<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A journal record that does not match what IAM and the profiles say: kept, untouched, and
+    /// refused with `what` is wrong.
+    fn damaged(&self, what: String) -> Halt {
+        let journal = self.ctx.journal.path().display();
+        Halt::KeepJournal(Error::StateDamaged(format!(
+            "{journal} does not match what IAM and your profiles say ({what}); keyrot-agent will not act on it. If no rotation of yours was cut short, move the file away and check your keys in IAM"
+        )))
     }
 
     /// Walks the phases from `phase` to the end, or to a stop.
@@ -446,7 +476,7 @@ impl<'a> Rotator<'a> {
         if let Err(e) = History::new(self.ctx.paths.history_file()).append(&line) {
             tracing::warn!(error = %e, "could not append to the history");
         }
-        if let Err(e) = self.ctx.journal.remove() {
+        if let Err(e) = self.ctx.journal.remove(&record.old_key_id) {
             // The next run finds the record and finishes it again (every step is idempotent).
             tracing::warn!(error = %e, "could not remove the finished journal");
             self.report.in_flight = true;
@@ -528,6 +558,7 @@ impl<'a> Rotator<'a> {
             })?;
         self.arn = identity.arn.clone();
         self.report.user_arn = Some(identity.arn.clone());
+        self.turn = Some(self.ctx.turns.take(&identity.arn).await);
         if rotation::is_root_arn(&identity.arn) && !self.ctx.allow_root {
             return Err(Halt::NothingChanged(Error::RootKey {
                 profile,
@@ -873,27 +904,19 @@ impl<'a> Rotator<'a> {
         let new = self.new_key();
         let aws = self.ctx.aws;
         let arn = self.arn.clone();
-        let spinner = self.spinner(&new.id);
+        let progress = self.ctx.progress;
         // STS with the new key itself: IAM may not know it everywhere yet.
         let result = self
             .retry
             .run(
                 |e: &AwsError| decide::verdict(e.class, Signed::WithFreshKey, Stage::InFlight),
                 async |attempt| {
-                    if let Some(s) = &spinner {
-                        s.set_message(format!(
-                            "waiting for IAM to accept the new key {} (attempt {})",
-                            new.id,
-                            attempt + 1
-                        ));
-                    }
+                    progress.waiting(&new.id, attempt + 1);
                     aws.identity(&new).await
                 },
             )
             .await;
-        if let Some(s) = spinner {
-            s.finish();
-        }
+        progress.done(&new.id);
         self.report.verify_attempts += self.retry.attempts;
         match result {
             Ok(identity) if identity.arn == arn => Ok(Phase::Verified),
@@ -916,12 +939,6 @@ impl<'a> Rotator<'a> {
                 },
             ),
         }
-    }
-
-    fn spinner(&self, key_id: &str) -> Option<Spinner> {
-        self.ctx
-            .progress
-            .then(|| Spinner::start(format!("waiting for IAM to accept the new key {key_id}")))
     }
 
     /// Rewrites every profile that holds the old key to the new one.

@@ -1,5 +1,13 @@
 //! A run of rotations, as `now` and the agent ask for one: what an earlier run left in flight
-//! first, then old keys whose grace is over, then each selected key, one after another.
+//! first, then old keys whose grace is over, then the selected keys, side by side.
+//!
+//! Keys of different IAM users are rotated at the same time: most of a rotation is waiting for
+//! IAM to accept the new key, and those waits overlap. What is bounded is what AWS sees: at most
+//! `max_parallel` calls in flight at once (the config; [`crate::edge::aws::RequestCounter`]).
+//! Keys of one user go one after another ([`Turns`]). The file and journal writes are
+//! synchronous on the run's single thread, so they never interleave; each rotation keeps its own
+//! record in the journal. The reports come back in the order of the selection, whatever order
+//! the rotations end in.
 
 use time::OffsetDateTime;
 
@@ -13,7 +21,7 @@ use crate::engine::Options;
 use crate::engine::error::Error;
 use crate::engine::grace::Settled;
 use crate::engine::outcome::{KeyReport, Outcome};
-use crate::engine::rotate::{Context, Rotator, remember_dates};
+use crate::engine::rotate::{Context, Rotator, Turns, remember_dates};
 use crate::state::journal::Journal;
 
 /// What one run of rotations did.
@@ -34,7 +42,7 @@ pub struct Rotations {
 
 /// `now` and the agent's rotations: whatever an earlier run left in flight is finished (or
 /// rolled back) first; old keys whose grace is over go; then every key `selection` comes to is
-/// rotated, one after another. Errors that stop everything (a bad file, an unknown profile) come
+/// rotated, keys of different users side by side. Errors that stop everything (a bad file, an unknown profile) come
 /// back as `Err` before anything was changed; per-key outcomes are in the reports. The caller
 /// holds the lock.
 pub async fn rotate_selected(
@@ -43,24 +51,28 @@ pub async fn rotate_selected(
     selection: &Selection,
     options: &Options,
 ) -> Result<Rotations, Error> {
-    let counter = RequestCounter::default();
+    let counter = RequestCounter::limited(agent_config.max_parallel);
     let mut done = Rotations::default();
-    // A key that recovery has just finished rotating is not rotated again.
-    let mut just_rotated: Option<String> = None;
+    // Keys that recovery has just finished rotating are not rotated again.
+    let mut just_rotated: Vec<String> = Vec::new();
     if options.dry_run {
         done.in_flight = crate::engine::recover::describe_pending(paths)?;
         if done.in_flight.is_some() {
-            // A real run would finish that rotation first; what comes after depends on it.
+            // A real run would finish those rotations first; what comes after depends on them.
             return Ok(done);
         }
-    } else if let Some(report) =
-        crate::engine::recover::finish_pending(paths, agent_config, options, &counter).await?
-    {
-        let still_in_flight = report.in_flight;
-        if report.outcome == Outcome::Rotated {
-            just_rotated = report.new_key_id.clone();
+    } else {
+        let reports =
+            crate::engine::recover::finish_pending(paths, agent_config, options, &counter).await?;
+        let still_in_flight = reports.iter().any(|r| r.in_flight);
+        for report in reports {
+            if report.outcome == Outcome::Rotated
+                && let Some(new) = &report.new_key_id
+            {
+                just_rotated.push(new.clone());
+            }
+            done.keys.push(report);
         }
-        done.keys.push(report);
         if still_in_flight {
             // It could not be finished now: nothing new starts while it is in flight.
             done.requests = counter.get();
@@ -84,42 +96,49 @@ pub async fn rotate_selected(
     let mut selected = local.select(paths, selection)?;
     selected
         .targets
-        .retain(|t| Some(&t.access_key_id) != just_rotated.as_ref());
+        .retain(|t| !just_rotated.contains(&t.access_key_id));
     done.skipped = selected.skipped;
     if !options.dry_run {
         remove_stale_temps(paths);
     }
     let journal = Journal::new(paths.journal_file());
-    for target in selected.targets {
-        let signing = local.signing(&target.primary, agent_config, &sessions);
-        let key_counter = counter.child();
-        let aws = Aws::load(&target.primary, key_counter.clone()).await;
-        let ctx = Context {
-            paths,
-            aws: &aws,
-            journal: &journal,
-            dry_run: options.dry_run,
-            allow_root: options.allow_root,
-            verify_timeout: options.verify_timeout,
-            progress: options.progress,
-            held: local.held.as_ref(),
-            grace: agent_config.for_profile(&target.primary).grace,
-            signing: &signing,
-            hooks: &crate::engine::hooks::Hooks::of(
-                &agent_config.for_profile(&target.primary),
-                options.no_hooks,
-            ),
-        };
-        let mut report = Rotator::start(&ctx, &target).run().await;
-        report.requests = key_counter.get();
-        remember_dates(paths, &report);
-        let stop_here = report.in_flight;
-        done.keys.push(report);
-        if stop_here {
-            // This rotation is in flight (the network went away): the others wait for it.
-            break;
+    journal.load()?;
+    let progress = crate::edge::terminal::Progress::new(options.progress);
+    let turns = Turns::default();
+    let rotations = selected.targets.iter().map(|target| {
+        let (local, sessions, counter) = (&local, &sessions, &counter);
+        let (journal, progress, turns) = (&journal, &progress, &turns);
+        async move {
+            let signing = local.signing(&target.primary, agent_config, sessions);
+            let key_counter = counter.child();
+            let aws = Aws::load(&target.primary, key_counter.clone()).await;
+            let ctx = Context {
+                paths,
+                aws: &aws,
+                journal,
+                dry_run: options.dry_run,
+                allow_root: options.allow_root,
+                verify_timeout: options.verify_timeout,
+                progress,
+                turns,
+                held: local.held.as_ref(),
+                grace: agent_config.for_profile(&target.primary).grace,
+                signing: &signing,
+                hooks: &crate::engine::hooks::Hooks::of(
+                    &agent_config.for_profile(&target.primary),
+                    options.no_hooks,
+                ),
+            };
+            let mut report = Rotator::start(&ctx, target).run().await;
+            report.requests = key_counter.get();
+            remember_dates(paths, &report);
+            report
         }
-    }
+    });
+    // Every rotation starts at once; each one that is cut short (the network went away) keeps
+    // its own record in the journal, and the others go on.
+    done.keys
+        .extend(futures_util::future::join_all(rotations).await);
     if !options.dry_run && !done.keys.iter().any(|k| k.in_flight) {
         crate::edge::storage::forget_backup(paths);
     }

@@ -1,4 +1,4 @@
-//! The write-ahead journal of the rotation in flight.
+//! The write-ahead journal of the rotations in flight.
 //!
 //! The secret of a new access key is shown exactly once, by CreateAccessKey. Before that call
 //! keyrot-agent writes an intent record (profiles, user, old key, the user's keys at that moment);
@@ -6,6 +6,12 @@
 //! anything else; after every further step it records the phase. A process killed at any point
 //! leaves a record that says exactly where to resume. The record is removed when the rotation is
 //! complete or rolled back, and a secret-free line is appended to the history (`history`).
+//!
+//! Rotations of different users run side by side, so the journal holds one record per rotation
+//! in flight, keyed by the old key's id: `{"rotations": [record, …]}`. Each save writes every
+//! record the run holds (the others exactly as they were last saved), so the file on disk is
+//! always the latest durable state of every rotation. A journal from before concurrent
+//! rotations (one bare record) is read as a list of one.
 //!
 //! It lives in the state directory (0700), 0600, written with the same
 //! temp-file, fsync, rename and directory fsync as the credentials file. It holds the old and new
@@ -142,49 +148,99 @@ pub enum JournalError {
     Corrupt { path: PathBuf, reason: String },
 }
 
-/// The journal file.
-#[derive(Debug, Clone)]
+/// The journal file, and the records of this run's rotations in flight. Shared by the rotations
+/// of one run; every change is written at once, durably.
+#[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
+    records: std::sync::Mutex<Vec<Record>>,
+}
+
+/// What the file holds.
+#[derive(Serialize)]
+struct OnDisk<'a> {
+    rotations: &'a [Record],
 }
 
 impl Journal {
+    /// The journal at `path`, holding no record until [`Journal::load`] reads the file.
     pub fn new(path: PathBuf) -> Journal {
-        Journal { path }
+        Journal {
+            path,
+            records: std::sync::Mutex::default(),
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The record of the rotation in flight, if any.
-    pub fn load(&self) -> Result<Option<Record>, JournalError> {
+    fn records(&self) -> std::sync::MutexGuard<'_, Vec<Record>> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The records of the rotations in flight, oldest first, as the file holds them; later saves
+    /// keep the ones not saved again.
+    pub fn load(&self) -> Result<Vec<Record>, JournalError> {
         let Some(bytes) = store::read_state(&self.path)? else {
-            return Ok(None);
+            *self.records() = Vec::new();
+            return Ok(Vec::new());
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| JournalError::Corrupt {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            })
-    }
-
-    /// Writes `record` durably (temp, fsync, rename, directory fsync), mode 0600.
-    pub fn save(&self, record: &Record) -> Result<(), JournalError> {
-        let bytes = zeroize::Zeroizing::new(serde_json::to_vec_pretty(record).map_err(|e| {
-            JournalError::Corrupt {
-                path: self.path.clone(),
-                reason: e.to_string(),
+        let corrupt = |e: serde_json::Error| JournalError::Corrupt {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(corrupt)?;
+        let mut records: Vec<Record> = match value {
+            serde_json::Value::Object(mut map) if map.contains_key("rotations") => {
+                serde_json::from_value(map.remove("rotations").unwrap_or_default())
+                    .map_err(corrupt)?
             }
-        })?);
-        store::write_private(&self.path, &bytes)?;
-        Ok(())
+            // A journal written before rotations ran side by side: one record.
+            other => vec![serde_json::from_value(other).map_err(corrupt)?],
+        };
+        records.sort_by_key(|r| r.started_at);
+        *self.records() = records.clone();
+        Ok(records)
     }
 
-    /// Removes the record (durably).
-    pub fn remove(&self) -> Result<(), JournalError> {
-        store::remove_durably(&self.path)?;
+    /// Writes `record` (replacing the one of the same old key) with the others, durably (temp,
+    /// fsync, rename, directory fsync), mode 0600.
+    pub fn save(&self, record: &Record) -> Result<(), JournalError> {
+        let mut records = self.records();
+        match records
+            .iter_mut()
+            .find(|r| r.old_key_id == record.old_key_id)
+        {
+            Some(r) => *r = record.clone(),
+            None => records.push(record.clone()),
+        }
+        self.write(&records)
+    }
+
+    /// Removes the record of the rotation of `old_key_id` (durably); the file goes with the
+    /// last record.
+    pub fn remove(&self, old_key_id: &str) -> Result<(), JournalError> {
+        let mut records = self.records();
+        records.retain(|r| r.old_key_id != old_key_id);
+        if records.is_empty() {
+            store::remove_durably(&self.path)?;
+            Ok(())
+        } else {
+            self.write(&records)
+        }
+    }
+
+    fn write(&self, records: &[Record]) -> Result<(), JournalError> {
+        let bytes = zeroize::Zeroizing::new(
+            serde_json::to_vec_pretty(&OnDisk { rotations: records }).map_err(|e| {
+                JournalError::Corrupt {
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                }
+            })?,
+        );
+        store::write_private(&self.path, &bytes)?;
         Ok(())
     }
 }
@@ -222,9 +278,9 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::new(dir.path().join("state/rotation.journal"));
-        assert!(j.load().unwrap().is_none());
+        assert!(j.load().unwrap().is_empty());
         j.save(&record()).unwrap();
-        let back = j.load().unwrap().unwrap();
+        let back = j.load().unwrap().pop().unwrap();
         assert_eq!(back.phase, Phase::Created);
         assert_eq!(
             back.new_secret.unwrap().expose_secret(),
@@ -232,8 +288,9 @@ mod tests {
         );
         let mode = std::fs::metadata(j.path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        j.remove().unwrap();
-        assert!(j.load().unwrap().is_none());
+        j.remove("AKIAOLD").unwrap();
+        assert!(j.load().unwrap().is_empty());
+        assert!(!j.path().exists());
     }
 
     #[test]
@@ -250,6 +307,56 @@ mod tests {
         old.as_object_mut().unwrap().remove("in_keyring");
         let back: Record = serde_json::from_value(old).unwrap();
         assert_eq!(back.stored_in.storage(), Storage::File);
+    }
+
+    #[test]
+    fn several_rotations_share_the_file_and_each_save_keeps_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path().join("rotation.journal"));
+        let a = record();
+        let mut b = record();
+        b.old_key_id = "AKIAOTHER".into();
+        b.started_at = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1);
+        j.save(&b).unwrap();
+        j.save(&a).unwrap();
+        let mut a2 = a.clone();
+        a2.phase = Phase::Verified;
+        j.save(&a2).unwrap();
+        // Another run reads both, oldest first, with the latest phase of each.
+        let read = Journal::new(j.path().to_path_buf()).load().unwrap();
+        let seen: Vec<_> = read
+            .iter()
+            .map(|r| (r.old_key_id.as_str(), r.phase))
+            .collect();
+        assert_eq!(
+            seen,
+            [("AKIAOLD", Phase::Verified), ("AKIAOTHER", Phase::Created)]
+        );
+        j.remove("AKIAOLD").unwrap();
+        let left = Journal::new(j.path().to_path_buf()).load().unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].old_key_id, "AKIAOTHER");
+        j.remove("AKIAOTHER").unwrap();
+        assert!(!j.path().exists());
+    }
+
+    #[test]
+    fn a_journal_of_one_bare_record_is_read() {
+        // As every version before concurrent rotations wrote it.
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path().join("rotation.journal"));
+        std::fs::write(j.path(), serde_json::to_vec(&record()).unwrap()).unwrap();
+        let read = j.load().unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].old_key_id, "AKIAOLD");
+        // The next save writes the list, keeping it.
+        let mut other = record();
+        other.old_key_id = "AKIAOTHER".into();
+        j.save(&other).unwrap();
+        assert_eq!(
+            Journal::new(j.path().to_path_buf()).load().unwrap().len(),
+            2
+        );
     }
 
     #[test]
