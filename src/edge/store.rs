@@ -353,12 +353,23 @@ pub fn read_settled(path: &Path) -> Result<Secret, StoreError> {
     for _ in 0..20 {
         std::thread::sleep(std::time::Duration::from_millis(10));
         let now = read(path)?;
-        if now == last {
+        // An empty file changed a moment ago is a writer between its truncate and its write
+        // (a slow one, on a busy machine): two reads of it agreeing prove nothing.
+        if now == last && !(now.is_empty() && changed_within(path, QUIET)) {
             return Ok(now);
         }
         last = now;
     }
     Ok(last)
+}
+
+/// Whether the file at `path` was modified less than `age` ago.
+fn changed_within(path: &Path, age: std::time::Duration) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
+        .is_some_and(|elapsed| elapsed < age)
 }
 
 /// Reads a file that may be absent (the config file).
@@ -923,6 +934,28 @@ fn sync_dir(file: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A slow in-place writer (truncate, a pause, then write) is waited for: two reads of the
+    /// empty file a moment apart are not taken for the file. (Before, they were, and a rotation
+    /// started while `aws configure set` was writing said "profile default not found".)
+    #[test]
+    fn a_file_emptied_a_moment_ago_is_read_once_its_writer_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        fs::write(&path, "[default]\nregion = a\n").unwrap();
+        let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(0).unwrap();
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(40));
+                fs::write(&path, "[default]\nregion = b\n").unwrap();
+            })
+        };
+        let read = read_settled(&path).unwrap();
+        writer.join().unwrap();
+        assert_eq!(&*read, b"[default]\nregion = b\n");
+    }
 
     #[test]
     fn one_read_is_enough_only_for_a_quiet_file_or_our_own_write() {
