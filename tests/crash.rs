@@ -305,7 +305,7 @@ fn recover_dry_run_describes_the_rotation_in_flight_and_changes_nothing() {
     json.success();
     let v = json.json();
     assert_eq!(v["keys"][0]["outcome"], "rotated");
-    assert_eq!(v["keys"][0]["resumed_from"], "verified");
+    assert_eq!(v["keys"][0]["resumed_from"], "created");
     assert_settled(&env, &user, &original, "after recover");
 }
 

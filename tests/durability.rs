@@ -272,5 +272,30 @@ fn a_rotation_fsyncs_and_journals_in_the_right_order() {
         written < deactivate,
         "the old key must be retired only after the file holds the new one"
     );
+    // "The file holds the new key, read back" is durable before the old key is retired: from
+    // there on recovery never rolls back.
+    let last_record = (0..deactivate)
+        .rev()
+        .find(|&i| renamed_to(&journal)(&events[i]))
+        .expect("journal written before deactivation");
+    assert!(
+        written < last_record && dir_synced(last_record, deactivate),
+        "the journal must say the file holds the new key, durably, before the old key is retired"
+    );
+    // The journal is replaced only for the phases recovery cannot find again (intent, new key,
+    // verified on disk): each other replacement would be two more fsyncs.
+    let replacements = renames
+        .iter()
+        .filter(|&&i| renamed_to(&journal)(&events[i]))
+        .count();
+    assert_eq!(replacements, 3, "journal replacements");
+    let fsyncs = events
+        .iter()
+        .filter(|e| matches!(e, Event::Fsync { .. }))
+        .count();
+    // 3 journal replacements (temp + directory each: 6), the credentials file (temp, backup
+    // temp, backup directory, exchange directory: 4), the history append (1), the journal's and
+    // the backup's removal (2).
+    assert_eq!(fsyncs, 13, "fsyncs in one rotation");
     assert!(!env.state_dir().join("rotation.journal").exists());
 }

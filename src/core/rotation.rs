@@ -44,6 +44,23 @@ impl Phase {
         Phase::OldDeleted,
     ];
 
+    /// Whether reaching this phase is written to the journal, durably, before the rotation goes
+    /// on. Only what recovery could not find again by repeating a step is: the intent (before
+    /// CreateAccessKey: a crash after it must look for the key it made), the new key's secret
+    /// (shown once), and "the file holds the new key and an SDK read it back" (from here on the
+    /// old key is retired, and a rotation never rolls back). The journal keeps the last of these
+    /// through the other phases, and recovery from it repeats steps that are idempotent (verifying; writing, a no-op once the file holds
+    /// the new key; deactivating or deleting the old key, done once it is Inactive or gone) and
+    /// makes the same choice about rolling back (before VerifiedOnDisk the old key is still
+    /// Active, so a rollback is always possible). Each phase skipped saves a journal replacement:
+    /// two fsyncs.
+    pub fn is_durable(self) -> bool {
+        matches!(
+            self,
+            Phase::Planned | Phase::Created | Phase::VerifiedOnDisk
+        )
+    }
+
     pub fn from_name(name: &str) -> Option<Phase> {
         Phase::ALL.into_iter().find(|p| p.name() == name)
     }
@@ -65,10 +82,10 @@ impl Phase {
 pub fn remaining_steps(phase: Phase) -> &'static [&'static str] {
     const STEPS: [&str; 6] = [
         "wait until the new key {new} answers STS as the same user (or roll back)",
-        "write {new} into every profile that held {old}",
+        "write {new} into every profile that held {old} (unless they hold it already)",
         "read the profile back through the AWS SDK and check {new} with STS again (or roll back)",
-        "deactivate the old key {old}",
-        "delete the old key {old}",
+        "deactivate the old key {old} (unless it is Inactive already)",
+        "delete the old key {old} (unless it is gone already)",
         "check that the file still holds {new}, and close the journal",
     ];
     match phase {
@@ -303,8 +320,21 @@ impl Jitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::core::credentials::{FileKind, parse};
     use crate::core::profiles::classify;
+
+    #[test]
+    fn only_what_recovery_cannot_find_again_is_journaled() {
+        let durable: Vec<Phase> = Phase::ALL.into_iter().filter(|p| p.is_durable()).collect();
+        assert_eq!(
+            durable,
+            [Phase::Planned, Phase::Created, Phase::VerifiedOnDisk]
+        );
+        // Every phase before the old key is retired can roll back; the last durable phase
+        // before retiring says the file holds the new key.
+        assert!(Phase::VerifiedOnDisk < Phase::OldDeactivated);
+    }
 
     fn key(id: &str, active: bool) -> KeyInfo {
         KeyInfo {

@@ -407,19 +407,23 @@ impl<'a> Rotator<'a> {
         }
     }
 
-    /// Records `phase` (and, from Created on, the new key) in the journal, durably.
+    /// Records `phase` (and, from Created on, the new key) in the journal when
+    /// [`Phase::is_durable`]; the step's duration is kept for the history either way.
     fn persist(&mut self, phase: Phase, step: &str, took: Duration) -> Result<(), Error> {
         let Some(record) = self.record.as_mut() else {
             return Ok(());
         };
+        record
+            .durations_ms
+            .push((step.to_string(), took.as_millis() as u64));
+        if !phase.is_durable() {
+            return Ok(());
+        }
         record.phase = phase;
         if let Some(new) = &self.new {
             record.new_key_id = Some(new.id.clone());
             record.new_secret = self.new_kept.clone();
         }
-        record
-            .durations_ms
-            .push((step.to_string(), took.as_millis() as u64));
         let record = record.clone();
         self.save(&record)
     }
@@ -920,6 +924,12 @@ impl<'a> Rotator<'a> {
         self.report.verify_attempts += self.retry.attempts;
         match result {
             Ok(identity) if identity.arn == arn => Ok(Phase::Verified),
+            // A resumed record whose new key is someone else's: not this rotation's key, so
+            // nothing is undone with it (see `check_record`).
+            Ok(identity) if self.report.resumed_from.is_some() => Err(self.damaged(format!(
+                "the new key it would write, {}, belongs to {}, not to {arn}",
+                new.id, identity.arn
+            ))),
             Ok(identity) => Err(Halt::RollBack(Error::NotProven {
                 profile: self.profile.clone(),
                 what: format!(
