@@ -2,7 +2,8 @@
 # Every performance figure of keyrot-agent, each next to a baseline measured in the same run:
 #   1. the binary's size (and a previous build's, with KEYROT_BASELINE_BIN=path);
 #   2. start-up as whole processes: `status --json` offline and `credential-process`, next to
-#      `--version` (and the previous build);
+#      `--version`, libsecret's own `secret-tool lookup` of the same entry (the Secret Service's
+#      floor), and the previous build;
 #   3. one rotation (`now`) next to the seeds' manual procedure with the real AWS CLI, and the
 #      fsyncs and renames it makes (benches/e2e.sh);
 #   4. parsing, classifying and editing files of 10 to 100,000 profiles (criterion, benches/editor.rs);
@@ -60,7 +61,8 @@ done
 printf '{"AccessKeyId":"AKIAIOSFODNN7EXAMPLE","SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}' |
   secret-tool store --label 'keyrot-agent bench' service keyrot-agent username profile:p1
 cmds=("--version=$envs $bin --version" "status --json (20 profiles, offline)=$envs $bin status --json"
-      "credential-process (keyring)=$envs AWS_SHARED_CREDENTIALS_FILE=$work/one $bin credential-process --profile p1")
+      "credential-process (keyring)=$envs AWS_SHARED_CREDENTIALS_FILE=$work/one $bin credential-process --profile p1"
+      "secret-tool lookup, the same entry (libsecret)=$envs secret-tool lookup service keyrot-agent username profile:p1")
 if [ -n "$base" ]; then
   cmds+=("baseline status --json=$envs $base status --json"
          "baseline credential-process=$envs AWS_SHARED_CREDENTIALS_FILE=$work/one $base credential-process --profile p1")

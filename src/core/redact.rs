@@ -17,6 +17,9 @@ use aho_corasick::{AhoCorasick, MatchKind};
 /// secrets.
 #[derive(Default)]
 struct Registry {
+    /// The secrets registered, as given: one registered again (every agent round classifies
+    /// the same file) costs one lookup, not three encodings.
+    registered: HashSet<String>,
     known: HashSet<String>,
     patterns: Vec<String>,
     matcher: Option<AhoCorasick>,
@@ -52,6 +55,10 @@ pub fn register_code(code: &str) {
 fn add(secret: &str) {
     let mut guard = registry();
     let r = guard.get_or_insert_with(Registry::default);
+    if r.registered.contains(secret) {
+        return;
+    }
+    r.registered.insert(secret.to_string());
     for s in [
         secret.to_string(),
         url_encode(secret, false),
@@ -69,10 +76,15 @@ fn url_encode(s: &str, lower: bool) -> String {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b as char);
-        } else if lower {
-            out.push_str(&format!("%{b:02x}"));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let digits: &[u8; 16] = if lower {
+                b"0123456789abcdef"
+            } else {
+                b"0123456789ABCDEF"
+            };
+            out.push('%');
+            out.push(digits[usize::from(b >> 4)] as char);
+            out.push(digits[usize::from(b & 0xf)] as char);
         }
     }
     out
@@ -105,7 +117,12 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     if !matcher.is_match(text) {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(matcher.replace_all(text, &vec!["***"; r.patterns.len()]))
+    let mut out = String::with_capacity(text.len());
+    matcher.replace_all_with(text, &mut out, |_, _, out| {
+        out.push_str("***");
+        true
+    });
+    Cow::Owned(out)
 }
 
 /// `text` made safe to show a person: control characters (escape sequences, bells, carriage
