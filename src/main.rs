@@ -3,11 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    keyrot_agent::edge::logging::init();
-    let cli = keyrot_agent::commands::cli::Cli::parse();
+    let cli = keyrot_agent::commands::cli::parse();
+    keyrot_agent::edge::logging::init(cli.verbose, cli.quiet);
     let code = keyrot_agent::commands::run(cli);
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -475,3 +475,83 @@ fn the_agent_runs_the_hooks_tells_a_failing_one_once_and_passes_on_a_last_use_wa
     assert_ne!(env.key_pair("default").0, user.key_id);
     assert_eq!(env.cli_identity("default"), user.arn);
 }
+
+/// A user that may not list its own keys: the agent cannot learn the key's age, so the key is
+/// never due. That is told once (not a warning line every round), and `status` shows it, on one
+/// line (before, the agent only logged it, every round).
+#[test]
+fn a_user_without_permission_is_told_once_and_status_shows_it() {
+    let desktop = Desktop::start();
+    let user = moto().user("agentdenied");
+    let proxy = Proxy::start(&moto().url);
+    proxy.fail(
+        "ListAccessKeys",
+        support::proxy::Failure::access_denied("ListAccessKeys"),
+    );
+    let mut env = TestEnv::with_endpoint(&proxy.url);
+    env.extra_env.extend(desktop.env());
+    env.use_config("max_age = \"90d\"\n");
+    env.write_credentials(profile("default", &user));
+    let agent = Agent::spawn(env.command().arg("run"));
+    let told = desktop.wait_for_summary("Could not rotate", Duration::from_secs(30));
+    assert!(told.body.contains("access denied"), "{told:?}");
+    assert!(
+        told.body.contains("keyrot-agent now --profile default"),
+        "{told:?}"
+    );
+    let v = env.run(&["status", "--json"]).json();
+    assert_eq!(
+        v["profiles"][0]["last_error"]["kind"], "access_denied",
+        "{v}"
+    );
+    // The table shows the error's first line only, not the whole policy it quotes.
+    let table = env.run(&["status"]);
+    table.success();
+    let error_lines: Vec<&str> = table
+        .stdout
+        .lines()
+        .filter(|l| l.contains("last error"))
+        .collect();
+    assert_eq!(error_lines.len(), 1, "{}", table.stdout);
+    assert!(error_lines[0].contains("status --json"), "{}", table.stdout);
+    assert!(!table.stdout.contains("\"Statement\""), "{}", table.stdout);
+    three_retries_tell_it_once(&agent, &desktop);
+    stop(agent);
+}
+
+/// The foreground agent says it started, each rotation, and when it looks next, one line each on
+/// standard output; its log lines (INFO) only with -v.
+#[test]
+fn the_foreground_agent_prints_a_line_per_event_and_logs_only_with_verbose() {
+    let desktop = Desktop::start();
+    let user = moto().user("agentlines");
+    let mut env = TestEnv::new();
+    env.extra_env.extend(desktop.env());
+    env.use_config("max_age = \"4s\"\nwarn_before = \"0s\"\n");
+    env.write_credentials(profile("default", &user));
+    let child = env
+        .command()
+        .arg("run")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while env.key_pair("default").0 == user.key_id {
+        assert!(start.elapsed() < Duration::from_secs(60), "never rotated");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let new = env.key_pair("default").0;
+    assert!(stdout.starts_with("keyrot-agent run: started"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("rotated default: {} → {new}", user.key_id)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("next look at "), "{stdout}");
+    assert!(!stderr.contains(" INFO "), "{stderr}");
+}

@@ -386,5 +386,5 @@ fn one_call_at_a_time_still_rotates_every_key() {
     assert!(last_create < first(&seen, |s| s.action == "DeleteAccessKey"));
     let config = env.run(&["config", "show", "--json"]);
     config.success();
-    assert_eq!(config.json()["settings"]["max_parallel"]["value"], "1");
+    assert_eq!(config.json()["settings"]["max_parallel"]["value"], 1);
 }

@@ -60,7 +60,17 @@ fn show_resolves_values_and_their_sources() {
     run.success();
     let v = run.json();
     assert_eq!(v["exists"], false);
-    assert_eq!(v["settings"]["max_age"]["value"], "90d");
+    // Typed values: durations in seconds, booleans, numbers, lists; the written form beside.
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["settings"]["max_age"]["value"], 90 * 86400);
+    assert_eq!(v["settings"]["max_age"]["text"], "90d");
+    assert_eq!(v["settings"]["auto_rotate"]["value"], true);
+    assert_eq!(v["settings"]["max_parallel"]["value"], 4);
+    assert_eq!(
+        v["settings"]["profiles.include"]["value"],
+        serde_json::json!([])
+    );
+    assert!(v["settings"]["mfa_process"]["value"].is_null());
     assert_eq!(v["settings"]["max_age"]["source"], "default");
 
     let path = config_path(&env);
@@ -73,10 +83,11 @@ fn show_resolves_values_and_their_sources() {
     let run = env.run(&["config", "show", "--json"]);
     run.success();
     let v = run.json();
-    assert_eq!(v["settings"]["max_age"]["value"], "30d");
+    assert_eq!(v["settings"]["max_age"]["value"], 30 * 86400);
     assert_eq!(v["settings"]["max_age"]["source"], "config file, line 2");
+    assert_eq!(v["settings"]["profile.prod"]["value"]["auto_rotate"], false);
     assert!(
-        v["settings"]["profile.prod"]["value"]
+        v["settings"]["profile.prod"]["text"]
             .as_str()
             .unwrap()
             .contains("auto_rotate false")

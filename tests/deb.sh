@@ -47,7 +47,9 @@ dpkg-deb --field "$deb" Package Version Architecture Depends Section Priority
 contents="$(dpkg-deb --contents "$deb")"
 for f in ./usr/bin/keyrot-agent ./usr/lib/systemd/user/keyrot-agent.service \
   ./usr/share/doc/keyrot-agent/README.md ./usr/share/keyrot-agent/hooks/s3cfg.py \
-  ./usr/share/keyrot-agent/hooks/dotenv.py ./usr/share/keyrot-agent/hooks/pass.py; do
+  ./usr/share/keyrot-agent/hooks/dotenv.py ./usr/share/keyrot-agent/hooks/pass.py \
+  ./usr/share/bash-completion/completions/keyrot-agent ./usr/share/zsh/vendor-completions/_keyrot-agent \
+  ./usr/share/fish/vendor_completions.d/keyrot-agent.fish ./usr/share/man/man1/keyrot-agent.1.gz; do
   grep -q " $f\$" <<<"$contents" || { echo "the package lacks $f:" >&2; echo "$contents" >&2; exit 1; }
 done
 echo "    $(du -h "$deb" | cut -f1) $deb"
@@ -61,6 +63,11 @@ $SUDO dpkg -i "$deb"
 if file /usr/bin/keyrot-agent 2>/dev/null | grep -q 'not stripped'; then
   echo "/usr/bin/keyrot-agent is not stripped" >&2; exit 1
 fi
+
+echo "==> the installed completions and manual page work"
+bash -c 'source /usr/share/bash-completion/completions/keyrot-agent && complete -p keyrot-agent' >/dev/null
+# cargo-deb compresses manual pages, as Debian policy asks.
+zcat /usr/share/man/man1/keyrot-agent.1.gz | grep '^.TH keyrot-agent 1' >/dev/null
 
 echo "==> systemd-analyze verify --user"
 mkdir -m 700 "$work/runtime"
@@ -77,7 +84,8 @@ echo "==> dpkg -r"
 $SUDO dpkg -r keyrot-agent
 installed=""
 for f in /usr/bin/keyrot-agent /usr/lib/systemd/user/keyrot-agent.service \
-  /usr/share/doc/keyrot-agent /usr/share/keyrot-agent; do
+  /usr/share/doc/keyrot-agent /usr/share/keyrot-agent /usr/share/man/man1/keyrot-agent.1.gz \
+  /usr/share/bash-completion/completions/keyrot-agent; do
   if [ -e "$f" ]; then echo "dpkg -r left $f behind" >&2; exit 1; fi
 done
 echo "==> the .deb installs, verifies and removes cleanly"

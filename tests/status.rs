@@ -30,6 +30,9 @@ fn status_offline_then_refreshed_then_after_a_rotation() {
     assert_eq!(v["profiles"][1]["state"], "skipped");
     let masked = format!("{}…{}", &user.key_id[..4], &user.key_id[16..]);
     assert_eq!(v["profiles"][0]["key"], masked.as_str());
+    // The whole id too, as `now --json` gives it (ids are not secrets): scripts join the two.
+    assert_eq!(v["profiles"][0]["key_id"], user.key_id.as_str());
+    assert!(v["profiles"][1]["key_id"].is_null());
 
     // --refresh asks AWS for the creation date.
     let run = env.run(&["status", "--refresh", "--json"]);

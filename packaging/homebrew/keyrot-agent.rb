@@ -18,6 +18,11 @@ class KeyrotAgent < Formula
     system "cargo", "install", *std_cargo_args
     # The example post_rotate hooks (README, "Hooks").
     (pkgshare/"hooks").install Dir["packaging/hooks/*.py"]
+    # Shell completions and the manual page, as `keyrot-agent completions`/`man` print them.
+    bash_completion.install "packaging/completions/keyrot-agent.bash" => "keyrot-agent"
+    zsh_completion.install "packaging/completions/_keyrot-agent"
+    fish_completion.install "packaging/completions/keyrot-agent.fish"
+    man1.install "packaging/man/keyrot-agent.1"
   end
 
   service do
@@ -30,6 +35,7 @@ class KeyrotAgent < Formula
 
   test do
     assert_match version.to_s, shell_output("#{bin}/keyrot-agent --version")
+    assert_match "complete -F", shell_output("#{bin}/keyrot-agent completions bash")
     # The LaunchAgent it would install names this binary; nothing is written.
     assert_match "<string>#{bin}/keyrot-agent</string>",
                  shell_output("#{bin}/keyrot-agent service install --kind launchd --dry-run")

@@ -73,6 +73,11 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
     // A bad config stops the agent at start, with its line; later it keeps the last good one.
     let mut config = crate::engine::local::agent_config(paths)?;
     tracing::info!("keyrot-agent run: started");
+    say(&format!(
+        "keyrot-agent run: started (pid {}); watching {} (and the config files) for keys that come due",
+        std::process::id(),
+        paths.credentials.display()
+    ));
     // First, whatever an earlier run left half done.
     let recover_options = crate::engine::Options::unattended(config.global.verify_timeout);
     let mut notifier = Notifier::new(paths.notified_file(), options.notify);
@@ -156,6 +161,10 @@ pub async fn run(paths: &Paths, options: &RunOptions) -> Result<(), Error> {
             round.sleep
         };
         tracing::info!(sleep_s = sleep.as_secs(), "sleeping until the next change");
+        say(&format!(
+            "next look {}, or as soon as a file changes",
+            when(OffsetDateTime::now_utc() + sleep)
+        ));
         // The round's own writes (a rotation, a rollback) are not a reason to look again.
         seen.add_own_writes();
         let wake = tokio::time::Instant::now() + sleep;
@@ -197,6 +206,23 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
 }
 
 /// What to tell the user about one key's rotation.
+/// One line on standard output for whoever watches the foreground agent (or its journal): it
+/// started, each rotation or failure, when it looks next. The log lines are for `-v`.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", crate::core::redact::for_terminal(line));
+    let _ = out.flush();
+}
+
+/// An instant, as the agent's lines say it: local time is not known here, so UTC.
+fn when(t: OffsetDateTime) -> String {
+    t.format(time::macros::format_description!(
+        "at [year]-[month]-[day] [hour]:[minute]:[second] UTC"
+    ))
+    .unwrap_or_default()
+}
+
 fn rotation_notice(k: &crate::engine::outcome::KeyReport) -> Option<Notice> {
     use crate::engine::outcome::Outcome;
     match (&k.error, k.outcome) {
@@ -270,7 +296,7 @@ async fn round(
     let now_utc = OffsetDateTime::now_utc();
     let cache = Cache::new(paths.key_cache_file());
     // A key whose user needs MFA, without a code to be had, is looked at once a day.
-    let refreshed =
+    let not_learned =
         crate::engine::dates::refresh(profiles, &cache, &mfa, signing, |profile, cached| {
             config.manages(profile)
                 && !cached.is_some_and(|d| {
@@ -279,6 +305,28 @@ async fn round(
                 })
         })
         .await;
+    let refreshed = not_learned.is_empty();
+    // A key whose date cannot be learned is never due: its problem (a missing permission, a key
+    // IAM does not take) is told once, and `status` shows it, instead of a warning every round.
+    for (profile, e) in &not_learned {
+        if matches!(
+            e,
+            Error::Unreachable { .. } | Error::Throttled { .. } | Error::Interrupted { .. }
+        ) {
+            // Offline or busy: retried on the backoff, not a problem to tell.
+            continue;
+        }
+        crate::commands::run::record_failure(paths, profile, e);
+        let n = Notice::Failed {
+            profiles: vec![profile.clone()],
+            class: exit::kind(e).to_string(),
+            reason: e.to_string(),
+            command: format!("keyrot-agent now --profile {profile}"),
+        };
+        notifier
+            .notify(n, config.for_profile(profile).notify, now_utc)
+            .await;
+    }
     // Keys brought back by `undo` are left alone until the user rotates them.
     let dates = cache.load();
     let keys = ages(profiles, &dates, &grace.held());
@@ -497,10 +545,24 @@ async fn rotate_due(
             let mut failed = false;
             for k in &report.keys {
                 match &k.error {
-                    None => tracing::info!(profiles = ?k.profiles, new = ?k.new_key_id, "rotated"),
+                    None => {
+                        tracing::info!(profiles = ?k.profiles, new = ?k.new_key_id, "rotated");
+                        say(&format!(
+                            "rotated {}: {} → {}",
+                            k.profiles.join(", "),
+                            k.old_key_id,
+                            k.new_key_id.as_deref().unwrap_or("?")
+                        ));
+                    }
                     Some(e) => {
                         failed = true;
-                        tracing::error!(profiles = ?k.profiles, error = %e, "rotation failed");
+                        tracing::info!(profiles = ?k.profiles, error = %e, "rotation failed");
+                        let text = e.to_string();
+                        say(&format!(
+                            "failed  {}: {}",
+                            k.profiles.join(", "),
+                            text.lines().next().unwrap_or_default()
+                        ));
                     }
                 }
                 if let Some(n) = rotation_notice(k) {

@@ -1,5 +1,5 @@
-//! `keyrot-agent config init | show`: write the commented default config file, or print the
-//! resolved settings and where each came from.
+//! `keyrot-agent config init | path | show`: write (or print) the commented default config file,
+//! say where it is, or print the resolved settings and where each came from.
 
 use crate::commands::cli::ConfigCommand;
 use crate::commands::exit;
@@ -14,7 +14,23 @@ pub fn command(cmd: ConfigCommand) -> i32 {
     };
     let path = &paths.agent_config;
     match cmd {
-        ConfigCommand::Init { force } => {
+        ConfigCommand::Init { print: true, .. } => {
+            print!("{}", crate::core::config::DEFAULT_FILE);
+            exit::OK
+        }
+        ConfigCommand::Path => {
+            println!(
+                "{}{}",
+                path.display(),
+                if path.exists() {
+                    ""
+                } else {
+                    " (not present: every setting has its default)"
+                }
+            );
+            exit::OK
+        }
+        ConfigCommand::Init { force, .. } => {
             match store::write_new(path, crate::core::config::DEFAULT_FILE.as_bytes(), force) {
                 Ok(true) => {
                     println!("wrote {}", path.display());
@@ -22,7 +38,7 @@ pub fn command(cmd: ConfigCommand) -> i32 {
                 }
                 Ok(false) => {
                     eprintln!(
-                        "keyrot-agent: {} already exists; pass --force to overwrite it",
+                        "keyrot-agent: {} already exists and is kept; `keyrot-agent config init --print` shows the defaults to compare with it (--force overwrites it, and your edits are lost)",
                         path.display()
                     );
                     exit::USAGE
@@ -37,13 +53,21 @@ pub fn command(cmd: ConfigCommand) -> i32 {
             Ok(config) => {
                 let rows = crate::core::config::describe(&config);
                 if json {
+                    let typed = typed(&config);
                     let settings: serde_json::Map<String, serde_json::Value> = rows
                         .iter()
-                        .map(|(k, v, s)| (k.clone(), serde_json::json!({"value": v, "source": s})))
+                        .map(|(k, text, s)| {
+                            let value =
+                                typed.get(k).cloned().unwrap_or_else(|| text.clone().into());
+                            (
+                                k.clone(),
+                                serde_json::json!({"value": value, "text": text, "source": s}),
+                            )
+                        })
                         .collect();
                     println!(
                         "{}",
-                        serde_json::json!({"version": 1, "file": path.display().to_string(), "exists": path.exists(), "settings": settings})
+                        crate::core::redact::for_terminal(&serde_json::json!({"version": 2, "file": path.display().to_string(), "exists": path.exists(), "settings": settings}).to_string())
                     );
                 } else {
                     println!(
@@ -67,4 +91,41 @@ pub fn command(cmd: ConfigCommand) -> i32 {
             }
         },
     }
+}
+
+/// Each setting's value as JSON of its own type: booleans, numbers, lists, durations in seconds,
+/// words as strings, an unset command as null; a `[profile.NAME]` table as an object of its
+/// resolved settings.
+fn typed(config: &crate::core::config::Config) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::json;
+    let settings = |s: &crate::core::config::Settings| {
+        json!({
+            "max_age": s.max_age.as_secs(),
+            "warn_before": s.warn_before.as_secs(),
+            "auto_rotate": s.auto_rotate,
+            "grace": s.grace.as_secs(),
+            "verify_timeout": s.verify_timeout.as_secs(),
+            "notify": s.notify,
+            "storage": s.storage.name(),
+            "mfa_serial": s.mfa_serial,
+            "mfa_process": s.mfa_process,
+            "pre_rotate": s.pre_rotate,
+            "post_rotate": s.post_rotate,
+            "hook_timeout": s.hook_timeout.as_secs(),
+            "on_hook_failure": s.on_hook_failure.name(),
+            "hook_env": s.hook_env,
+        })
+    };
+    let mut out = match settings(&config.global) {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    out.remove("mfa_serial");
+    out.insert("max_parallel".into(), json!(config.max_parallel));
+    out.insert("profiles.include".into(), json!(config.include));
+    out.insert("profiles.exclude".into(), json!(config.exclude));
+    for p in config.profiles_with_overrides() {
+        out.insert(format!("profile.{p}"), settings(&config.for_profile(p)));
+    }
+    out
 }

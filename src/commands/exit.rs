@@ -32,6 +32,12 @@ pub const MFA: i32 = 17;
 /// was rolled back).
 pub const HOOK: i32 = 18;
 
+/// `doctor` found something that needs fixing.
+pub const DOCTOR: i32 = 19;
+
+/// Stopped by Ctrl-C (SIGINT), as shells report a process killed by it.
+pub const INTERRUPTED: i32 = 130;
+
 /// The exit code of `e`.
 pub fn code(e: &Error) -> i32 {
     match e {
@@ -54,7 +60,7 @@ pub fn code(e: &Error) -> i32 {
             KEY_REJECTED
         }
         Error::AccessDenied { .. } => ACCESS_DENIED,
-        Error::Unreachable { .. } => UNREACHABLE,
+        Error::Unreachable { .. } | Error::NotAnAwsEndpoint { .. } => UNREACHABLE,
         Error::Throttled { .. } => THROTTLED,
         Error::OtherKeyActive { .. } | Error::LimitExceeded { .. } => KEY_LIMIT,
         Error::NotVerified { .. } | Error::NotVerifiedOnDisk { .. } => NOT_VERIFIED,
@@ -101,6 +107,7 @@ pub fn kind(e: &Error) -> &'static str {
         Error::KeyRejected { .. } => "key_rejected",
         Error::AccessDenied { .. } => "access_denied",
         Error::Unreachable { .. } => "unreachable",
+        Error::NotAnAwsEndpoint { .. } => "not_an_aws_endpoint",
         Error::Throttled { .. } => "throttled",
         Error::OtherKeyActive { .. } => "other_key_active",
         Error::LimitExceeded { .. } => "limit_exceeded",
@@ -184,6 +191,8 @@ mod tests {
             IO,
             MFA,
             HOOK,
+            DOCTOR,
+            INTERRUPTED,
         ];
         assert_eq!(rows, codes);
     }

@@ -35,6 +35,7 @@ pub async fn adopt(paths: &Paths, selection: &Selection) -> Result<Vec<Moved>, E
 pub async fn release(paths: &Paths, profile: &str) -> Result<Moved, Error> {
     let counter = RequestCounter::default();
     let (_lock, _) = begin(paths, RECOVERY_TIMEOUT, &counter).await?;
+    crate::engine::local::load(paths)?.require(profile)?;
     crate::engine::adopt::release(paths, profile, &counter).await
 }
 

@@ -5,6 +5,8 @@
 pub mod agent;
 pub mod cli;
 pub mod config;
+pub mod docs;
+pub mod doctor;
 pub mod exit;
 pub mod keyring;
 pub mod now;
@@ -21,6 +23,19 @@ use crate::commands::cli::{Cli, Command};
 pub fn run(cli: Cli) -> i32 {
     crate::edge::process::harden();
     crate::edge::logging::scrub_panics();
+    run::set_output(run::Output {
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+        color: match cli.color {
+            cli::ColorChoice::Always => true,
+            cli::ColorChoice::Never => false,
+            cli::ColorChoice::Auto => {
+                use std::io::IsTerminal;
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        },
+    });
     run::allow(crate::edge::paths::Trust {
         fix_permissions: cli.fix_permissions,
         insecure_endpoint: cli.allow_insecure_endpoint,
@@ -35,5 +50,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Status(args) => status::command(args),
         Command::Run(args) => agent::command(args),
         Command::Service(cmd) => service::command(cmd),
+        Command::Doctor { json } => doctor::command(json),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
     }
 }

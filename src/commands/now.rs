@@ -45,6 +45,7 @@ pub async fn run(paths: &Paths, config: &Config, options: &Options) -> Result<Re
         skipped: done.skipped,
         settled: done.settled,
         requests: done.requests,
+        recovery: false,
     })
 }
 
@@ -85,10 +86,13 @@ where
                     "{}",
                     crate::core::redact::for_terminal(&render::json(&report, code).to_string())
                 );
-            } else {
+            } else if !(crate::commands::run::output().quiet && code == crate::commands::exit::OK) {
                 print!(
                     "{}",
-                    crate::core::redact::for_terminal(&render::human(&report))
+                    crate::core::redact::for_terminal(&render::human(
+                        &report,
+                        &crate::commands::run::output()
+                    ))
                 );
             }
             for k in &report.keys {

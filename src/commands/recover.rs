@@ -28,6 +28,7 @@ pub async fn run(paths: &Paths, options: &crate::engine::Options) -> Result<Repo
         skipped: Vec::new(),
         settled: Default::default(),
         requests: 0,
+        recovery: true,
     };
     if options.dry_run {
         report.in_flight = crate::engine::recover::describe_pending(paths)?;

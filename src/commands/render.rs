@@ -42,6 +42,33 @@ pub struct Report {
     /// What was done with old keys whose grace ended.
     pub settled: Settled,
     pub requests: usize,
+    /// `recover` (not `now`): what "nothing" means differs.
+    pub recovery: bool,
+}
+
+/// How the command line asked output to look: `-v`, `--quiet`, `--color`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
+    pub verbose: u8,
+    pub quiet: bool,
+    pub color: bool,
+}
+
+/// How wide the label that starts each line of the summary is, so that everything after it lines
+/// up ("would rotate" is the longest).
+const LABEL: usize = 12;
+
+/// The indentation of a key's further lines: under the profile names.
+const INDENT: &str = "             ";
+
+/// `label` padded to [`LABEL`], in `color` (an ANSI SGR number) when colour is on.
+fn label(label: &str, color: u8, output: &Output) -> String {
+    let padded = format!("{label:<LABEL$}");
+    if output.color {
+        format!("\x1b[{color}m{padded}\x1b[0m")
+    } else {
+        padded
+    }
 }
 
 impl Report {
@@ -57,30 +84,36 @@ impl Report {
 }
 
 /// The human summary: one block per key, then skipped profiles.
-pub fn human(report: &Report) -> String {
+pub fn human(report: &Report, output: &Output) -> String {
     let mut out = String::new();
     if let Some(text) = &report.in_flight {
-        out.push_str(&format!("in flight: {text}"));
+        out.push_str(&format!("{} {text}", label("in flight", YELLOW, output)));
     }
     for k in &report.keys {
-        out.push_str(&human_key(k));
+        out.push_str(&human_key(k, output));
     }
     for (profile, reason) in &report.skipped {
-        out.push_str(&format!("skipped   {profile}: {reason}\n"));
+        out.push_str(&format!(
+            "{} {profile}: {reason}\n",
+            label("skipped", YELLOW, output)
+        ));
     }
     for id in &report.settled.deleted {
         out.push_str(&format!(
-            "deleted   {id}: its grace is over (it was Inactive)\n"
+            "{} {id}: its grace is over (it was Inactive)\n",
+            label("deleted", GREEN, output)
         ));
     }
     for id in &report.settled.undone {
         out.push_str(&format!(
-            "deleted   {id}: finishing an undo that was cut short\n"
+            "{} {id}: finishing an undo that was cut short\n",
+            label("deleted", GREEN, output)
         ));
     }
     for id in &report.settled.reactivated {
         out.push_str(&format!(
-            "kept      {id}: it was made Active again during its grace, so something uses it; keyrot-agent leaves it alone (delete it yourself when it is no longer used)\n"
+            "{} {id}: it was made Active again during its grace, so something uses it; keyrot-agent leaves it alone (delete it yourself when it is no longer used)\n",
+            label("kept", YELLOW, output)
         ));
     }
     if report.keys.is_empty()
@@ -88,64 +121,75 @@ pub fn human(report: &Report) -> String {
         && report.in_flight.is_none()
         && report.settled.is_empty()
     {
-        out.push_str("nothing to rotate: no profile holds a long-term access key\n");
+        out.push_str(if report.recovery {
+            "nothing to recover: no rotation is in flight, and no old key's grace is over\n"
+        } else {
+            "nothing to rotate: no profile holds a long-term access key\n"
+        });
     }
     out
 }
 
-fn human_key(k: &KeyReport) -> String {
+const GREEN: u8 = 32;
+const YELLOW: u8 = 33;
+const RED: u8 = 31;
+
+fn human_key(k: &KeyReport, output: &Output) -> String {
     let mut out = String::new();
     let profiles = k.profiles.join(", ");
     let arn = k.user_arn.as_deref().unwrap_or("(identity unknown)");
-    let head = match k.outcome {
-        Outcome::Rotated => "rotated",
-        Outcome::Planned => "would rotate",
-        Outcome::Skipped => "skipped",
-        Outcome::Refused => "refused",
-        Outcome::RolledBack => "rolled back",
-        Outcome::Interrupted => "interrupted",
-        Outcome::OrphanDeleted => "cleaned up",
+    let (head, color) = match k.outcome {
+        Outcome::Rotated => ("rotated", GREEN),
+        Outcome::Planned => ("would rotate", YELLOW),
+        Outcome::Skipped => ("skipped", YELLOW),
+        Outcome::Refused => ("refused", RED),
+        Outcome::RolledBack => ("rolled back", RED),
+        Outcome::Interrupted => ("interrupted", RED),
+        Outcome::OrphanDeleted => ("cleaned up", GREEN),
     };
-    out.push_str(&format!("{head:<9} {profiles}  {arn}\n"));
+    out.push_str(&format!(
+        "{} {profiles}  {arn}\n",
+        label(head, color, output)
+    ));
     if let Some(phase) = k.resumed_from {
         out.push_str(&format!(
-            "          (finishing a rotation interrupted after step '{}')\n",
+            "{INDENT}(finishing a rotation interrupted after step '{}')\n",
             phase.name()
         ));
     }
     for id in &k.orphans_deleted {
         out.push_str(&format!(
-            "          deleted {id}, a key an interrupted rotation created but never recorded\n"
+            "{INDENT}deleted {id}, a key an interrupted rotation created but never recorded\n"
         ));
     }
     match (&k.new_key_id, k.dry_run) {
         (_, true) => {
             if k.error.is_none() {
                 out.push_str(&format!(
-                    "          {} → (new key); would create, verify, write {}, then deactivate and delete {}\n",
+                    "{INDENT}{} → (new key); would create, verify, write {}, then deactivate and delete {}\n",
                     k.old_key_id,
                     if k.profiles.len() == 1 { "the profile".to_string() } else { format!("{} profiles", k.profiles.len()) },
                     k.old_key_id
                 ));
             }
         }
-        (Some(new), false) => out.push_str(&format!("          {} → {new}\n", k.old_key_id)),
-        (None, false) => out.push_str(&format!("          {}\n", k.old_key_id)),
+        (Some(new), false) => out.push_str(&format!("{INDENT}{} → {new}\n", k.old_key_id)),
+        (None, false) => out.push_str(&format!("{INDENT}{}\n", k.old_key_id)),
     }
     match (&k.mfa_serial, k.dry_run) {
         (Some(serial), true) => out.push_str(&format!(
-            "          needs MFA: one code of {serial} (from --mfa-code, mfa_process, or asked at the terminal)\n"
+            "{INDENT}needs MFA: one code of {serial} (from --mfa-code, mfa_process, or asked at the terminal)\n"
         )),
         (Some(serial), false) => out.push_str(&format!(
-            "          signed with an MFA session of {serial}\n"
+            "{INDENT}signed with an MFA session of {serial}\n"
         )),
         (None, _) if k.mfa_needed => out.push_str(
-            "          needs MFA: the account denies key management without it\n",
+            "{INDENT}needs MFA: the account denies key management without it\n",
         ),
         (None, _) => {}
     }
     if k.hooks_skipped {
-        out.push_str("          hooks skipped (--no-hooks)\n");
+        out.push_str("{INDENT}hooks skipped (--no-hooks)\n");
     }
     for (hook, how) in &k.hooks {
         let what = match how {
@@ -154,10 +198,10 @@ fn human_key(k: &KeyReport) -> String {
             HookRun::Reverted => "ran again with the old key",
             HookRun::RevertFailed => "FAILED with the old key",
         };
-        out.push_str(&format!("          hook {what}: {hook}\n"));
+        out.push_str(&format!("{INDENT}hook {what}: {hook}\n"));
     }
     for w in &k.warnings {
-        out.push_str(&format!("          warning: {w}\n"));
+        out.push_str(&format!("{INDENT}warning: {w}\n"));
     }
     if let Some(until) = k.grace_until {
         let when = until
@@ -166,7 +210,7 @@ fn human_key(k: &KeyReport) -> String {
             ))
             .unwrap_or_default();
         out.push_str(&format!(
-            "          {} is Inactive until {when}, then deleted; to bring it back until then: keyrot-agent undo --profile {}\n",
+            "{INDENT}{} is Inactive until {when}, then deleted; to bring it back until then: keyrot-agent undo --profile {}\n",
             k.old_key_id,
             k.profiles.first().map(String::as_str).unwrap_or("default")
         ));
@@ -174,7 +218,7 @@ fn human_key(k: &KeyReport) -> String {
     if let Some(id) = &k.deleted_inactive_key_id {
         let verb = if k.dry_run { "would delete" } else { "deleted" };
         out.push_str(&format!(
-            "          {verb} the user's Inactive key {id} to make room\n"
+            "{INDENT}{verb} the user's Inactive key {id} to make room\n"
         ));
     }
     if !k.timings.is_empty() {
@@ -194,13 +238,24 @@ fn human_key(k: &KeyReport) -> String {
             })
             .collect();
         let total: Duration = k.timings.iter().map(|(_, d)| *d).sum();
-        out.push_str(&format!(
-            "          {} · total {} · {} AWS request{}\n",
-            steps.join(" · "),
-            human_duration(total),
+        let requests = format!(
+            "{} AWS request{}",
             k.requests,
             if k.requests == 1 { "" } else { "s" }
-        ));
+        );
+        // Each step's time only with -v: the line is long.
+        if output.verbose > 0 {
+            out.push_str(&format!(
+                "{INDENT}{} · total {} · {requests}\n",
+                steps.join(" · "),
+                human_duration(total),
+            ));
+        } else {
+            out.push_str(&format!(
+                "{INDENT}done in {} · {requests}\n",
+                human_duration(total)
+            ));
+        }
     }
     out
 }

@@ -27,6 +27,20 @@ pub fn selection(all: bool, profiles: Vec<String>) -> Selection {
 /// What the command line allowed, set once by [`crate::commands::run`].
 static TRUST: std::sync::OnceLock<paths::Trust> = std::sync::OnceLock::new();
 
+pub use crate::commands::render::Output;
+
+static OUTPUT: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
+
+/// Records how output should look, for the whole process.
+pub fn set_output(output: Output) {
+    let _ = OUTPUT.set(output);
+}
+
+/// How output should look (plain, when never set).
+pub fn output() -> Output {
+    OUTPUT.get().copied().unwrap_or_default()
+}
+
 /// Records what the command line allowed, for every [`resolve_paths`] of this process.
 pub fn allow(trust: paths::Trust) {
     let _ = TRUST.set(trust);
@@ -54,8 +68,44 @@ where
             eprintln!("keyrot-agent: cannot start: {e}");
             exit::INTERNAL
         })?;
-    rt.block_on(command(paths))
-        .map_err(|e| print_error(json, &e))
+    let state = paths.clone();
+    // Ctrl-C stops the command at its next await, exactly as a crash there would (the journal
+    // is made for that), and says where that leaves the user.
+    let done = rt.block_on(async move {
+        tokio::select! {
+            done = command(paths) => Some(done),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    match done {
+        Some(result) => result.map_err(|e| print_error(json, &e)),
+        None => {
+            crate::edge::terminal::restore();
+            interrupted(&state);
+            // A prompt still reading the terminal on a blocking thread is not waited for.
+            rt.shutdown_background();
+            Err(exit::INTERRUPTED)
+        }
+    }
+}
+
+/// What Ctrl-C left: a rotation in flight (the file still holds a working key; recovery
+/// finishes it), or nothing changed.
+fn interrupted(paths: &Paths) {
+    let in_flight = crate::state::journal::Journal::new(paths.journal_file())
+        .load()
+        .unwrap_or_default();
+    let text = if in_flight.is_empty() {
+        "interrupted (Ctrl-C); no rotation is in flight. Your credentials file holds a working key"
+            .to_string()
+    } else {
+        let profiles: Vec<String> = in_flight.iter().flat_map(|r| r.profiles.clone()).collect();
+        format!(
+            "interrupted (Ctrl-C) while rotating {}; your credentials file still holds a working key. Run `keyrot-agent recover` (or the next `keyrot-agent now` does it) to finish the rotation",
+            profiles.join(", ")
+        )
+    };
+    eprintln!("keyrot-agent: {}", crate::core::redact::for_terminal(&text));
 }
 
 /// Prints `e` once (and as JSON on stdout with `json`); returns its exit code.
@@ -104,6 +154,16 @@ pub fn mfa_sessions(
         std::io::stdin().is_terminal(),
         crate::state::mfa::MfaFile::new(paths.mfa_file()),
     )
+}
+
+/// Records in the failure record that learning about `profile`'s key failed with `e` (a key IAM
+/// does not take, a user that may not list its keys), for `status` to show.
+pub fn record_failure(paths: &Paths, profile: &str, e: &Error) {
+    let attempt = Attempt::Failed {
+        kind: exit::kind(e).to_string(),
+        message: e.to_string(),
+    };
+    Failures::new(paths.failures_file()).record(&[profile.to_string()], &attempt);
 }
 
 /// Records in the failure record what one rotation came to: its failure (kind and message), or

@@ -29,8 +29,10 @@ pub struct LastRotation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub profile: String,
-    /// The key id with its middle masked, e.g. `AKIA…WXYZ`.
+    /// The key id with its middle masked, e.g. `AKIA…WXYZ`, for the table.
     pub key: Option<String>,
+    /// The whole key id (ids are not secrets), for `--json`: scripts join it with `now --json`.
+    pub key_id: Option<String>,
     pub user: Option<String>,
     pub age_days: Option<i64>,
     pub due_at: Option<OffsetDateTime>,
@@ -107,6 +109,7 @@ pub fn rows(
             out.push(Row {
                 profile: p.name.clone(),
                 key: None,
+                key_id: None,
                 user: None,
                 age_days: None,
                 due_at: None,
@@ -117,8 +120,18 @@ pub fn rows(
                         | crate::core::profiles::SkipReason::KeyringUnreadable(_))
                 ) {
                     "keyring"
-                } else {
+                } else if matches!(
+                    p.status,
+                    Err(crate::core::profiles::SkipReason::IncompleteKeyPair { .. }
+                        | crate::core::profiles::SkipReason::NotAnIamUserKey
+                        | crate::core::profiles::SkipReason::TemporaryCredentials
+                        | crate::core::profiles::SkipReason::KeysAndCredentialProcess)
+                ) {
+                    // Keys in the file, that keyrot-agent does not rotate.
                     "file"
+                } else {
+                    // No key of its own anywhere (SSO, a role, credential_process, none).
+                    "-"
                 },
                 last_rotation,
                 note: flight.or(reason),
@@ -155,6 +168,7 @@ pub fn rows(
         out.push(Row {
             profile: p.name.clone(),
             key: Some(mask(&key.access_key_id)),
+            key_id: Some(key.access_key_id.clone()),
             user: dates.map(|d| d.user_arn.clone()),
             age_days: created.map(|c| (now - c).whole_days()),
             due_at,
@@ -203,7 +217,14 @@ pub fn table(rows: &[Row], color: bool) -> String {
                 r.storage.to_string(),
                 r.last_rotation
                     .as_ref()
-                    .map(|l| format!("{} {}", l.time.get(..10).unwrap_or(&l.time), l.outcome))
+                    .map(|l| {
+                        // The history's outcome names (rolled_back) as words.
+                        format!(
+                            "{} {}",
+                            l.time.get(..10).unwrap_or(&l.time),
+                            l.outcome.replace('_', " ")
+                        )
+                    })
                     .unwrap_or_else(|| "-".into()),
             ]
         })
@@ -262,9 +283,22 @@ pub fn table(rows: &[Row], color: bool) -> String {
                 .unwrap_or_default();
             out.push_str(&format!(
                 "  └ last error ({when} UTC): {}\n",
-                printable(&e.message)
+                printable(&first_line_of(&e.message))
             ));
         }
+    }
+    out
+}
+
+/// The first line of an error message, cut to fit a table's note; the whole message is in
+/// `status --json` (an AccessDenied can carry a whole policy).
+fn first_line_of(message: &str) -> String {
+    const MAX: usize = 160;
+    let first = message.lines().next().unwrap_or_default();
+    let more = first.len() < message.trim_end().len();
+    let mut out: String = first.chars().take(MAX).collect();
+    if more || first.chars().count() > MAX {
+        out.push_str(" … (the whole message: keyrot-agent status --json)");
     }
     out
 }
@@ -275,6 +309,7 @@ pub fn json(rows: &[Row]) -> Value {
         "profiles": rows.iter().map(|r| json!({
             "profile": r.profile,
             "key": r.key,
+            "key_id": r.key_id,
             "user": r.user,
             "age_days": r.age_days,
             "due_at": r.due_at.and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok()),
@@ -303,10 +338,11 @@ pub async fn run(
     let local = crate::engine::local::load(paths)?;
     let profiles = &local.profiles;
     let config = crate::engine::local::agent_config(paths)?;
+    local.warn_unknown_tables(&config);
     let cache = crate::state::cache::Cache::new(paths.key_cache_file());
     if refresh {
         let sessions = crate::commands::run::mfa_sessions(paths, None);
-        crate::engine::dates::refresh(
+        let failed = crate::engine::dates::refresh(
             profiles,
             &cache,
             &crate::state::mfa::MfaFile::new(paths.mfa_file()),
@@ -314,6 +350,9 @@ pub async fn run(
             |_, _| true,
         )
         .await;
+        for (profile, e) in &failed {
+            crate::commands::run::record_failure(paths, profile, e);
+        }
     }
     let history = crate::state::history::History::new(paths.history_file()).last_per_profile();
     let in_flight = crate::state::journal::Journal::new(paths.journal_file())
@@ -402,7 +441,6 @@ pub async fn run(
 
 /// `keyrot-agent status …`.
 pub fn command(args: crate::commands::cli::StatusArgs) -> i32 {
-    use std::io::IsTerminal;
     let rows = crate::commands::run::run_command(args.json, |paths| async move {
         run(&paths, args.refresh).await
     });
@@ -414,8 +452,7 @@ pub fn command(args: crate::commands::cli::StatusArgs) -> i32 {
                     crate::core::redact::for_terminal(&json(&rows).to_string())
                 );
             } else {
-                let color =
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                let color = crate::commands::run::output().color;
                 print!(
                     "{}",
                     crate::core::redact::for_terminal(&table(&rows, color))

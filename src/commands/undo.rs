@@ -14,6 +14,7 @@ pub fn command(args: UndoArgs) -> i32 {
     let result = run_command(args.json, |paths| async move {
         let counter = RequestCounter::default();
         let (_lock, _) = begin(&paths, timeout, &counter).await?;
+        crate::engine::local::load(&paths)?.require(&profile)?;
         let agent = crate::engine::local::agent_config(&paths)?;
         let sessions = crate::commands::run::mfa_sessions(&paths, code);
         let signing = crate::engine::local::signing_of(&paths, &agent, &sessions)(&profile);
@@ -34,7 +35,7 @@ pub fn command(args: UndoArgs) -> i32 {
                 println!(
                     "{}",
                     crate::core::redact::for_terminal(&format!(
-                        "undone    {}\n          {} is back (Active, proven, in the file); {} is deleted\n          the agent leaves this key alone until you run: keyrot-agent now --profile {}",
+                        "undone       {}\n             {} is back (Active, proven, in the file); {} is deleted\n             the agent leaves this key alone until you run: keyrot-agent now --profile {}",
                         u.profiles.join(", "),
                         u.restored_key_id,
                         u.deleted_key_id,

@@ -198,8 +198,8 @@ struct RawSettings {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawProfiles {
-    include: Option<Vec<String>>,
-    exclude: Option<Vec<String>>,
+    include: Option<Spanned<Vec<String>>>,
+    exclude: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -324,9 +324,9 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         on_hook_failure: raw.on_hook_failure,
         hook_env: raw.hook_env,
     };
-    let o = overrides(text, &top)?;
-    apply(&mut config.global, &o, &mut config.sources, None);
-    check(&config.global, 1)?;
+    let top = overrides(text, &top)?;
+    apply(&mut config.global, &top, &mut config.sources, None);
+    check(&config.global, &[&top], 1)?;
     if let Some(n) = &raw.max_parallel {
         let line = line_of(text, n.span().start);
         let value = *n.get_ref();
@@ -344,27 +344,64 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             .insert("max_parallel".into(), Source::File { line });
     }
     if let Some(p) = raw.profiles {
-        config.include = p.include.unwrap_or_default();
-        config.exclude = p.exclude.unwrap_or_default();
+        for (key, list, into) in [
+            ("profiles.include", p.include, &mut config.include),
+            ("profiles.exclude", p.exclude, &mut config.exclude),
+        ] {
+            if let Some(list) = list {
+                let line = line_of(text, list.span().start);
+                config.sources.insert(key.into(), Source::File { line });
+                *into = list.into_inner();
+            }
+        }
     }
     for (name, raw) in raw.profile.unwrap_or_default() {
         let o = overrides(text, &raw)?;
         config.overrides.insert(name, o);
     }
-    for name in config.overrides.keys().cloned().collect::<Vec<_>>() {
-        let settings = config.for_profile(&name);
-        check(&settings, config.line_of_profile(&name))?;
+    for (name, own) in &config.overrides {
+        let settings = config.for_profile(name);
+        check(&settings, &[own, &top], config.line_of_profile(name))?;
     }
     Ok(config)
 }
 
 fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
     let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-    ConfigError {
-        line,
-        message: e.message().to_string(),
+    let mut message = e.message().to_string();
+    // `[profiles]` (which profiles) and `[profile.NAME]` (one profile's settings) are one
+    // letter apart.
+    let field = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    if let Some(field) = field
+        && message.contains("`include`")
+        && PROFILE_SETTINGS.contains(&field)
+    {
+        message.push_str(&format!(
+            "; [profiles] only takes include and exclude: did you mean a [profile.NAME] table, which sets {field} for one profile?"
+        ));
     }
+    ConfigError { line, message }
 }
+
+/// The settings a `[profile.NAME]` table may hold.
+const PROFILE_SETTINGS: &[&str] = &[
+    "max_age",
+    "warn_before",
+    "auto_rotate",
+    "grace",
+    "verify_timeout",
+    "notify",
+    "storage",
+    "mfa_serial",
+    "mfa_process",
+    "pre_rotate",
+    "post_rotate",
+    "hook_timeout",
+    "on_hook_failure",
+    "hook_env",
+];
 
 fn overrides(text: &str, raw: &RawSettings) -> Result<Overrides, ConfigError> {
     let flag = |v: &Option<Spanned<bool>>| {
@@ -580,24 +617,41 @@ fn apply(
     }
 }
 
-/// Values that parse but make no sense (or that this version cannot honour yet).
-fn check(s: &Settings, line: usize) -> Result<(), ConfigError> {
+/// Values that parse but make no sense (or that this version cannot honour yet). Each error
+/// points at the line of the value it is about: the first of `layers` (a profile's table, then
+/// the top of the file) that sets it, else `fallback`.
+fn check(s: &Settings, layers: &[&Overrides], fallback: usize) -> Result<(), ConfigError> {
+    let line_of = |keys: &[fn(&Overrides) -> Option<usize>]| {
+        layers
+            .iter()
+            .find_map(|o| keys.iter().find_map(|key| key(o)))
+            .unwrap_or(fallback)
+    };
+    let grace = |o: &Overrides| o.grace.map(|v| v.1);
+    let max_age = |o: &Overrides| o.max_age.map(|v| v.1);
+    let warn_before = |o: &Overrides| o.warn_before.map(|v| v.1);
+    let hook_timeout = |o: &Overrides| o.hook_timeout.map(|v| v.1);
+    let verify_timeout = |o: &Overrides| o.verify_timeout.map(|v| v.1);
+    if s.max_age < Duration::from_secs(1) {
+        return Err(ConfigError {
+            line: line_of(&[max_age]),
+            message: "max_age must be at least 1s".into(),
+        });
+    }
     if s.grace >= s.max_age {
         // The old key would still be waiting when its successor is rotated.
         return Err(ConfigError {
-            line,
-            message: "grace must be shorter than max_age".into(),
-        });
-    }
-    if s.max_age < Duration::from_secs(1) {
-        return Err(ConfigError {
-            line,
-            message: "max_age must be at least 1s".into(),
+            line: line_of(&[grace, max_age]),
+            message: format!(
+                "grace ({}) must be shorter than max_age ({})",
+                show_duration(s.grace),
+                show_duration(s.max_age)
+            ),
         });
     }
     if s.warn_before >= s.max_age {
         return Err(ConfigError {
-            line,
+            line: line_of(&[warn_before, max_age]),
             message: format!(
                 "warn_before ({}) must be shorter than max_age ({})",
                 show_duration(s.warn_before),
@@ -607,13 +661,13 @@ fn check(s: &Settings, line: usize) -> Result<(), ConfigError> {
     }
     if s.hook_timeout < Duration::from_secs(1) {
         return Err(ConfigError {
-            line,
+            line: line_of(&[hook_timeout]),
             message: "hook_timeout must be at least 1s".into(),
         });
     }
     if s.verify_timeout < Duration::from_secs(1) {
         return Err(ConfigError {
-            line,
+            line: line_of(&[verify_timeout]),
             message: "verify_timeout must be at least 1s".into(),
         });
     }
@@ -668,7 +722,8 @@ impl Config {
         self.sources.get(key).cloned().unwrap_or(Source::Default)
     }
 
-    fn line_of_profile(&self, profile: &str) -> usize {
+    /// The line of `[profile.NAME]`'s first setting (1 when it sets none that is tracked).
+    pub fn line_of_profile(&self, profile: &str) -> usize {
         self.overrides
             .get(profile)
             .and_then(|o| {
@@ -785,6 +840,50 @@ mod tests {
         assert_eq!(c.global, Settings::default());
         assert_eq!(c.max_parallel, MAX_PARALLEL);
         assert!(c.manages("anything"));
+    }
+
+    /// A profile setting under `[profiles]` is told about `[profile.NAME]`.
+    #[test]
+    fn a_profile_setting_under_profiles_points_at_profile_tables() {
+        let e = parse("[profiles]\nmax_age = \"30d\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(
+            e.message.contains("did you mean a [profile.NAME] table"),
+            "{}",
+            e.message
+        );
+        let e = parse("[profiles]\nincluded = []\n").unwrap_err();
+        assert!(!e.message.contains("[profile.NAME]"), "{}", e.message);
+    }
+
+    /// `include = []` written in the file is shown as coming from the file (before, "default").
+    #[test]
+    fn an_empty_list_set_in_the_file_comes_from_the_file() {
+        let c = parse("[profiles]\ninclude = []\n").unwrap();
+        assert_eq!(c.source("profiles.include"), Source::File { line: 2 });
+        assert_eq!(c.source("profiles.exclude"), Source::Default);
+        let rows = describe(&c);
+        let include = rows.iter().find(|r| r.0 == "profiles.include").unwrap();
+        assert_eq!(include.2, "config file, line 2");
+    }
+
+    /// A rule about two settings points at the line that set them (before, always line 1).
+    #[test]
+    fn an_error_about_two_settings_names_the_line_that_set_them() {
+        let e = parse("# keys\nmax_age = \"30d\"\n\ngrace = \"40d\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (4, "grace (40d) must be shorter than max_age (30d)")
+        );
+        let e = parse("notify = true\nwarn_before = \"31d\"\nmax_age = \"30d\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        // Only max_age set: its line.
+        let e = parse("notify = true\n\nmax_age = \"3d\"\n").unwrap_err();
+        assert_eq!(e.line, 3, "{}", e.message);
+        // A profile's table that makes the pair wrong: its own line.
+        let e =
+            parse("grace = \"10d\"\n[profile.p]\nnotify = true\nmax_age = \"5d\"\n").unwrap_err();
+        assert_eq!(e.line, 4, "{}", e.message);
     }
 
     #[test]
@@ -948,7 +1047,7 @@ mod tests {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{path}:{}: {}; fix the setting (see `keyrot-agent config init` for every setting and its default)", error.line, error.message, path = path.display())]
+    #[error("{path}:{}: {}; fix the setting (`keyrot-agent config init --print` shows every setting and its default)", error.line, error.message, path = path.display())]
     Invalid {
         path: std::path::PathBuf,
         error: ConfigError,
@@ -1061,11 +1160,7 @@ pub fn describe(config: &Config) -> Vec<(String, String, String)> {
             } else {
                 config.include.join(", ")
             },
-            if config.include.is_empty() {
-                "default".into()
-            } else {
-                "config file".into()
-            },
+            config.source("profiles.include").to_string(),
         ),
         (
             "profiles.exclude".to_string(),
@@ -1074,11 +1169,7 @@ pub fn describe(config: &Config) -> Vec<(String, String, String)> {
             } else {
                 config.exclude.join(", ")
             },
-            if config.exclude.is_empty() {
-                "default".into()
-            } else {
-                "config file".into()
-            },
+            config.source("profiles.exclude").to_string(),
         ),
     ];
     for p in config.profiles_with_overrides() {

@@ -51,6 +51,8 @@ pub enum SkipReason {
     },
     NotAnIamUserKey,
     NoCredentials,
+    /// `--all` passes over a profile the config's `[profiles]` include/exclude leaves out.
+    NotManaged,
 }
 
 impl fmt::Display for SkipReason {
@@ -88,6 +90,10 @@ impl fmt::Display for SkipReason {
                 "its key id does not look like an IAM user's long-term key (AKIA…)"
             ),
             Self::NoCredentials => write!(f, "holds no access key"),
+            Self::NotManaged => write!(
+                f,
+                "not managed: the config's [profiles] include/exclude leaves it out (name it with --profile to rotate it anyway)"
+            ),
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct AwsError {
     pub code: Option<String>,
     pub message: Option<String>,
     pub status: Option<u16>,
+    /// Where the call went: the endpoint and the region, in words.
+    pub endpoint: Option<String>,
 }
 
 impl AwsError {
@@ -137,6 +139,7 @@ where
         code,
         message,
         status,
+        endpoint: None,
     };
     tracing::debug!(operation, class = ?e.class, detail = %e.detail(), "AWS call failed");
     e
@@ -242,6 +245,26 @@ impl Aws {
         self.counter.get()
     }
 
+    /// Where this profile's calls go, in words: the endpoint (AWS's own unless one is set) and
+    /// the region.
+    pub fn endpoint(&self) -> String {
+        let region = self
+            .config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "(none)".into());
+        match self.config.endpoint_url() {
+            Some(url) => format!("{url} (region {region})"),
+            None => format!("AWS's endpoints for region {region}"),
+        }
+    }
+
+    /// `e`, saying where the call went.
+    fn located(&self, mut e: AwsError) -> AwsError {
+        e.endpoint = Some(self.endpoint());
+        e
+    }
+
     fn iam(&self, signer: &Signer) -> aws_sdk_iam::Client {
         let conf = aws_sdk_iam::config::Builder::from(&self.config)
             .credentials_provider(signer_credentials(signer))
@@ -270,7 +293,7 @@ impl Aws {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| classify("sts:GetCallerIdentity", &e))?;
+            .map_err(|e| self.located(classify("sts:GetCallerIdentity", &e)))?;
         Ok(Identity {
             arn: out.arn().unwrap_or_default().to_string(),
             account: out.account().unwrap_or_default().to_string(),
@@ -302,13 +325,14 @@ impl Aws {
             )
             .send()
             .await
-            .map_err(|e| classify("sts:GetSessionToken", &e))?;
+            .map_err(|e| self.located(classify("sts:GetSessionToken", &e)))?;
         let malformed = |what: &str| AwsError {
             operation: "sts:GetSessionToken",
             class: ErrorClass::Other,
             code: None,
             message: Some(format!("the response {what}")),
             status: None,
+            endpoint: None,
         };
         let Some(c) = out.credentials() else {
             return Err(malformed("held no credentials"));
@@ -370,7 +394,7 @@ impl Aws {
             .list_access_keys()
             .send()
             .await
-            .map_err(|e| classify("iam:ListAccessKeys", &e))?;
+            .map_err(|e| self.located(classify("iam:ListAccessKeys", &e)))?;
         Ok(out
             .access_key_metadata()
             .iter()
@@ -399,7 +423,7 @@ impl Aws {
             )
             .send()
             .await
-            .map_err(|e| classify("iam:CreateAccessKey", &e))?;
+            .map_err(|e| self.located(classify("iam:CreateAccessKey", &e)))?;
         let Some(k) = out.access_key() else {
             return Err(AwsError {
                 operation: "iam:CreateAccessKey",
@@ -407,6 +431,7 @@ impl Aws {
                 code: None,
                 message: Some("the response held no access key".into()),
                 status: None,
+                endpoint: None,
             });
         };
         crate::core::redact::register(k.secret_access_key());
@@ -435,7 +460,7 @@ impl Aws {
             .status(status)
             .send()
             .await
-            .map_err(|e| classify("iam:UpdateAccessKey", &e))?;
+            .map_err(|e| self.located(classify("iam:UpdateAccessKey", &e)))?;
         Ok(())
     }
 
@@ -447,8 +472,38 @@ impl Aws {
             .access_key_id(target)
             .send()
             .await
-            .map_err(|e| classify("iam:DeleteAccessKey", &e))?;
+            .map_err(|e| self.located(classify("iam:DeleteAccessKey", &e)))?;
         Ok(())
+    }
+
+    /// IAM's policy simulator for `user_arn` and `actions` on the user itself (what `doctor`
+    /// asks without changing anything): each action and whether it would be allowed.
+    pub async fn simulate(
+        &self,
+        signer: &Signer,
+        user_arn: &str,
+        actions: &[&str],
+    ) -> Result<Vec<(String, bool)>, AwsError> {
+        let _call = self.counter.permit().await;
+        let out = self
+            .iam(signer)
+            .simulate_principal_policy()
+            .policy_source_arn(user_arn)
+            .set_action_names(Some(actions.iter().map(|a| a.to_string()).collect()))
+            .resource_arns(user_arn)
+            .send()
+            .await
+            .map_err(|e| self.located(classify("iam:SimulatePrincipalPolicy", &e)))?;
+        Ok(out
+            .evaluation_results()
+            .iter()
+            .map(|r| {
+                (
+                    r.eval_action_name().to_string(),
+                    r.eval_decision().as_str() == "allowed",
+                )
+            })
+            .collect())
     }
 
     /// When `target` was last used.
@@ -460,7 +515,7 @@ impl Aws {
             .access_key_id(target)
             .send()
             .await
-            .map_err(|e| classify("iam:GetAccessKeyLastUsed", &e))?;
+            .map_err(|e| self.located(classify("iam:GetAccessKeyLastUsed", &e)))?;
         let Some(u) = out.access_key_last_used() else {
             return Ok(LastUsed::default());
         };
@@ -495,6 +550,7 @@ impl Aws {
                 code: None,
                 message: Some(e.to_string()),
                 status: None,
+                endpoint: None,
             })?;
         let _call = self.counter.permit().await;
         self.iam(signer)
@@ -503,7 +559,7 @@ impl Aws {
             .tags(tag)
             .send()
             .await
-            .map_err(|e| classify("iam:TagUser", &e))?;
+            .map_err(|e| self.located(classify("iam:TagUser", &e)))?;
         Ok(())
     }
 
@@ -516,7 +572,7 @@ impl Aws {
             .tag_keys(key)
             .send()
             .await
-            .map_err(|e| classify("iam:UntagUser", &e))?;
+            .map_err(|e| self.located(classify("iam:UntagUser", &e)))?;
         Ok(())
     }
 }

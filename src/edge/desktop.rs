@@ -36,3 +36,18 @@ pub async fn show(notice: &Notice) -> Result<(), String> {
         }
     }
 }
+
+/// The name of the notification server on the session bus (for `doctor`); blocking, so run it on
+/// a blocking thread.
+#[cfg(all(unix, not(target_os = "macos")))]
+pub fn server_name() -> Result<String, String> {
+    notify_rust::get_server_information()
+        .map(|i| format!("{} {}", i.name, i.version))
+        .map_err(|e| e.to_string())
+}
+
+/// The notification centre is always there on macOS.
+#[cfg(target_os = "macos")]
+pub fn server_name() -> Result<String, String> {
+    Ok("the macOS notification centre".into())
+}

@@ -123,6 +123,15 @@ pub fn load(profile: &str) -> Result<KeyPair, KeyringError> {
     load_from(&user(profile), profile)
 }
 
+/// Whether the keyring answers (for `doctor`): a lookup of an entry that does not exist comes
+/// back "not found" from a Secret Service that is there and unlocked.
+pub fn probe() -> Result<(), KeyringError> {
+    match load_from("doctor:probe", "doctor:probe") {
+        Ok(_) | Err(KeyringError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Deletes the profile's entry; a missing one is fine.
 pub fn remove(profile: &str) -> Result<(), KeyringError> {
     remove_named(&user(profile))

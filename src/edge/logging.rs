@@ -1,6 +1,8 @@
 //! Logging setup: `tracing` to stderr through the secret-scrubbing writer.
 //!
-//! `KEYROT_LOG` (or `RUST_LOG`) sets the level, default `warn`. Whatever the level, the HTTP
+//! `KEYROT_LOG` (or `RUST_LOG`) sets the level; without it, `warn`, or keyrot-agent's own
+//! `info` (`-v`) or `debug` (`-vv`) lines with everyone else's warnings, or only errors
+//! (`--quiet`). Whatever the level, the HTTP
 //! stack's and D-Bus's wire logging is capped at `debug`, and every line goes through
 //! [`ScrubbingStderr`], so no secret reaches the log even at `trace`.
 
@@ -10,10 +12,10 @@ use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::prelude::*;
 
-pub fn init() {
+pub fn init(verbose: u8, quiet: bool) {
     let spec = std::env::var("KEYROT_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn".into());
+        .unwrap_or_else(|_| default_level(verbose, quiet).into());
     let wanted = EnvFilter::builder().parse_lossy(spec);
     // These crates log request and response bodies at trace; cap them at debug.
     let cap = Targets::new()
@@ -34,6 +36,16 @@ pub fn init() {
         .with_filter(wanted)
         .with_filter(cap);
     let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// The log filter without KEYROT_LOG: `-v` and `-vv` open keyrot-agent's own lines only.
+fn default_level(verbose: u8, quiet: bool) -> &'static str {
+    match (verbose, quiet) {
+        (_, true) => "error",
+        (0, false) => "warn",
+        (1, false) => "warn,keyrot_agent=info",
+        _ => "warn,keyrot_agent=debug",
+    }
 }
 
 /// A writer that buffers what it is given and writes it, scrubbed, to stderr when dropped.

@@ -444,6 +444,11 @@ impl Secrets {
     }
 }
 
+/// Whether the keyring answers now (for `doctor`).
+pub fn keyring_available() -> Result<(), KeyringError> {
+    keyring::probe()
+}
+
 /// The pair a keyring profile's entry holds.
 pub fn keyring_pair(profile: &str) -> Result<KeyPair, KeyringError> {
     keyring::load(profile)

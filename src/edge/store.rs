@@ -744,6 +744,12 @@ pub fn open_private_append(path: &Path) -> Result<File, StoreError> {
 
 /// The mode bits of `path` (a symbolic link followed) and of the directory it is in, or `None`
 /// when either cannot be inspected (then the read that follows reports why).
+/// The permission bits of the directory at `path`, if it is one.
+pub fn dir_mode(path: &Path) -> Option<u32> {
+    let meta = fs::metadata(path).ok()?;
+    meta.is_dir().then(|| meta.mode() & 0o7777)
+}
+
 pub fn modes(path: &Path) -> Option<(u32, u32)> {
     let target = fs::canonicalize(path).ok()?;
     let meta = fs::metadata(&target).ok()?;

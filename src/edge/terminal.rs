@@ -24,7 +24,8 @@ impl Spinner {
         );
         s.set_message(message);
         s.enable_steady_tick(Duration::from_millis(100));
-        Spinner(s)
+        // Dropped unfinished (Ctrl-C): its line goes too.
+        Spinner(s.with_finish(indicatif::ProgressFinish::AndClear))
     }
 
     pub fn set_message(&self, message: String) {
@@ -88,10 +89,24 @@ struct EchoOff {
     saved: libc::termios,
 }
 
+/// The settings a prompt turned echo off from, while it asks: what [`restore`] puts back when
+/// the process stops in the middle (Ctrl-C).
+static ASKING: std::sync::Mutex<Option<(i32, libc::termios)>> = std::sync::Mutex::new(None);
+
 impl Drop for EchoOff {
     fn drop(&mut self) {
         // SAFETY: tcsetattr with the settings tcgetattr gave for the same descriptor.
         unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
+        *ASKING.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// Puts the terminal's echo back if a prompt is asking right now (the process is stopping).
+pub fn restore() {
+    if let Some((fd, saved)) = ASKING.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        // SAFETY: tcsetattr with the settings tcgetattr gave for the same descriptor, which
+        // the prompt still holds open.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
     }
 }
 
@@ -117,6 +132,7 @@ pub fn prompt(question: &str, timeout: Duration) -> Result<Option<Zeroizing<Stri
     quiet.c_lflag &= !(libc::ECHO | libc::ECHOE | libc::ECHOK);
     quiet.c_lflag |= libc::ECHONL | libc::ICANON;
     let guard = EchoOff { fd, saved };
+    *ASKING.lock().unwrap_or_else(|p| p.into_inner()) = Some((fd, saved));
     // SAFETY: fd is an open terminal descriptor; quiet is a valid termios.
     unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
     tty.write_all(question.as_bytes())

@@ -6,13 +6,17 @@ use time::OffsetDateTime;
 use crate::core::keys::{ErrorClass, KeyPair};
 use crate::core::profiles::Profile;
 use crate::edge::aws::{Aws, AwsError, RequestCounter};
+use crate::engine::error::Error;
 use crate::engine::signing::{MfaError, Signing};
 use crate::state::cache::{Cache, KeyDates};
 use crate::state::mfa::MfaFile;
 
 /// Why a key's date could not be learned.
 enum NotLearned {
-    Aws(AwsError),
+    /// GetCallerIdentity failed: the key itself.
+    Key(AwsError),
+    /// The key works (as this ARN), and ListAccessKeys failed.
+    Aws(String, AwsError),
     /// The key's user (this ARN) needs MFA for ListAccessKeys, and no code can be had now: not
     /// a failure to retry soon (`status` and the agent say "needs MFA"). The check is recorded
     /// so that it is made again only a day later.
@@ -23,17 +27,18 @@ enum NotLearned {
 /// Asks AWS (GetCallerIdentity, and ListAccessKeys signed as `signing` says: the key itself, or
 /// an MFA session) for the creation date of every rotatable key for which
 /// `wanted(profile, cached)` says so, and records them. An explicit deny without a device is
-/// remembered in `mfa` (the user needs MFA). Returns false if any of them could not be learned
-/// for another reason; the cache keeps what it had for those.
+/// remembered in `mfa` (the user needs MFA). Returns what could not be learned for another
+/// reason, by profile (the cache keeps what it had for those): a key IAM does not know, or a
+/// user that may not list its keys, is a problem the user must solve, and the agent tells it.
 pub async fn refresh(
     profiles: &[Profile],
     cache: &Cache,
     mfa: &MfaFile,
     signing: impl Fn(&str) -> Signing,
     wanted: impl Fn(&str, Option<&KeyDates>) -> bool,
-) -> bool {
+) -> Vec<(String, Error)> {
     let known = cache.load();
-    let mut ok = true;
+    let mut failed = Vec::new();
     let mut entries = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for p in profiles {
@@ -49,7 +54,7 @@ pub async fn refresh(
         };
         let signing = signing(&p.name);
         let result = async {
-            let identity = aws.identity(&key).await.map_err(NotLearned::Aws)?;
+            let identity = aws.identity(&key).await.map_err(NotLearned::Key)?;
             let (signer, _) = match signing.iam(&aws, &key, false, &p.name).await {
                 Ok(s) => s,
                 Err(MfaError::NoCode { .. }) => return Err(NotLearned::NeedsMfa(identity.arn)),
@@ -67,7 +72,7 @@ pub async fn refresh(
                     mfa.learned(&identity.arn, true, OffsetDateTime::now_utc());
                     return Err(NotLearned::NeedsMfa(identity.arn));
                 }
-                Err(e) => return Err(NotLearned::Aws(e)),
+                Err(e) => return Err(NotLearned::Aws(identity.arn, e)),
             };
             if signing.device().is_none() {
                 mfa.learned(&identity.arn, false, OffsetDateTime::now_utc());
@@ -97,18 +102,36 @@ pub async fn refresh(
                     },
                 ));
             }
-            Err(NotLearned::Aws(e)) => {
-                ok = false;
+            Err(NotLearned::Key(e)) => {
                 tracing::warn!(profile = %p.name, error = %e, "could not learn the key's creation date");
+                let error = match e.class {
+                    ErrorClass::KeyRejected | ErrorClass::AccessDenied => Error::KeyRejected {
+                        profile: p.name.clone(),
+                        key_id: key.id.clone(),
+                        detail: e.detail(),
+                    },
+                    _ => Error::from_aws(&p.name, "", e),
+                };
+                failed.push((p.name.clone(), error));
+            }
+            Err(NotLearned::Aws(arn, e)) => {
+                tracing::warn!(profile = %p.name, error = %e, "could not learn the key's creation date");
+                failed.push((p.name.clone(), Error::from_aws(&p.name, &arn, e)));
             }
             Err(NotLearned::Mfa(e)) => {
-                ok = false;
                 tracing::warn!(profile = %p.name, error = %e, "could not learn the key's creation date");
+                let error = Error::from_mfa(
+                    &p.name,
+                    e,
+                    false,
+                    format!("keyrot-agent now --profile {} --mfa-code CODE", p.name),
+                );
+                failed.push((p.name.clone(), error));
             }
         }
     }
     if !entries.is_empty() {
         cache.update(&entries, &[]);
     }
-    ok
+    failed
 }

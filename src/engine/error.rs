@@ -70,13 +70,24 @@ pub enum Error {
     },
 
     #[error(
-        "profile {profile}: cannot reach AWS ({detail}); check your network connection, proxy, and AWS_ENDPOINT_URL, then run again. Nothing was changed{}",
+        "profile {profile}: cannot reach AWS at {endpoint} ({detail}); check that endpoint and region (AWS_ENDPOINT_URL, AWS_REGION, or the profile's region and endpoint_url in ~/.aws/config), your network connection and proxy, then run again. Nothing was changed{}",
         after_create_note(.new_key_deleted)
     )]
     Unreachable {
         profile: String,
+        endpoint: String,
         detail: String,
         new_key_deleted: Option<bool>,
+    },
+
+    #[error(
+        "profile {profile}: {endpoint} answered {operation} with HTTP {status} and no AWS error: it is not an AWS endpoint. Check AWS_ENDPOINT_URL (or endpoint_url in ~/.aws/config) and the region. Nothing was changed"
+    )]
+    NotAnAwsEndpoint {
+        profile: String,
+        endpoint: String,
+        operation: &'static str,
+        status: u16,
     },
 
     #[error(
@@ -110,7 +121,7 @@ pub enum Error {
     },
 
     #[error(
-        "profile {profile}: the key {key_id} is Inactive in IAM; reactivate it (aws iam update-access-key --access-key-id {key_id} --status Active) or put a working key in the profile"
+        "profile {profile}: the key {key_id} is Inactive in IAM; reactivate it (aws iam update-access-key --access-key-id {key_id} --status Active with an identity that may, such as your administrator's) or put a working key in the profile"
     )]
     OldKeyInactive { profile: String, key_id: String },
 
@@ -237,7 +248,7 @@ pub enum Error {
     AgentRunning { pid: Option<u32> },
 
     #[error(
-        "profile {profile}: the new key {new_key_id} is in place and works, but the old key {old_key_id} could not be {what} ({detail}); delete it yourself: aws iam delete-access-key --access-key-id {old_key_id}"
+        "profile {profile}: the new key {new_key_id} is in place and works, but the old key {old_key_id} could not be {what} ({detail}); delete it yourself: aws iam delete-access-key --access-key-id {old_key_id} --profile {profile}"
     )]
     OldKeyNotRetired {
         profile: String,
@@ -416,9 +427,21 @@ impl Error {
             },
             ErrorClass::Unreachable => Error::Unreachable {
                 profile,
+                endpoint: e.endpoint.clone().unwrap_or_else(|| "the endpoint".into()),
                 detail: e.detail(),
                 new_key_deleted: None,
             },
+            // A web server, not AWS: a 404 (or another 4xx) without an AWS error code.
+            ErrorClass::Other
+                if e.code.is_none() && e.status.is_some_and(|s| (400..500).contains(&s)) =>
+            {
+                Error::NotAnAwsEndpoint {
+                    profile,
+                    endpoint: e.endpoint.clone().unwrap_or_else(|| "the endpoint".into()),
+                    operation: e.operation,
+                    status: e.status.unwrap_or_default(),
+                }
+            }
             ErrorClass::Throttled | ErrorClass::Transient => Error::Throttled {
                 profile,
                 operation: e.operation,
@@ -524,9 +547,19 @@ fn other_key_active(profile: &str, arn: &str, other: &OtherKey) -> String {
             used_by.join(", ")
         ));
     }
+    let who = aws_cli_target(profile, arn);
     s.push_str(&format!(
-        "\n  if it is unused: aws iam update-access-key --access-key-id {0} --status Inactive (keyrot-agent then deletes it on the next run), or aws iam delete-access-key --access-key-id {0}",
+        "\n  if it is unused: aws iam update-access-key{who} --access-key-id {0} --status Inactive (keyrot-agent then deletes it on the next run), or aws iam delete-access-key{who} --access-key-id {0}",
         key.id
     ));
     s
+}
+
+/// The options that point an `aws iam` command at `arn`'s user, signed with `profile`'s key:
+/// without them IAM acts on the caller of the default profile, another identity.
+pub fn aws_cli_target(profile: &str, arn: &str) -> String {
+    let user = crate::core::whereabouts::user_name(arn)
+        .map(|u| format!(" --user-name {u}"))
+        .unwrap_or_default();
+    format!("{user} --profile {profile}")
 }

@@ -134,6 +134,41 @@ fn check_endpoints(paths: &Paths, config: Option<&ParsedFile>) -> Result<(), Err
 }
 
 impl Local {
+    /// Whether a profile of this name is in either file.
+    pub fn has_profile(&self, name: &str) -> bool {
+        self.profiles.iter().any(|p| p.name == name)
+    }
+
+    /// `name` must be a profile of either file: else the error that lists the ones there.
+    pub fn require(&self, name: &str) -> Result<(), Error> {
+        if self.has_profile(name) {
+            return Ok(());
+        }
+        Err(Error::Select(vec![rotation::SelectError::NotFound {
+            profile: name.to_string(),
+            known: self.profiles.iter().map(|p| p.name.clone()).collect(),
+        }]))
+    }
+
+    /// Warns about each `[profile.NAME]` table of keyrot-agent's config that names no profile of
+    /// either file: most likely a misspelt name, whose settings then apply to nothing.
+    pub fn warn_unknown_tables(&self, agent: &Config) {
+        for name in agent.profiles_with_overrides() {
+            if !self.has_profile(name) {
+                tracing::warn!(
+                    "keyrot-agent's config, line {}: [profile.{}] names no profile of the credentials or config file, so its settings apply to nothing; is the name misspelt? (profiles there: {})",
+                    agent.line_of_profile(name),
+                    crate::core::redact::printable(name),
+                    self.profiles
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+
     /// The MFA device key management of `profile` needs: keyrot-agent's `[profile.P]` settings
     /// over the AWS files' `mfa_serial`/`mfa_process`.
     pub fn mfa_device(&self, profile: &str, agent: &Config) -> Option<crate::core::mfa::Device> {

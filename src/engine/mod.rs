@@ -3,6 +3,7 @@
 
 pub mod adopt;
 pub mod dates;
+pub mod doctor;
 pub mod error;
 pub mod grace;
 pub mod hooks;

@@ -1562,6 +1562,7 @@ fn create_error(profile: &str, arn: &str, e: AwsError, new_key_deleted: bool) ->
         ErrorClass::Unreachable | ErrorClass::Transient if e.status.is_none() => {
             Error::Unreachable {
                 profile: profile.to_string(),
+                endpoint: e.endpoint.clone().unwrap_or_else(|| "the endpoint".into()),
                 detail: e.detail(),
                 new_key_deleted: Some(new_key_deleted),
             }

@@ -81,6 +81,7 @@ pub async fn rotate_selected(
     }
     // The files, read once: everything that could refuse the run happens before any change.
     let local = crate::engine::local::load(paths)?;
+    local.warn_unknown_tables(agent_config);
     let sessions = options.sessions(paths);
     if !options.dry_run {
         // Old keys whose grace is over go; an interrupted undo is finished.
@@ -97,6 +98,20 @@ pub async fn rotate_selected(
     selected
         .targets
         .retain(|t| !just_rotated.contains(&t.access_key_id));
+    if *selection == Selection::All {
+        // `--all` means every profile the config manages; one named with --profile is rotated
+        // whatever the config says.
+        let (managed, left_out): (Vec<_>, Vec<_>) = selected
+            .targets
+            .into_iter()
+            .partition(|t| t.profiles.iter().any(|p| agent_config.manages(p)));
+        selected.targets = managed;
+        for t in left_out {
+            selected
+                .skipped
+                .extend(t.profiles.into_iter().map(|p| (p, SkipReason::NotManaged)));
+        }
+    }
     done.skipped = selected.skipped;
     if !options.dry_run {
         remove_stale_temps(paths);
