@@ -158,14 +158,7 @@ fn crash_during_concurrent_rotations(point: &str, then: &[&str]) {
         .collect();
     env.write_credentials(&original);
 
-    let out = env.crash_at(point, &["now", "--all"]);
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGABRT),
-        "{point}: expected an abort, got {:?}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.assert_crashes_at(point, &["now", "--all"]);
     for (i, user) in users.iter().enumerate() {
         let when = format!("right after a crash at {point}, p{i}");
         assert_eq!(env.cli_identity(&format!("p{i}")), user.arn, "{when}");
@@ -235,8 +228,7 @@ fn recovery_finishes_every_rotation_left_in_flight() {
         .map(|(i, u)| profile(&format!("p{i}"), u))
         .collect();
     env.write_credentials(&original);
-    let out = env.crash_at("after-verify", &["now", "--all"]);
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    env.assert_crashes_at("after-verify", &["now", "--all"]);
     let journal = std::fs::read_to_string(env.state_dir().join("rotation.journal")).unwrap();
     let in_flight = users.iter().filter(|u| journal.contains(&u.key_id)).count();
     assert_eq!(in_flight, 2, "both rotations are in the journal");

@@ -159,11 +159,15 @@ pub fn mfa_sessions(
 /// Records in the failure record that learning about `profile`'s key failed with `e` (a key IAM
 /// does not take, a user that may not list its keys), for `status` to show.
 pub fn record_failure(paths: &Paths, profile: &str, e: &Error) {
-    let attempt = Attempt::Failed {
+    Failures::new(paths.failures_file()).record(&[profile.to_string()], &failed(e));
+}
+
+/// How the failure record keeps `e`: its kind and message.
+fn failed(e: &Error) -> Attempt {
+    Attempt::Failed {
         kind: exit::kind(e).to_string(),
         message: e.to_string(),
-    };
-    Failures::new(paths.failures_file()).record(&[profile.to_string()], &attempt);
+    }
 }
 
 /// Records in the failure record what one rotation came to: its failure (kind and message), or
@@ -172,10 +176,7 @@ pub fn record(paths: &Paths, report: &KeyReport) {
     let attempt = match (&report.error, report.outcome) {
         _ if report.dry_run => Attempt::Neither,
         (_, Outcome::Rotated) => Attempt::Succeeded,
-        (Some(e), _) => Attempt::Failed {
-            kind: exit::kind(e).to_string(),
-            message: e.to_string(),
-        },
+        (Some(e), _) => failed(e),
         (None, _) => Attempt::Neither,
     };
     Failures::new(paths.failures_file()).record(&report.profiles, &attempt);

@@ -376,7 +376,7 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
         .and_then(|rest| rest.split('`').next());
     if let Some(field) = field
         && message.contains("`include`")
-        && PROFILE_SETTINGS.contains(&field)
+        && is_profile_setting(field)
     {
         message.push_str(&format!(
             "; [profiles] only takes include and exclude: did you mean a [profile.NAME] table, which sets {field} for one profile?"
@@ -385,23 +385,18 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
     ConfigError { line, message }
 }
 
-/// The settings a `[profile.NAME]` table may hold.
-const PROFILE_SETTINGS: &[&str] = &[
-    "max_age",
-    "warn_before",
-    "auto_rotate",
-    "grace",
-    "verify_timeout",
-    "notify",
-    "storage",
-    "mfa_serial",
-    "mfa_process",
-    "pre_rotate",
-    "post_rotate",
-    "hook_timeout",
-    "on_hook_failure",
-    "hook_env",
-];
+/// Whether `field` is a setting a `[profile.NAME]` table takes: asked of the table's own
+/// definition (`RawSettings`), so that no second list of the settings can drift from it.
+fn is_profile_setting(field: &str) -> bool {
+    if field.is_empty() || !field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return false;
+    }
+    match toml::from_str::<RawFile>(&format!("[profile.probe]\n{field} = 0\n")) {
+        Ok(_) => true,
+        // Known, but 0 is not its type.
+        Err(e) => !e.message().starts_with("unknown field"),
+    }
+}
 
 fn overrides(text: &str, raw: &RawSettings) -> Result<Overrides, ConfigError> {
     let flag = |v: &Option<Spanned<bool>>| {

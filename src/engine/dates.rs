@@ -104,15 +104,7 @@ pub async fn refresh(
             }
             Err(NotLearned::Key(e)) => {
                 tracing::warn!(profile = %p.name, error = %e, "could not learn the key's creation date");
-                let error = match e.class {
-                    ErrorClass::KeyRejected | ErrorClass::AccessDenied => Error::KeyRejected {
-                        profile: p.name.clone(),
-                        key_id: key.id.clone(),
-                        detail: e.detail(),
-                    },
-                    _ => Error::from_aws(&p.name, "", e),
-                };
-                failed.push((p.name.clone(), error));
+                failed.push((p.name.clone(), Error::from_identity(&p.name, &key.id, e)));
             }
             Err(NotLearned::Aws(arn, e)) => {
                 tracing::warn!(profile = %p.name, error = %e, "could not learn the key's creation date");

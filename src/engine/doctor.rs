@@ -84,6 +84,7 @@ pub async fn run(paths: &Paths) -> Vec<Check> {
         }
     };
     let config = config.unwrap_or_default();
+    let mut keyring_used = config.global.storage == Storage::Keyring;
     match crate::engine::local::load(paths) {
         Ok(local) => {
             out.push(check(
@@ -96,6 +97,10 @@ pub async fn run(paths: &Paths) -> Vec<Check> {
                 ),
             ));
             profiles(&mut out, &local, &config, paths).await;
+            keyring_used |= local
+                .profiles
+                .iter()
+                .any(|p| matches!(&p.status, Ok(k) if k.storage == Storage::Keyring));
         }
         Err(e) => out.push(failed(
             "files",
@@ -106,7 +111,7 @@ pub async fn run(paths: &Paths) -> Vec<Check> {
     out.push(permissions(paths));
     out.push(journal(paths));
     out.extend(login_item());
-    out.extend(bus(&config, paths).await);
+    out.extend(bus(&config, keyring_used).await);
     out
 }
 
@@ -180,7 +185,7 @@ async fn profiles(
         let identity = match aws.identity(&pair).await {
             Ok(id) => id,
             Err(e) => {
-                let error = crate::engine::error::Error::from_aws(&p.name, "", e);
+                let error = crate::engine::error::Error::from_identity(&p.name, &pair.id, e);
                 out.push(failed(
                     name,
                     format!("its key {} does not work: {error}", pair.id),
@@ -424,7 +429,7 @@ fn login_item() -> Vec<Check> {
 }
 
 /// The notification server and the keyring on the session bus.
-async fn bus(config: &crate::core::config::Config, paths: &Paths) -> Vec<Check> {
+async fn bus(config: &crate::core::config::Config, keyring_used: bool) -> Vec<Check> {
     let mut out = Vec::new();
     let server = tokio::time::timeout(
         Duration::from_secs(5),
@@ -453,12 +458,6 @@ async fn bus(config: &crate::core::config::Config, paths: &Paths) -> Vec<Check> 
             "check your desktop's notification daemon",
         ),
     });
-    let keyring_used = config.global.storage == Storage::Keyring
-        || crate::engine::local::load(paths).is_ok_and(|l| {
-            l.profiles
-                .iter()
-                .any(|p| matches!(&p.status, Ok(k) if k.storage == Storage::Keyring))
-        });
     let probe = tokio::task::spawn_blocking(crate::edge::storage::keyring_available).await;
     out.push(match probe {
         Ok(Ok(())) => check(

@@ -416,6 +416,19 @@ impl Error {
     }
 
     /// Maps a failed AWS call made with a working key to the error a user should see.
+    /// The error of GetCallerIdentity with a profile's own key `key_id`: a key STS does not
+    /// take (or a 403) is that key's problem; anything else as [`Error::from_aws`].
+    pub fn from_identity(profile: &str, key_id: &str, e: AwsError) -> Error {
+        match e.class {
+            ErrorClass::KeyRejected | ErrorClass::AccessDenied => Error::KeyRejected {
+                profile: profile.to_string(),
+                key_id: key_id.to_string(),
+                detail: e.detail(),
+            },
+            _ => Error::from_aws(profile, "", e),
+        }
+    }
+
     pub fn from_aws(profile: &str, arn: &str, e: AwsError) -> Error {
         let profile = profile.to_string();
         match e.class {

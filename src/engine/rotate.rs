@@ -550,16 +550,7 @@ impl<'a> Rotator<'a> {
             .retry
             .run(policy, async |_| aws.identity(&old).await)
             .await
-            .map_err(|e| {
-                Halt::NothingChanged(match e.class {
-                    ErrorClass::KeyRejected | ErrorClass::AccessDenied => Error::KeyRejected {
-                        profile: profile.clone(),
-                        key_id: old.id.clone(),
-                        detail: e.detail(),
-                    },
-                    _ => Error::from_aws(&profile, "", e),
-                })
-            })?;
+            .map_err(|e| Halt::NothingChanged(Error::from_identity(&profile, &old.id, e)))?;
         self.arn = identity.arn.clone();
         self.report.user_arn = Some(identity.arn.clone());
         self.turn = Some(self.ctx.turns.take(&identity.arn).await);
