@@ -183,13 +183,13 @@ fn human_key(k: &KeyReport, output: &Output) -> String {
         (Some(serial), false) => out.push_str(&format!(
             "{INDENT}signed with an MFA session of {serial}\n"
         )),
-        (None, _) if k.mfa_needed => out.push_str(
-            "{INDENT}needs MFA: the account denies key management without it\n",
-        ),
+        (None, _) if k.mfa_needed => out.push_str(&format!(
+            "{INDENT}needs MFA: the account denies key management without it\n"
+        )),
         (None, _) => {}
     }
     if k.hooks_skipped {
-        out.push_str("{INDENT}hooks skipped (--no-hooks)\n");
+        out.push_str(&format!("{INDENT}hooks skipped (--no-hooks)\n"));
     }
     for (hook, how) in &k.hooks {
         let what = match how {
@@ -311,4 +311,41 @@ fn json_key(k: &KeyReport) -> Value {
 /// An error as JSON: its kind, exit code and message.
 pub fn json_error(e: &Error) -> Value {
     json!({"kind": crate::commands::exit::kind(e), "exit_code": crate::commands::exit::code(e), "message": e.to_string()})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every line of a key's summary is indented under the profile names, none shows a
+    /// placeholder: `{INDENT}` once reached the terminal as written, for `--no-hooks` and for a
+    /// key whose account needs MFA.
+    #[test]
+    fn every_further_line_is_indented_and_no_placeholder_is_shown() {
+        let mut k = KeyReport::new(vec!["work".into()], "AKIAOLD".into(), true);
+        k.outcome = Outcome::Planned;
+        k.hooks_skipped = true;
+        k.mfa_needed = true;
+        k.warnings.push("a warning".into());
+        let text = human_key(
+            &k,
+            &Output {
+                verbose: 0,
+                quiet: false,
+                color: false,
+            },
+        );
+        assert!(!text.contains('{') && !text.contains('}'), "{text}");
+        for line in text.lines().skip(1) {
+            assert!(line.starts_with(INDENT), "{line:?} in\n{text}");
+        }
+        assert!(
+            text.contains(&format!("{INDENT}hooks skipped (--no-hooks)")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{INDENT}needs MFA: the account denies")),
+            "{text}"
+        );
+    }
 }
