@@ -33,6 +33,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Pinned Python packages: moto (IAM/STS endpoint), the AWS CLI and botocore (reference readers).
 python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+# Pinned npm packages (tests/oracle/package-lock.json): the AWS SDK for JavaScript v3, a third
+# reader of the shared files and a client that authenticates from them. Node.js is required.
+command -v node >/dev/null || { echo "Node.js 20 (node, npm) is needed for tests/oracle" >&2; exit 1; }
+npm ci --prefix tests/oracle --ignore-scripts --no-audit --no-fund --loglevel=error
 
 echo "==> starting moto_server (SigV4 enforced)"
 log="$(mktemp -t keyrot-moto.XXXXXX.log)"

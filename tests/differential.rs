@@ -1,9 +1,12 @@
 //! Differential test of the credentials-file reader: every fixture in
 //! `tests/fixtures/credentials/` is read by keyrot-agent, by botocore (the AWS CLI's reader, via
-//! `tests/oracle/botocore_read.py`) and by aws-config's profile credentials provider (the Rust
-//! SDK's reader). Wherever keyrot-agent accepts a file, all three must agree on every profile's
-//! key id and secret; otherwise keyrot-agent must refuse the file. Each fixture's expected
-//! outcome is pinned below, so a change in what is accepted or refused is seen.
+//! `tests/oracle/botocore_read.py`), by aws-config's profile credentials provider (the Rust
+//! SDK's reader) and by the AWS SDK for JavaScript v3 (`tests/oracle/js_read.mjs`, pinned npm
+//! packages). Wherever keyrot-agent accepts a file, all four must agree on every profile's key id
+//! and secret; otherwise keyrot-agent must refuse the file. The one allowed difference: the
+//! JavaScript SDK sees no key in a profile whose key names are not in lower case, and exactly
+//! there keyrot-agent warns (`profiles::unseen_by_javascript`). Each fixture's expected outcome
+//! is pinned below, so a change in what is accepted or refused is seen.
 
 mod support;
 
@@ -26,6 +29,7 @@ const EXPECTED: &[(&str, Result<(), usize>)] = &[
     ("aws-configure-several-profiles", Ok(())),
     ("aws-configure-with-region-output", Ok(())),
     ("colon-separator", Err(2)),
+    ("comment-right-after-header", Err(5)),
     ("comments-and-blank-lines", Ok(())),
     ("continuation-after-blank-line", Err(5)),
     ("continuation-under-access-key-id", Err(3)),
@@ -39,6 +43,7 @@ const EXPECTED: &[(&str, Result<(), usize>)] = &[
     ("empty-session-token", Ok(())),
     ("inconsistent-indentation", Err(3)),
     ("indented-comment-after-key", Err(3)),
+    ("indented-key-after-setting", Err(5)),
     ("indented-keys", Err(2)),
     ("indented-section-header-after-key", Err(5)),
     ("indented-section-header-first", Err(1)),
@@ -91,14 +96,12 @@ fn fixtures() -> Vec<PathBuf> {
     files
 }
 
-/// botocore's reading of every file: profile → (key id, secret), or the error.
-fn botocore(files: &[PathBuf]) -> BTreeMap<PathBuf, Result<(BTreeSet<String>, Keys), String>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/botocore_read.py");
-    let out = Command::new(support::python())
-        .arg(script)
-        .args(files)
-        .output()
-        .unwrap();
+/// One oracle's reading: per file, its profile names and each profile's (key id, secret), or
+/// the error.
+type Reading = BTreeMap<PathBuf, Result<(BTreeSet<String>, Keys), String>>;
+
+/// The oracles' common JSON (see `tests/oracle/botocore_read.py`) as a [`Reading`].
+fn reading(files: &[PathBuf], out: std::process::Output) -> Reading {
     assert!(
         out.status.success(),
         "{}",
@@ -133,6 +136,70 @@ fn botocore(files: &[PathBuf]) -> BTreeMap<PathBuf, Result<(BTreeSet<String>, Ke
         .collect()
 }
 
+/// botocore's reading of every file.
+fn botocore(files: &[PathBuf]) -> Reading {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/botocore_read.py");
+    let out = Command::new(support::python())
+        .arg(script)
+        .args(files)
+        .output()
+        .unwrap();
+    reading(files, out)
+}
+
+/// The AWS SDK for JavaScript's reading of every file (`tests/oracle/js_read.mjs`).
+fn javascript(files: &[PathBuf], empty_config: &Path) -> Reading {
+    let mut all = Reading::new();
+    // A few hundred paths per run keep the command line short.
+    for chunk in files.chunks(500) {
+        let out = support::node("js_read.mjs")
+            .arg(empty_config)
+            .args(chunk)
+            .output()
+            .unwrap();
+        all.extend(reading(chunk, out));
+    }
+    all
+}
+
+/// Where the JavaScript SDK parts from keyrot-agent on a profile keyrot-agent would use the key
+/// of: `None` when it reads the same pair, or sees no key (no id or no secret) where that is
+/// allowed: a rotated profile keyrot-agent warns about (`unseen`), or temporary credentials
+/// whose key names are not in lower case (not rotated, so nothing to warn about).
+fn javascript_differs(
+    js: &Result<(BTreeSet<String>, Keys), String>,
+    parsed: &credentials::ParsedFile,
+    profile: &profiles::Profile,
+    want: &(String, String),
+    unseen: &[profiles::UnseenKey],
+) -> Option<String> {
+    let name = &profile.name;
+    let warned = unseen.iter().any(|u| &u.profile == name);
+    let may_see_none = warned
+        || (profile.status.is_err()
+            && parsed.section(name).is_some_and(|s| {
+                s.properties
+                    .iter()
+                    .any(|p| parsed.name_as_written(p) != p.key)
+            }));
+    match js {
+        Err(e) => Some(format!("[{name}] the JavaScript SDK fails: {e}")),
+        Ok((_, keys)) => match keys.get(name).filter(|(_, secret)| !secret.is_empty()) {
+            Some(pair) if pair == want && !warned => None,
+            Some(pair) if pair == want => Some(format!(
+                "[{name}] keyrot-agent warns that the JavaScript SDK sees no key, but it does"
+            )),
+            Some(_) => Some(format!(
+                "[{name}] the JavaScript SDK reads another key pair"
+            )),
+            None if may_see_none => None,
+            None => Some(format!(
+                "[{name}] the JavaScript SDK sees no key, and keyrot-agent does not warn"
+            )),
+        },
+    }
+}
+
 /// aws-config's reading of one profile of one file (with an empty config file).
 fn aws_config(file: &Path, profile: &str, empty_config: &Path) -> Result<(String, String), String> {
     let files = ProfileFiles::builder()
@@ -165,6 +232,7 @@ fn keyrot_agent_botocore_and_aws_config_agree_or_the_file_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let empty_config = tmp.path().join("config");
     std::fs::write(&empty_config, "").unwrap();
+    let js = javascript(&files, &empty_config);
     let mut failures = Vec::new();
 
     for file in &files {
@@ -211,8 +279,11 @@ fn keyrot_agent_botocore_and_aws_config_agree_or_the_file_is_refused() {
         if agent_keys != boto_keys {
             failures.push(format!("{name}: key pairs differ from botocore's"));
         }
-        // aws-config must give the same pair for every profile keyrot-agent would use a key of.
-        for p in profiles::classify(&parsed, None) {
+        // aws-config must give the same pair for every profile keyrot-agent would use a key of,
+        // and the JavaScript SDK too, or none where keyrot-agent warns that it sees none.
+        let classified = profiles::classify(&parsed, None);
+        let unseen = profiles::unseen_by_javascript(&parsed, &classified);
+        for p in classified {
             let usable = match &p.status {
                 Ok(_) => true,
                 Err(SkipReason::TemporaryCredentials) => true,
@@ -222,6 +293,9 @@ fn keyrot_agent_botocore_and_aws_config_agree_or_the_file_is_refused() {
                 continue;
             }
             let want = &agent_keys[&p.name];
+            if let Some(d) = javascript_differs(&js[file], &parsed, &p, want, &unseen) {
+                failures.push(format!("{name}: {d}"));
+            }
             match aws_config(file, &p.name, &empty_config) {
                 Ok(pair) if &pair == want => {}
                 Ok(_) => failures.push(format!(
@@ -301,6 +375,12 @@ const LINES: &[&str] = &[
     "aws_access_key_id = {ID} # mine",
     "  continued",
     "aws_access_key_id =",
+    // Where the JavaScript SDK parts from botocore and aws-config.
+    "[work]# team",
+    "[work];x",
+    "  aws_access_key_id = {ID}",
+    "\taws_secret_access_key = {SECRET}",
+    "AWS_SECRET_ACCESS_KEY = {SECRET}",
 ];
 
 struct Rng(u64);
@@ -384,6 +464,7 @@ fn generated_files_agree_or_are_refused() {
         })
         .collect();
     let boto = botocore(&files);
+    let js = javascript(&files, &empty_config);
     let mut accepted = 0;
     let mut failures = Vec::new();
     for file in &files {
@@ -419,9 +500,14 @@ fn generated_files_agree_or_are_refused() {
             failures.push(format!("botocore reads differently: {}", show()));
             continue;
         }
-        for p in profiles::classify(&parsed, None) {
+        let classified = profiles::classify(&parsed, None);
+        let unseen = profiles::unseen_by_javascript(&parsed, &classified);
+        for p in classified {
             if !matches!(&p.status, Ok(_) | Err(SkipReason::TemporaryCredentials)) {
                 continue;
+            }
+            if let Some(d) = javascript_differs(&js[file], &parsed, &p, &keys[&p.name], &unseen) {
+                failures.push(format!("{d}: {}", show()));
             }
             if aws_config(file, &p.name, &empty_config).as_ref() != Ok(&keys[&p.name]) {
                 failures.push(format!(

@@ -113,3 +113,114 @@ fn a_rotation_in_flight_is_named_with_recover() {
     assert!(fix.contains("keyrot-agent recover"), "{fix}");
     env.run(&["recover"]).success();
 }
+
+/// Key names written in upper case (`AWS_ACCESS_KEY_ID = …`): the AWS CLI uses the key, a
+/// Node.js program (the AWS SDK for JavaScript) finds none. keyrot-agent rotates it, and `now`,
+/// `status` and `doctor` each warn with the file's line and the fix; `doctor --fix` writes the
+/// names in lower case with nothing else changed, after which the Node.js program authenticates
+/// with the very key the AWS CLI uses.
+#[test]
+fn upper_case_key_names_are_rotated_warned_about_and_fixed() {
+    let user = moto().user("doctor-case");
+    let other = moto().user("doctor-case-other");
+    let env = TestEnv::new();
+    let text = format!(
+        "# team keys\r\n[default]\r\nAWS_ACCESS_KEY_ID = {}\r\nAws_Secret_Access_Key\t=  {}\r\nRegion = eu-west-1\r\n\r\n{}",
+        user.key_id,
+        user.secret,
+        profile("other", &other).replace('\n', "\r\n")
+    );
+    env.write_credentials(&text);
+    let path = env.credentials_path();
+    let line = format!("{}:3:", path.display());
+
+    // Before: the CLI uses the key, Node.js finds none.
+    assert_eq!(env.cli_identity("default"), user.arn);
+    let js = env.js_identity("default");
+    assert!(js.is_err(), "{js:?}");
+    assert_eq!(
+        env.js_identity("other").unwrap()["Arn"].as_str(),
+        Some(other.arn.as_str())
+    );
+
+    let v = env.run(&["doctor", "--json"]).json();
+    let (w, detail) = verdict(&v, "profile default: key names");
+    assert_eq!(w, "warn");
+    assert!(
+        detail.starts_with(&line) && detail.contains("AWS_ACCESS_KEY_ID"),
+        "{detail}"
+    );
+    assert!(detail.contains("keyrot-agent doctor --fix"), "{detail}");
+    assert!(!v["checks"].to_string().contains("profile other: key names"));
+
+    let status = env.run(&["status", "--json"]);
+    status.success();
+    let rows = status.json();
+    let warnings = |name: &str| {
+        rows["profiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["profile"] == name)
+            .unwrap()["warnings"]
+            .clone()
+    };
+    assert!(warnings("default")[0].as_str().unwrap().starts_with(&line));
+    assert_eq!(warnings("other"), serde_json::json!([]));
+    let table = env.run(&["status"]);
+    assert!(table.stdout.contains("warning: "), "{}", table.stdout);
+
+    // Rotated, with the warning; only the values change, the names stay as written.
+    let now = env.run(&["now", "--json"]);
+    now.success();
+    let report = now.json();
+    let key = &report["keys"][0];
+    assert_eq!(key["outcome"], "rotated");
+    assert!(
+        key["warnings"].to_string().contains(&line),
+        "{}",
+        key["warnings"]
+    );
+    let (new_id, new_secret) = env.key_pair("default");
+    assert_ne!(new_id, user.key_id);
+    let rotated = text
+        .replace(&user.key_id, &new_id)
+        .replace(&user.secret, &new_secret);
+    assert_eq!(env.credentials_text(), rotated);
+    let human = env.run(&["now", "--dry-run"]);
+    assert!(human.stdout.contains(&line), "{}", human.stdout);
+
+    // --fix: the names, and nothing else.
+    let fix = env.run(&["doctor", "--fix"]);
+    assert!(
+        fix.stdout.contains(&format!(
+            "fixed {}:3: AWS_ACCESS_KEY_ID → aws_access_key_id",
+            path.display()
+        )),
+        "{}",
+        fix.stdout
+    );
+    assert!(
+        fix.stdout
+            .contains(":4: Aws_Secret_Access_Key → aws_secret_access_key")
+    );
+    assert!(fix.stdout.contains(":5: Region → region"));
+    assert!(!fix.stdout.contains("key names"), "{}", fix.stdout);
+    fix.assert_no_secret(&[&new_secret, &other.secret]);
+    let fixed = rotated
+        .replace("AWS_ACCESS_KEY_ID", "aws_access_key_id")
+        .replace("Aws_Secret_Access_Key", "aws_secret_access_key")
+        .replace("Region", "region");
+    assert_eq!(env.credentials_text(), fixed);
+    // keyrot-agent's backup of the file (which held its secrets) is not left behind.
+    assert!(!env.state_dir().join("credentials.backup").exists());
+    let js = env.js_identity("default").unwrap();
+    assert_eq!(js["Arn"].as_str(), Some(user.arn.as_str()));
+    assert_eq!(js["AccessKeyId"].as_str(), Some(new_id.as_str()));
+    assert_eq!(env.cli_identity("default"), user.arn);
+
+    // Again: nothing to do, nothing written.
+    let again = env.run(&["doctor", "--fix", "--json"]);
+    assert_eq!(again.json()["fixed"], serde_json::json!([]));
+    assert_eq!(env.credentials_text(), fixed);
+}

@@ -19,8 +19,25 @@ fn assert_rotated(env: &TestEnv, user: &User, profile: &str, original: &str) -> 
         .replace(&user.key_id, &new_id)
         .replace(&user.secret, &new_secret);
     assert_eq!(env.credentials_text(), expected);
-    // Real clients read what was written.
+    // Real clients read what was written: the AWS CLI, and a Node.js program (the AWS SDK for
+    // JavaScript), which sees the key only where its names are written in lower case.
     assert_eq!(env.cli_identity(profile), user.arn);
+    let js = env.js_identity(profile);
+    let names_lower_case = keyrot_agent::core::credentials::parse(
+        expected.as_bytes(),
+        keyrot_agent::core::credentials::FileKind::Credentials,
+    )
+    .is_ok_and(|f| {
+        f.section(profile)
+            .is_some_and(|s| s.properties.iter().all(|p| f.name_as_written(p) == p.key))
+    });
+    if names_lower_case {
+        let js = js.unwrap();
+        assert_eq!(js["Arn"].as_str(), Some(user.arn.as_str()));
+        assert_eq!(js["AccessKeyId"].as_str(), Some(new_id.as_str()));
+    } else {
+        assert!(js.is_err(), "{js:?}");
+    }
     // IAM holds exactly the new key; the old one no longer authenticates.
     assert_eq!(moto().keys(user), vec![(new_id.clone(), true)]);
     assert_eq!(moto().whoami(&user.key_id, &user.secret), None);

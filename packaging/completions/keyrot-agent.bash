@@ -395,7 +395,7 @@ _keyrot__agent() {
             return 0
             ;;
         keyrot__subcmd__agent__subcmd__doctor)
-            opts="-v -q -h --json --fix-permissions --allow-insecure-endpoint --verbose --quiet --color --help"
+            opts="-v -q -h --json --fix --fix-permissions --allow-insecure-endpoint --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -140,6 +140,11 @@ pub enum Command {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        /// First fix what is safe to fix: write the credentials file's setting names in lower
+        /// case (the JavaScript SDK reads no other), with the same atomic, lossless write as a
+        /// rotation.
+        #[arg(long)]
+        fix: bool,
     },
     /// Print the shell completion script for bash, zsh or fish (the packages install them).
     Completions {

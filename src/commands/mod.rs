@@ -50,7 +50,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Status(args) => status::command(args),
         Command::Run(args) => agent::command(args),
         Command::Service(cmd) => service::command(cmd),
-        Command::Doctor { json } => doctor::command(json),
+        Command::Doctor { json, fix } => doctor::command(json, fix),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
     }

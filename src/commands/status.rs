@@ -49,6 +49,8 @@ pub struct Row {
     pub mfa: Option<MfaRow>,
     /// The key's description in IAM as keyrot-agent set it, or why it could not.
     pub description: Option<Result<String, String>>,
+    /// What the user should know that does not stop rotation (a client that sees no key here).
+    pub warnings: Vec<String>,
 }
 
 /// What `status` knows about a key that needs MFA.
@@ -138,6 +140,7 @@ pub fn rows(
                 last_error,
                 mfa: None,
                 description: None,
+                warnings: Vec::new(),
             });
             continue;
         };
@@ -182,6 +185,7 @@ pub fn rows(
             last_error,
             mfa: None,
             description: dates.and_then(|d| d.description.clone()),
+            warnings: Vec::new(),
         });
     }
     out
@@ -274,6 +278,9 @@ pub fn table(rows: &[Row], color: bool) -> String {
         if let Some(Ok(d)) = &r.description {
             out.push_str(&format!("  └ {}\n", printable(d)));
         }
+        for w in &r.warnings {
+            out.push_str(&format!("  └ warning: {}\n", printable(w)));
+        }
         if let Some(e) = &r.last_error {
             let when = e
                 .time
@@ -320,6 +327,7 @@ pub fn json(rows: &[Row]) -> Value {
             "mfa": r.mfa.as_ref().map(|m| json!({"serial": m.serial, "unattended": m.unattended})),
             "description": r.description.as_ref().and_then(|d| d.as_ref().ok()),
             "description_error": r.description.as_ref().and_then(|d| d.as_ref().err()),
+            "warnings": r.warnings,
             "last_error": r.last_error.as_ref().map(|e| json!({
                 "time": e.time.format(&time::format_description::well_known::Rfc3339).ok(),
                 "kind": e.kind,
@@ -426,6 +434,11 @@ pub async fn run(
                     e.old_key_id, p.name
                 )
             });
+        }
+    }
+    for (profile, warning) in local.javascript_warnings(paths) {
+        if let Some(row) = rows.iter_mut().find(|r| r.profile == profile) {
+            row.warnings.push(warning);
         }
     }
     // Last, and only when nothing more pressing is said: why a key has no description.

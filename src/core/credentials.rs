@@ -59,18 +59,37 @@ pub enum ProblemKind {
     SpacesInsideBrackets,
     ReservedCharInSectionName(char),
     DefaultSectionUppercase,
-    DuplicateSection { first_line: usize },
+    DuplicateSection {
+        first_line: usize,
+    },
     MissingEquals,
     ColonBeforeEquals,
     EmptyKey,
     NonAsciiKey,
     InlineComment,
-    DuplicateKey { key: String, first_line: usize },
+    DuplicateKey {
+        key: String,
+        first_line: usize,
+    },
     SubPropertyWithoutEquals,
-    MultiLineCredential { key: String },
-    KeysInSectionSdksIgnore { section: String },
-    SameProfileTwice { first_line: usize },
-    SharedKeyWithoutSecret { section: String },
+    MultiLineCredential {
+        key: String,
+    },
+    /// An indented `aws_access_key_id = …` (or secret, or token) line.
+    IndentedKeyLine {
+        key: String,
+    },
+    /// `[name]#…`: a comment right after the `]`.
+    CommentAfterHeaderWithoutSpace,
+    KeysInSectionSdksIgnore {
+        section: String,
+    },
+    SameProfileTwice {
+        first_line: usize,
+    },
+    SharedKeyWithoutSecret {
+        section: String,
+    },
 }
 
 impl ProblemKind {
@@ -101,6 +120,8 @@ impl ProblemKind {
             Self::DuplicateKey { key, first_line } => format!("'{key}' is set twice in this section (first on line {first_line}, names are case-insensitive): the AWS CLI rejects the file, the AWS SDKs use the last one"),
             Self::SubPropertyWithoutEquals => "a line in a nested block that is not 'key = value'; both the AWS CLI and the SDKs reject the file".into(),
             Self::MultiLineCredential { key } => format!("'{key}' continues on an indented line; a key split over lines cannot be used or rotated"),
+            Self::IndentedKeyLine { key } => format!("an indented '{key} = …' line: the AWS CLI and the Rust SDK read it as part of the setting above, the JavaScript SDK as a key of its own"),
+            Self::CommentAfterHeaderWithoutSpace => "a comment right after the closing ']': the AWS CLI and the Rust SDK read the header, the JavaScript SDK sees no section there and gives the settings below to the profile above".into(),
             Self::KeysInSectionSdksIgnore { section } => format!("the section [{section}] holds keys, and the AWS CLI reads them but the AWS SDKs ignore the section (profile names in the credentials file may use only letters, digits and _-/.%@:+, and no 'profile ' prefix)"),
             Self::SameProfileTwice { first_line } => format!("this section names the same profile as the section on line {first_line} (as [default] and [profile default] do): the AWS CLI and the AWS SDKs pick or merge them differently"),
             Self::SharedKeyWithoutSecret { section } => format!("[{section}] holds the access key id being rotated but no aws_secret_access_key, so it cannot be moved to the new key"),
@@ -143,6 +164,10 @@ impl ProblemKind {
             Self::InlineComment => "move the comment to a line of its own starting with '#'",
             Self::DuplicateKey { .. } => "keep one of the two lines",
             Self::MultiLineCredential { .. } => "put the whole value on one line",
+            Self::IndentedKeyLine { .. } => "remove the indentation, or the line",
+            Self::CommentAfterHeaderWithoutSpace => {
+                "put a space before the '#' or ';', or move the comment to a line of its own"
+            }
             Self::KeysInSectionSdksIgnore { .. } => {
                 "rename the section so that the AWS CLI and the SDKs read the same profile"
             }
@@ -175,6 +200,8 @@ pub struct Property {
     pub line: usize,
     /// Byte range of the value on its first line, without surrounding spaces or tabs.
     value: Range<usize>,
+    /// Byte range of the name as written (its case kept).
+    name: Range<usize>,
     /// Whether indented continuation lines follow (a nested block such as `s3 =`).
     pub continued: bool,
 }
@@ -377,6 +404,13 @@ pub fn parse(bytes: &[u8], kind: FileKind) -> Result<ParsedFile, Vec<Problem>> {
                             Some(ProblemKind::MultiLineCredential {
                                 key: prop.key.clone(),
                             })
+                        } else if let Some(key) = body
+                            .split_once('=')
+                            .map(|(k, _)| trim(k).to_ascii_lowercase())
+                            .filter(|k| is_credential_key(k))
+                        {
+                            // The JavaScript SDK trims every line and reads this as a key.
+                            Some(ProblemKind::IndentedKeyLine { key })
                         } else if o.nested {
                             match body.split_once('=') {
                                 Some((k, _)) if !trim(k).is_empty() && !has_inline_comment(k) => {
@@ -479,6 +513,8 @@ pub fn parse(bytes: &[u8], kind: FileKind) -> Result<ParsedFile, Vec<Problem>> {
             });
             continue;
         }
+        let name_start = line.start + offset_in(content, key);
+        let name = name_start..name_start + key.len();
         let key = key.to_ascii_lowercase();
         let value = trim(raw_value);
         let value_start = line.start + offset_in(content, value);
@@ -497,6 +533,7 @@ pub fn parse(bytes: &[u8], kind: FileKind) -> Result<ParsedFile, Vec<Problem>> {
             key,
             line: n,
             value: value_start..value_start + value.len(),
+            name,
             continued: false,
         });
         open = Some(OpenProperty {
@@ -541,10 +578,16 @@ fn parse_header(content: &str) -> Result<&str, ProblemKind> {
         return Err(ProblemKind::UnclosedSectionHeader);
     };
     let name = &content[1..close];
-    let rest = content[close + 1..].trim_start_matches(WHITESPACE);
+    let after = &content[close + 1..];
+    let rest = after.trim_start_matches(WHITESPACE);
     // botocore takes the name up to the *last* ']' on the line, aws-config cuts comments first.
     if !rest.is_empty() && (!rest.starts_with(COMMENT) || rest.contains(']')) {
         return Err(ProblemKind::TextAfterSectionHeader);
+    }
+    // The JavaScript SDK cuts a comment only after whitespace; otherwise the line does not end
+    // in ']' and is no header for it.
+    if !rest.is_empty() && rest.len() == after.len() {
+        return Err(ProblemKind::CommentAfterHeaderWithoutSpace);
     }
     if name.is_empty() {
         return Err(ProblemKind::EmptySectionName);
@@ -614,6 +657,31 @@ impl ParsedFile {
 
     pub fn value(&self, property: &Property) -> &str {
         &self.text[property.value.clone()]
+    }
+
+    /// The name of `property` as the file writes it (botocore and the Rust SDK read names in any
+    /// case; the JavaScript SDK only as written).
+    pub fn name_as_written(&self, property: &Property) -> &str {
+        &self.text[property.name.clone()]
+    }
+
+    /// The text with every setting name that is not in lower case written in lower case, so that
+    /// every AWS client reads the same settings; `None` when all already are. Every other byte
+    /// stays.
+    pub fn with_lowercase_names(&self) -> Option<String> {
+        let lowered: Vec<(Range<usize>, &str)> = self
+            .sections
+            .iter()
+            .flat_map(|s| &s.properties)
+            .filter(|p| self.name_as_written(p) != p.key)
+            .map(|p| (p.name.clone(), p.key.as_str()))
+            .collect();
+        if lowered.is_empty() {
+            return None;
+        }
+        let mut edits = lowered;
+        edits.sort_by_key(|(r, _)| r.start);
+        Some(self.splice(&edits))
     }
 
     /// The whole text, as read.
@@ -796,6 +864,31 @@ mod tests {
     fn check_refused(text: &str, line: usize, kind: ProblemKind) {
         let got = refused(text);
         assert_eq!(got[0], (line, kind), "for {text:?}: {got:?}");
+    }
+
+    #[test]
+    fn lowercasing_names_changes_only_the_names() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("[a]\naws_access_key_id = AKIA1\n", None),
+            (
+                "# AWS_ACCESS_KEY_ID = kept in a comment\r\n[a]\r\nAWS_ACCESS_KEY_ID\t=AKIA1 \r\nAws_Secret_Access_Key = S/+x\r\nregion=x\r\nS3 =\r\n  Max_Concurrent_Requests = 2\r\n[B]\r\nOutput = JSON",
+                Some(
+                    "# AWS_ACCESS_KEY_ID = kept in a comment\r\n[a]\r\naws_access_key_id\t=AKIA1 \r\naws_secret_access_key = S/+x\r\nregion=x\r\ns3 =\r\n  Max_Concurrent_Requests = 2\r\n[B]\r\noutput = JSON",
+                ),
+            ),
+        ];
+        for (text, want) in cases {
+            let f = ok(text);
+            let got = f.with_lowercase_names();
+            assert_eq!(got.as_deref(), *want);
+            if let Some(got) = got {
+                assert_eq!(
+                    ok(&got).with_lowercase_names(),
+                    None,
+                    "lowercasing is done once"
+                );
+            }
+        }
     }
 
     #[test]

@@ -328,6 +328,51 @@ fn classify_one(
     }
 }
 
+/// A rotated profile whose key the AWS SDK for JavaScript does not see: botocore and the Rust SDK
+/// read setting names in any case, the JavaScript SDK (every Node.js program, the AWS CDK) only
+/// in lower case, so `AWS_ACCESS_KEY_ID = …` is no key for it. Such a profile is rotated; the
+/// user is told, with the line and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnseenKey {
+    pub profile: String,
+    /// The first key line whose name is not in lower case.
+    pub line: usize,
+    /// Its name as written.
+    pub written: String,
+}
+
+impl fmt::Display for UnseenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` in [{}] is read by the AWS CLI and the Rust SDK, but the JavaScript SDK (Node.js programs, the AWS CDK) reads key names only in lower case and finds no key in this profile; run `keyrot-agent doctor --fix` to write the names in lower case",
+            crate::core::redact::printable(&self.written),
+            crate::core::redact::printable(&self.profile),
+        )
+    }
+}
+
+/// The rotatable profiles of the credentials file whose key or secret name is not written in
+/// lower case, in file order.
+pub fn unseen_by_javascript(credentials: &ParsedFile, profiles: &[Profile]) -> Vec<UnseenKey> {
+    profiles
+        .iter()
+        .filter(|p| matches!(&p.status, Ok(r) if r.storage == Storage::File))
+        .filter_map(|p| {
+            let section = credentials.section(&p.name)?;
+            [ACCESS_KEY_ID, SECRET_ACCESS_KEY]
+                .iter()
+                .filter_map(|k| section.property(k))
+                .find(|prop| credentials.name_as_written(prop) != prop.key)
+                .map(|prop| UnseenKey {
+                    profile: p.name.clone(),
+                    line: prop.line,
+                    written: credentials.name_as_written(prop).to_string(),
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,5 +512,47 @@ mod tests {
         );
         let names: Vec<_> = got.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["b", "a"]);
+    }
+    #[test]
+    fn keys_whose_names_are_not_lower_case_are_unseen_by_javascript() {
+        // (file, expected (profile, line, name as written))
+        type Case = (&'static str, &'static [(&'static str, usize, &'static str)]);
+        let cases: &[Case] = &[
+            (
+                "[default]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
+                &[],
+            ),
+            (
+                "[default]\nAWS_ACCESS_KEY_ID = AKIAEXAMPLE000000001\nAWS_SECRET_ACCESS_KEY = s\n",
+                &[("default", 2, "AWS_ACCESS_KEY_ID")],
+            ),
+            // Only the secret's name: still no key for the JavaScript SDK.
+            (
+                "[work]\nregion = x\naws_access_key_id = AKIAEXAMPLE000000001\nAws_Secret_Access_Key = s\n",
+                &[("work", 4, "Aws_Secret_Access_Key")],
+            ),
+            // A setting other than the key's: not a missing key.
+            (
+                "[a]\nRegion = x\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
+                &[],
+            ),
+            // Temporary credentials are not rotated, so not reported.
+            (
+                "[t]\nAWS_ACCESS_KEY_ID = ASIAEXAMPLE000000001\naws_secret_access_key = s\naws_session_token = t\n",
+                &[],
+            ),
+        ];
+        for (text, want) in cases {
+            let c = parse(text.as_bytes(), FileKind::Credentials).unwrap();
+            let got: Vec<(String, usize, String)> = unseen_by_javascript(&c, &classify(&c, None))
+                .into_iter()
+                .map(|u| (u.profile, u.line, u.written))
+                .collect();
+            let want: Vec<(String, usize, String)> = want
+                .iter()
+                .map(|(p, l, w)| (p.to_string(), *l, w.to_string()))
+                .collect();
+            assert_eq!(got, want, "{text:?}");
+        }
     }
 }

@@ -438,6 +438,13 @@ impl Secrets {
         })
     }
 
+    /// `doctor --fix`: every setting name of the credentials file written in lower case (so the
+    /// JavaScript SDK reads the keys the other clients read), in one atomic write; nothing else
+    /// changes. A file already so is left alone.
+    pub fn lowercase_names(&self) -> Result<(), SwitchError> {
+        self.edit_file(|parsed| Ok(parsed.with_lowercase_names()))
+    }
+
     fn read_file(&self) -> Option<ParsedFile> {
         let bytes = store::read_settled(&self.credentials).ok()?;
         credentials::parse(&bytes, FileKind::Credentials).ok()

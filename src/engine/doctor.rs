@@ -17,6 +17,8 @@ use crate::engine::signing::{MfaError, Sessions};
 pub enum Verdict {
     Pass,
     Fail,
+    /// It works, but something should be fixed (it does not fail the run).
+    Warn,
     /// It could not be found out without changing something (or without an MFA code).
     Unknown,
 }
@@ -26,6 +28,7 @@ impl Verdict {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
+            Verdict::Warn => "warn",
             Verdict::Unknown => "unknown",
         }
     }
@@ -63,6 +66,53 @@ const MANAGE: &[&str] = &[
     "iam:DeleteAccessKey",
 ];
 
+/// A setting name `doctor --fix` wrote in lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    pub line: usize,
+    pub from: String,
+    pub to: String,
+}
+
+/// `doctor --fix`: writes every setting name of the credentials file in lower case, with the
+/// same lossless atomic write as a rotation, and says which. The caller holds the lock and has
+/// finished what a crash left. A file that is refused is left as it is.
+pub fn fix(paths: &Paths) -> Result<Vec<Renamed>, crate::engine::error::Error> {
+    let local = crate::engine::local::load(paths)?;
+    let file = &local.credentials;
+    let renamed: Vec<Renamed> = file
+        .sections()
+        .iter()
+        .flat_map(|s| &s.properties)
+        .filter(|p| file.name_as_written(p) != p.key)
+        .map(|p| Renamed {
+            line: p.line,
+            from: file.name_as_written(p).to_string(),
+            to: p.key.clone(),
+        })
+        .collect();
+    if renamed.is_empty() {
+        return Ok(renamed);
+    }
+    let store = crate::edge::storage::Secrets::new(Storage::File, paths);
+    match store.lowercase_names() {
+        Ok(()) => {}
+        Err(crate::edge::storage::SwitchError::Store(e)) => return Err(e.into()),
+        // The file changed meanwhile and no longer parses: say why, as a load does.
+        Err(_) => {
+            crate::engine::local::load(paths)?;
+            return Err(crate::engine::error::Error::Internal {
+                profile: "-".into(),
+                what: "the credentials file changed while doctor --fix wrote it; nothing was changed, run it again".into(),
+            });
+        }
+    }
+    // No rotation is in flight (the caller finished them), so the backup of the file before this
+    // write, which holds its secrets, is not needed.
+    crate::edge::storage::forget_backup(paths);
+    Ok(renamed)
+}
+
 /// Every check, in the order a user would fix them.
 pub async fn run(paths: &Paths) -> Vec<Check> {
     let mut out = Vec::new();
@@ -96,6 +146,19 @@ pub async fn run(paths: &Paths) -> Vec<Check> {
                     paths.config.display()
                 ),
             ));
+            for (profile, warning) in local.javascript_warnings(paths) {
+                out.push(Check {
+                    fix: Some("keyrot-agent doctor --fix".into()),
+                    ..check(
+                        format!(
+                            "profile {}: key names",
+                            crate::core::redact::printable(&profile)
+                        ),
+                        Verdict::Warn,
+                        warning,
+                    )
+                });
+            }
             profiles(&mut out, &local, &config, paths).await;
             keyring_used |= local
                 .profiles

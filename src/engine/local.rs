@@ -150,6 +150,18 @@ impl Local {
         }]))
     }
 
+    /// Each rotatable profile of the credentials file whose key the JavaScript SDK does not see
+    /// (its key names are not in lower case), with the warning to show: `file:line`, what, fix.
+    pub fn javascript_warnings(&self, paths: &Paths) -> Vec<(String, String)> {
+        profiles::unseen_by_javascript(&self.credentials, &self.classified)
+            .into_iter()
+            .map(|u| {
+                let text = format!("{}:{}: {u}", paths.credentials.display(), u.line);
+                (u.profile, text)
+            })
+            .collect()
+    }
+
     /// Warns about each `[profile.NAME]` table of keyrot-agent's config that names no profile of
     /// either file: most likely a misspelt name, whose settings then apply to nothing.
     pub fn warn_unknown_tables(&self, agent: &Config) {

@@ -154,6 +154,12 @@ pub async fn rotate_selected(
     // its own record in the journal, and the others go on.
     done.keys
         .extend(futures_util::future::join_all(rotations).await);
+    // Rotated, but a client will not see the key: say where, and the fix.
+    for (profile, warning) in local.javascript_warnings(paths) {
+        if let Some(k) = done.keys.iter_mut().find(|k| k.profiles.contains(&profile)) {
+            k.warnings.push(warning);
+        }
+    }
     if !options.dry_run && !done.keys.iter().any(|k| k.in_flight) {
         crate::edge::storage::forget_backup(paths);
     }

@@ -276,6 +276,20 @@ pub fn python() -> &'static Path {
     })
 }
 
+/// Node.js and the pinned AWS SDK for JavaScript of `tests/oracle` (installed by
+/// `scripts/test.sh` with `npm ci`): a command running `script` of that directory.
+pub fn node(script: &str) -> Command {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle");
+    assert!(
+        dir.join("node_modules/@aws-sdk/credential-providers")
+            .is_dir(),
+        "the AWS SDK for JavaScript is not installed: run `npm ci --prefix tests/oracle` (scripts/test.sh does)"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join(script));
+    cmd
+}
+
 /// What a command printed and how it ended.
 pub struct Run {
     pub code: Option<i32>,
@@ -501,6 +515,29 @@ impl TestEnv {
             .output()
             .unwrap();
         Run::from(out)
+    }
+
+    /// What a Node.js program (the AWS SDK for JavaScript v3, `tests/oracle/js_identity.mjs`)
+    /// gets for `profile` from the files as they are now: its GetCallerIdentity answer with the
+    /// key id it used and the account id its credentials carried, or the SDK's error.
+    pub fn js_identity(&self, profile: &str) -> Result<serde_json::Value, String> {
+        let out = node("js_identity.mjs")
+            .arg(profile)
+            .env_clear()
+            .envs(self.env())
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "js_identity.mjs: {} {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        match v.get("error") {
+            Some(e) => Err(e.as_str().unwrap_or_default().to_string()),
+            None => Ok(v),
+        }
     }
 
     /// The ARN the real AWS CLI gets for `profile` from the files as they are now.
