@@ -98,3 +98,106 @@ fn status_refuses_a_config_naming_a_profile_twice() {
         run.stderr
     );
 }
+
+/// `status --compliance`: each key held against CIS 1.14 / Security Hub IAM.3 (every active key
+/// of the user at most 90 days old, from IAM's own CreateDate) and CIS 1.13 (one active key per
+/// user), with only read calls; exit 20 while one fails, and 0 once each is fixed as its line
+/// says.
+#[test]
+fn compliance_holds_each_key_against_the_controls() {
+    use support::proxy::Proxy;
+    let proxy = Proxy::start(&moto().url);
+    let fresh = moto().user("cis-fresh");
+    let old = moto().user("cis-old");
+    let two = moto().user("cis-two");
+    let (second, _) = moto().add_key(&two);
+    // IAM says this key is from 2020 (moto makes every key now).
+    proxy.key_created(&old.key_id, "2020-01-01T00:00:00Z");
+    let env = TestEnv::with_endpoint(&proxy.url);
+    let text = format!(
+        "{}{}{}[sso]\nsso_session = corp\n",
+        profile("fresh", &fresh),
+        profile("old", &old),
+        profile("two", &two)
+    );
+    env.write_credentials(&text);
+
+    let run = env.run(&["status", "--compliance", "--json"]);
+    run.failure(20);
+    run.assert_no_secret(&[&fresh.secret, &old.secret, &two.secret]);
+    let v = run.json();
+    assert_eq!(v["compliant"], false);
+    assert_eq!(v["exit_code"], 20);
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(
+        keys.len(),
+        3,
+        "one entry per key; the SSO profile holds none: {v}"
+    );
+    let control = |k: &serde_json::Value, id: &str| {
+        k["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["ids"].as_array().unwrap().iter().any(|i| i == id))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id} in {k}"))
+    };
+    assert_eq!(keys[0]["profiles"], serde_json::json!(["fresh"]));
+    assert_eq!(keys[0]["compliant"], true);
+    assert_eq!(keys[0]["user"], fresh.arn.as_str());
+    let rotated = control(&keys[1], "SecurityHub-IAM.3");
+    assert_eq!(rotated["verdict"], "fail");
+    assert_eq!(control(&keys[1], "CIS-1.14"), rotated);
+    let detail = rotated["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&old.key_id) && detail.contains("days old"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("keyrot-agent now --profile old"),
+        "{detail}"
+    );
+    assert_eq!(control(&keys[1], "CIS-1.13")["verdict"], "pass");
+    let one = control(&keys[2], "CIS-1.13");
+    assert_eq!(one["verdict"], "fail");
+    let detail = one["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!(
+            "--profile two --user-name {} --access-key-id {second} --status Inactive",
+            two.name
+        )),
+        "{detail}"
+    );
+    // Read-only: nothing but GetCallerIdentity and ListAccessKeys, and nothing changed.
+    assert!(
+        proxy
+            .seen()
+            .iter()
+            .all(|s| s.action == "GetCallerIdentity" || s.action == "ListAccessKeys"),
+        "{:?}",
+        proxy.seen().iter().map(|s| &s.action).collect::<Vec<_>>()
+    );
+    assert_eq!(env.credentials_text(), text);
+    assert_eq!(moto().keys(&two).len(), 2);
+
+    let human = env.run(&["status", "--compliance"]);
+    human.failure(20);
+    assert!(human.stdout.contains("FAIL  CIS 1.13"), "{}", human.stdout);
+    assert!(
+        human.stdout.contains("1 of 3 key(s) compliant"),
+        "{}",
+        human.stdout
+    );
+
+    // Fixed as the lines say: the old key rotated, the second key deactivated.
+    env.run(&["now", "--profile", "old"]).success();
+    moto().set_active(&two, &second, false);
+    let run = env.run(&["status", "--compliance"]);
+    run.success();
+    assert!(
+        run.stdout.contains("all 3 key(s) compliant"),
+        "{}",
+        run.stdout
+    );
+}

@@ -1093,7 +1093,7 @@ _keyrot__agent() {
             return 0
             ;;
         keyrot__subcmd__agent__subcmd__status)
-            opts="-v -q -h --refresh --json --fix-permissions --allow-insecure-endpoint --verbose --quiet --color --help"
+            opts="-v -q -h --refresh --json --compliance --fix-permissions --allow-insecure-endpoint --verbose --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

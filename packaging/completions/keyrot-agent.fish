@@ -143,6 +143,7 @@ always\t''
 never\t''"
 complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand status" -l refresh -d 'Ask AWS for the keys\' creation dates (ListAccessKeys) instead of using the cache'
 complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand status" -l json -d 'Print one JSON object'
+complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand status" -l compliance -d 'Hold each key against CIS AWS Foundations (rotated within 90 days, one active key per user, no root key) and AWS Security Hub IAM.3, asking IAM (read-only); exit 20 unless every key passes'
 complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand status" -l fix-permissions -d 'If others can write the credentials or config file (or their directory), make them private and go on, instead of refusing'
 complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand status" -l allow-insecure-endpoint -d 'Accept a plain http:// endpoint that is not on this machine (the new secret would cross the network in clear text)'
 complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand status" -s v -l verbose -d 'Show keyrot-agent\'s own log lines (-v: what it does, -vv: details); the HTTP stack\'s stay out. KEYROT_LOG, when set, wins'

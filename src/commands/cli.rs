@@ -101,7 +101,7 @@ Examples:
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid file, 4 nothing to rotate, 5 access
 denied, 6 AWS unreachable, 7 throttled, 8 key limit, 9 new key not verified, 10 file changed
 meanwhile, 11 busy, 12 old key not retired, 13 key rejected, 14 agent running, 15 keyring,
-16 I/O, 17 MFA, 18 hook, 19 doctor found a problem, 130 interrupted (README, \"Exit codes\").";
+16 I/O, 17 MFA, 18 hook, 19 doctor found a problem, 20 not compliant, 130 interrupted (README, \"Exit codes\").";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -266,6 +266,12 @@ pub struct StatusArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+
+    /// Hold each key against CIS AWS Foundations (rotated within 90 days, one active key per
+    /// user, no root key) and AWS Security Hub IAM.3, asking IAM (read-only); exit 20 unless
+    /// every key passes.
+    #[arg(long)]
+    pub compliance: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,6 +35,9 @@ pub const HOOK: i32 = 18;
 /// `doctor` found something that needs fixing.
 pub const DOCTOR: i32 = 19;
 
+/// `status --compliance`: a key fails a control, or it could not be checked.
+pub const NOT_COMPLIANT: i32 = 20;
+
 /// Stopped by Ctrl-C (SIGINT), as shells report a process killed by it.
 pub const INTERRUPTED: i32 = 130;
 
@@ -192,6 +195,7 @@ mod tests {
             MFA,
             HOOK,
             DOCTOR,
+            NOT_COMPLIANT,
             INTERRUPTED,
         ];
         assert_eq!(rows, codes);

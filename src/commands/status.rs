@@ -452,8 +452,82 @@ pub async fn run(
     Ok(rows)
 }
 
+/// `keyrot-agent status --compliance [--json]`: exit 0 only when every key passes every control.
+fn compliance(json: bool) -> i32 {
+    use crate::core::compliance::Verdict;
+    let subjects = crate::commands::run::run_command(json, |paths| async move {
+        let sessions = crate::commands::run::mfa_sessions(&paths, None);
+        crate::engine::compliance::run(&paths, &sessions).await
+    });
+    let subjects = match subjects {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let code = if subjects.iter().all(|s| s.passed()) {
+        crate::commands::exit::OK
+    } else {
+        crate::commands::exit::NOT_COMPLIANT
+    };
+    let text = if json {
+        json!({
+            "version": 1,
+            "keys": subjects.iter().map(|s| json!({
+                "profiles": s.profiles,
+                "key_id": s.key_id,
+                "user": s.user_arn,
+                "compliant": s.passed(),
+                "controls": s.findings.iter().map(|f| json!({
+                    "ids": f.control.ids(),
+                    "title": f.control.title(),
+                    "verdict": f.verdict.name(),
+                    "detail": f.detail,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "compliant": code == crate::commands::exit::OK,
+            "exit_code": code,
+        })
+        .to_string()
+            + "\n"
+    } else {
+        let mut out = String::new();
+        for s in &subjects {
+            out.push_str(&format!(
+                "{}  {}  {}\n",
+                s.profiles.join(", "),
+                s.key_id,
+                s.user_arn.as_deref().unwrap_or("(user unknown)")
+            ));
+            for f in &s.findings {
+                let mark = match f.verdict {
+                    Verdict::Pass => "pass",
+                    Verdict::Fail => "FAIL",
+                    Verdict::Unknown => "??  ",
+                };
+                out.push_str(&format!(
+                    "  {mark}  {} ({}): {}\n",
+                    f.control,
+                    f.control.title(),
+                    f.detail
+                ));
+            }
+        }
+        let passed = subjects.iter().filter(|s| s.passed()).count();
+        out.push_str(&match subjects.len() {
+            0 => "no profile holds a long-term access key: nothing to check\n".to_string(),
+            n if passed == n => format!("all {n} key(s) compliant\n"),
+            n => format!("{passed} of {n} key(s) compliant\n"),
+        });
+        out
+    };
+    print!("{}", crate::core::redact::for_terminal(&text));
+    code
+}
+
 /// `keyrot-agent status …`.
 pub fn command(args: crate::commands::cli::StatusArgs) -> i32 {
+    if args.compliance {
+        return compliance(args.json);
+    }
     let rows = crate::commands::run::run_command(args.json, |paths| async move {
         run(&paths, args.refresh).await
     });

@@ -2,6 +2,7 @@
 //! the config file's syntax, and the words of the domain. Nothing here touches the file system, the network,
 //! the environment, an async runtime or the clock (`tests/architecture.rs` checks it).
 
+pub mod compliance;
 pub mod config;
 pub mod credentials;
 pub mod decide;

@@ -3,7 +3,8 @@
 
 use time::OffsetDateTime;
 
-use crate::core::keys::{ErrorClass, KeyPair};
+use crate::core::compliance::UserKeys;
+use crate::core::keys::{ErrorClass, Identity, KeyInfo, KeyPair};
 use crate::core::profiles::Profile;
 use crate::edge::aws::{Aws, AwsError, RequestCounter};
 use crate::engine::error::Error;
@@ -53,33 +54,7 @@ pub async fn refresh(
             secret: r.secret.clone(),
         };
         let signing = signing(&p.name);
-        let result = async {
-            let identity = aws.identity(&key).await.map_err(NotLearned::Key)?;
-            let (signer, _) = match signing.iam(&aws, &key, false, &p.name).await {
-                Ok(s) => s,
-                Err(MfaError::NoCode { .. }) => return Err(NotLearned::NeedsMfa(identity.arn)),
-                Err(e) => return Err(NotLearned::Mfa(e)),
-            };
-            let keys = match aws.list_keys(&signer).await {
-                Ok(keys) => keys,
-                Err(e)
-                    if signing.device().is_none()
-                        && e.class == ErrorClass::AccessDenied
-                        && e.message
-                            .as_deref()
-                            .is_some_and(crate::core::mfa::is_explicit_deny) =>
-                {
-                    mfa.learned(&identity.arn, true, OffsetDateTime::now_utc());
-                    return Err(NotLearned::NeedsMfa(identity.arn));
-                }
-                Err(e) => return Err(NotLearned::Aws(identity.arn, e)),
-            };
-            if signing.device().is_none() {
-                mfa.learned(&identity.arn, false, OffsetDateTime::now_utc());
-            }
-            Ok((identity, keys))
-        }
-        .await;
+        let result = ask(&aws, &key, &signing, &p.name, mfa).await;
         match result {
             Ok((identity, keys)) => entries.push((
                 key.id.clone(),
@@ -126,4 +101,63 @@ pub async fn refresh(
         cache.update(&entries, &[]);
     }
     failed
+}
+
+/// What IAM says about `key`'s user: GetCallerIdentity with the key, then ListAccessKeys signed
+/// as `signing` says. An explicit deny without a device is remembered in `mfa` (the user needs
+/// MFA); a listing without a device records that it does not.
+async fn ask(
+    aws: &Aws,
+    key: &KeyPair,
+    signing: &Signing,
+    profile: &str,
+    mfa: &MfaFile,
+) -> Result<(Identity, Vec<KeyInfo>), NotLearned> {
+    let identity = aws.identity(key).await.map_err(NotLearned::Key)?;
+    let (signer, _) = match signing.iam(aws, key, false, profile).await {
+        Ok(s) => s,
+        Err(MfaError::NoCode { .. }) => return Err(NotLearned::NeedsMfa(identity.arn)),
+        Err(e) => return Err(NotLearned::Mfa(e)),
+    };
+    let keys = match aws.list_keys(&signer).await {
+        Ok(keys) => keys,
+        Err(e)
+            if signing.device().is_none()
+                && e.class == ErrorClass::AccessDenied
+                && e.message
+                    .as_deref()
+                    .is_some_and(crate::core::mfa::is_explicit_deny) =>
+        {
+            mfa.learned(&identity.arn, true, OffsetDateTime::now_utc());
+            return Err(NotLearned::NeedsMfa(identity.arn));
+        }
+        Err(e) => return Err(NotLearned::Aws(identity.arn, e)),
+    };
+    if signing.device().is_none() {
+        mfa.learned(&identity.arn, false, OffsetDateTime::now_utc());
+    }
+    Ok((identity, keys))
+}
+
+/// For `status --compliance`: every key of `profile`'s user as IAM lists it (status and
+/// creation dates), or why IAM could not be asked, in words.
+pub async fn user_keys(
+    profile: &str,
+    key: &KeyPair,
+    signing: &Signing,
+    mfa: &MfaFile,
+) -> Result<UserKeys, String> {
+    let aws = Aws::load(profile, RequestCounter::default()).await;
+    match ask(&aws, key, signing, profile, mfa).await {
+        Ok((identity, keys)) => Ok(UserKeys {
+            user_arn: identity.arn,
+            keys,
+        }),
+        Err(NotLearned::NeedsMfa(_)) => Err(format!(
+            "its user needs MFA to list its keys; run this at a terminal (it asks for a code of the profile's mfa_serial), or set mfa_serial for [{profile}]"
+        )),
+        Err(NotLearned::Key(e)) => Err(Error::from_identity(profile, &key.id, e).to_string()),
+        Err(NotLearned::Aws(arn, e)) => Err(Error::from_aws(profile, &arn, e).to_string()),
+        Err(NotLearned::Mfa(e)) => Err(e.to_string()),
+    }
 }

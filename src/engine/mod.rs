@@ -2,6 +2,7 @@
 //! against the seams of the edges.
 
 pub mod adopt;
+pub mod compliance;
 pub mod dates;
 pub mod doctor;
 pub mod error;

@@ -245,6 +245,8 @@ struct Rules {
     on_reject: Option<RejectHook>,
     /// Replaces the secret in CreateAccessKey's answers (XML text, as it goes on the wire).
     forged_secret: Option<String>,
+    /// Key id → the CreateDate ListAccessKeys answers with (moto cannot make an old key).
+    created: HashMap<String, String>,
     /// The next CreateAccessKey is answered by a dropped connection at once and reaches IAM
     /// only this much later; creates after it wait until it has landed.
     late_create: Option<Duration>,
@@ -421,6 +423,16 @@ impl Proxy {
     /// key itself is real, and stays in IAM unless the client deletes it).
     pub fn forge_secret(&self, xml_text: &str) {
         self.rules.lock().unwrap().forged_secret = Some(xml_text.to_string());
+    }
+
+    /// An old key: ListAccessKeys says `key_id` was created at `rfc3339` (moto makes every key
+    /// now, and has no clock to turn back).
+    pub fn key_created(&self, key_id: &str, rfc3339: &str) {
+        self.rules
+            .lock()
+            .unwrap()
+            .created
+            .insert(key_id.to_string(), rfc3339.to_string());
     }
 
     /// A slow endpoint: the next CreateAccessKey loses its answer at once (the connection
@@ -1292,6 +1304,27 @@ fn handle(mut conn: TcpStream, upstream: &str, rules: &Mutex<Rules>) -> std::io:
                     &format!("<SecretAccessKey>{forged}</SecretAccessKey>"),
                 )
                 .into_bytes();
+        }
+        if action == "ListAccessKeys" && status == 200 && !r.created.is_empty() {
+            let text = String::from_utf8_lossy(&resp_body).into_owned();
+            let members: Vec<String> = text
+                .split("<member>")
+                .map(|m| {
+                    let Some((id, date)) = r
+                        .created
+                        .iter()
+                        .find(|(id, _)| m.contains(&format!("<AccessKeyId>{id}</AccessKeyId>")))
+                    else {
+                        return m.to_string();
+                    };
+                    let _ = id;
+                    match (m.find("<CreateDate>"), m.find("</CreateDate>")) {
+                        (Some(a), Some(b)) => format!("{}<CreateDate>{date}{}", &m[..a], &m[b..]),
+                        _ => m.to_string(),
+                    }
+                })
+                .collect();
+            resp_body = members.join("<member>").into_bytes();
         }
         if action == "CreateAccessKey" && status == 200 {
             if let (Some(id), Some(secret)) = (
