@@ -65,6 +65,20 @@ fn adopt_serves_every_client_from_the_keyring_and_release_restores_the_file() {
     assert_eq!(v["Version"], 1);
     assert_eq!(v["AccessKeyId"], user.key_id.as_str());
     assert_eq!(v["SecretAccessKey"], user.secret.as_str());
+    // No AccountId until keyrot-agent has learned the account (a client needs none); then it
+    // is given, and a Node.js program (the JavaScript SDK, which runs the credential process
+    // too) authenticates as the user and takes the account id.
+    assert!(v.get("AccountId").is_none(), "{v}");
+    env.run(&["status", "--refresh"]).success();
+    let account = user.arn.split(':').nth(4).unwrap();
+    let v = env
+        .run(&["credential-process", "--profile", "default"])
+        .json();
+    assert_eq!(v["AccountId"], account, "{v}");
+    let js = env.js_identity("default").unwrap();
+    assert_eq!(js["Arn"].as_str(), Some(user.arn.as_str()));
+    assert_eq!(js["AccountId"].as_str(), Some(account));
+    assert_eq!(js["AccessKeyId"].as_str(), Some(user.key_id.as_str()));
     // status says where the secret is.
     let v = env.run(&["status", "--json"]).json();
     assert_eq!(v["profiles"][0]["storage"], "keyring", "{v}");

@@ -64,15 +64,25 @@ pub fn command(cmd: KeyringCommand) -> i32 {
     }
 }
 
+/// The account of `key_id` if keyrot-agent has learned it (its user's ARN in the key cache);
+/// `None` otherwise, and on any doubt (a client needs no AccountId).
+fn known_account(key_id: &str) -> Option<String> {
+    let paths = Paths::resolve(paths::process_env).ok()?;
+    let cache = crate::state::cache::Cache::new(paths.key_cache_file()).load();
+    let arn = &cache.get(key_id)?.user_arn;
+    crate::core::keys::account_of(arn).map(String::from)
+}
+
 /// `credential-process`: the keyring only, no network, no runtime; one line on failure.
 pub fn credential_process(profile: &str) -> i32 {
     // An AWS client is waiting on this: a keyring that does not answer is an error in seconds.
     keyring::set_deadline(std::time::Duration::from_secs(10));
     match keyring::load(profile) {
         Ok(key) => {
+            let account = known_account(&key.id);
             println!(
                 "{}",
-                *zeroize::Zeroizing::new(keyring::process_output(&key))
+                *zeroize::Zeroizing::new(keyring::process_output(&key, account.as_deref()))
             );
             exit::OK
         }

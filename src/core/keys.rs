@@ -92,6 +92,21 @@ pub struct Identity {
     pub account: String,
 }
 
+/// The account id of an IAM ARN (`arn:PARTITION:iam::ACCOUNT:…`): twelve digits, else `None`.
+pub fn account_of(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some("iam"), Some(""), Some(account)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+}
+
 /// When and where a key was last used, from GetAccessKeyLastUsed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LastUsed {
@@ -202,6 +217,26 @@ fn plain(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_account_of_an_arn_is_twelve_digits_or_nothing() {
+        for (arn, want) in [
+            ("arn:aws:iam::123456789012:user/alice", Some("123456789012")),
+            (
+                "arn:aws-cn:iam::123456789012:user/a/b",
+                Some("123456789012"),
+            ),
+            ("arn:aws:iam::123456789012:root", Some("123456789012")),
+            ("arn:aws:sts::123456789012:assumed-role/r/s", None),
+            ("arn:aws:iam::12345678901:user/short", None),
+            ("arn:aws:iam::12345678901x:user/x", None),
+            ("arn:aws:iam:us-east-1:123456789012:user/regional", None),
+            ("", None),
+            ("not an arn", None),
+        ] {
+            assert_eq!(account_of(arn), want, "{arn}");
+        }
+    }
 
     #[test]
     fn an_answer_with_an_unwritable_key_pair_is_refused() {

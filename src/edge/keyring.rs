@@ -217,14 +217,18 @@ pub fn remove_named(name: &str) -> Result<(), KeyringError> {
     })
 }
 
-/// The JSON an AWS client expects from a `credential_process` (version 1).
-pub fn process_output(key: &KeyPair) -> String {
-    serde_json::json!({
+/// The JSON an AWS client expects from a `credential_process` (version 1), with `AccountId`
+/// when the key's account is known (current SDKs use it for account-based endpoints).
+pub fn process_output(key: &KeyPair, account: Option<&str>) -> String {
+    let mut v = serde_json::json!({
         "Version": 1,
         "AccessKeyId": key.id,
         "SecretAccessKey": key.secret.expose_secret(),
-    })
-    .to_string()
+    });
+    if let Some(account) = account {
+        v["AccountId"] = account.into();
+    }
+    v.to_string()
 }
 
 #[cfg(test)]
@@ -237,10 +241,14 @@ mod tests {
             id: "AKIAEXAMPLE".into(),
             secret: SecretString::from("s3cret".to_string()),
         };
-        let v: serde_json::Value = serde_json::from_str(&process_output(&key)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&process_output(&key, None)).unwrap();
         assert_eq!(v["Version"], 1);
         assert_eq!(v["AccessKeyId"], "AKIAEXAMPLE");
         assert_eq!(v["SecretAccessKey"], "s3cret");
+        assert!(v.get("AccountId").is_none());
+        let v: serde_json::Value =
+            serde_json::from_str(&process_output(&key, Some("123456789012"))).unwrap();
+        assert_eq!(v["AccountId"], "123456789012");
         assert_eq!(user("work"), "profile:work");
     }
 }
