@@ -224,3 +224,43 @@ fn upper_case_key_names_are_rotated_warned_about_and_fixed() {
     assert_eq!(again.json()["fixed"], serde_json::json!([]));
     assert_eq!(env.credentials_text(), fixed);
 }
+
+/// Keyring mode against a real Secret Service (gnome-keyring on a private bus): doctor finds the
+/// adopted key in the keyring and the keyring answering. With the keyring locked, the profile
+/// and the keyring fail, each with what to do; nothing is changed.
+#[test]
+fn keyring_mode_is_checked_against_a_real_secret_service() {
+    use support::secrets::SessionBus;
+    let bus = SessionBus::with_keyring();
+    let user = moto().user("doctor-keyring");
+    let mut env = TestEnv::new();
+    env.extra_env.extend(bus.env());
+    env.write_credentials(profile("default", &user));
+    env.run(&["keyring", "adopt", "--profile", "default"])
+        .success();
+    let adopted = env.credentials_text();
+    let v = env.run(&["doctor", "--json"]).json();
+    assert_eq!(verdict(&v, "keyring").0, "pass", "{v}");
+    let (p, detail) = verdict(&v, "profile default");
+    assert_eq!(p, "pass", "{detail}");
+    assert!(
+        detail.contains("in the keyring") && detail.contains(&user.arn),
+        "{detail}"
+    );
+    assert_eq!(env.credentials_text(), adopted);
+
+    // The same file, on a session whose keyring stays locked.
+    let locked = SessionBus::with_locked_keyring();
+    let mut env2 = TestEnv::new();
+    env2.extra_env.extend(locked.env());
+    env2.write_credentials(&adopted);
+    let run = env2.run(&["doctor", "--json"]);
+    run.failure(19);
+    let v = run.json();
+    let (p, detail) = verdict(&v, "profile default");
+    assert_eq!(p, "fail", "{detail}");
+    assert!(detail.contains("keyring"), "{detail}");
+    assert_eq!(verdict(&v, "keyring").0, "fail", "{v}");
+    assert_eq!(env2.credentials_text(), adopted);
+    assert_eq!(moto().keys(&user).len(), 1);
+}

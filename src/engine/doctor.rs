@@ -135,6 +135,8 @@ pub async fn run(paths: &Paths) -> Vec<Check> {
     };
     let config = config.unwrap_or_default();
     let mut keyring_used = config.global.storage == Storage::Keyring;
+    // Keyring profiles whose entry cannot be read, and why.
+    let mut unreadable: Vec<(String, String)> = Vec::new();
     match crate::engine::local::load(paths) {
         Ok(local) => {
             out.push(check(
@@ -164,6 +166,10 @@ pub async fn run(paths: &Paths) -> Vec<Check> {
                 .profiles
                 .iter()
                 .any(|p| matches!(&p.status, Ok(k) if k.storage == Storage::Keyring));
+            unreadable.extend(local.profiles.iter().filter_map(|p| match &p.status {
+                Err(SkipReason::KeyringUnreadable(e)) => Some((p.name.clone(), e.to_string())),
+                _ => None,
+            }));
         }
         Err(e) => out.push(failed(
             "files",
@@ -174,7 +180,7 @@ pub async fn run(paths: &Paths) -> Vec<Check> {
     out.push(permissions(paths));
     out.push(journal(paths));
     out.extend(login_item());
-    out.extend(bus(&config, keyring_used).await);
+    out.extend(bus(&config, keyring_used || !unreadable.is_empty(), &unreadable).await);
     out
 }
 
@@ -492,7 +498,11 @@ fn login_item() -> Vec<Check> {
 }
 
 /// The notification server and the keyring on the session bus.
-async fn bus(config: &crate::core::config::Config, keyring_used: bool) -> Vec<Check> {
+async fn bus(
+    config: &crate::core::config::Config,
+    keyring_used: bool,
+    unreadable: &[(String, String)],
+) -> Vec<Check> {
     let mut out = Vec::new();
     let server = tokio::time::timeout(
         Duration::from_secs(5),
@@ -523,6 +533,20 @@ async fn bus(config: &crate::core::config::Config, keyring_used: bool) -> Vec<Ch
     });
     let probe = tokio::task::spawn_blocking(crate::edge::storage::keyring_available).await;
     out.push(match probe {
+        // It answers, but not with every entry keyrot-agent keeps there (a locked collection
+        // hides its items).
+        Ok(Ok(())) if !unreadable.is_empty() => failed(
+            "keyring",
+            format!(
+                "the Secret Service answers on the session bus, but cannot give the entry of {}",
+                unreadable
+                    .iter()
+                    .map(|(p, why)| format!("profile {} ({why})", crate::core::redact::printable(p)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "unlock the keyring (a graphical login unlocks the login keyring; after a password change it may keep the old one); if the entry is gone, put the key back in the profile and run keyrot-agent keyring adopt",
+        ),
         Ok(Ok(())) => check(
             "keyring",
             Verdict::Pass,
