@@ -47,6 +47,7 @@ const EXPECTED: &[(&str, Result<(), usize>)] = &[
     ("indented-keys", Err(2)),
     ("indented-section-header-after-key", Err(5)),
     ("indented-section-header-first", Err(1)),
+    ("indented-uppercase-key-under-setting", Ok(())),
     ("inline-comment-after-value", Err(2)),
     ("latin1-comment", Err(1)),
     ("line-without-equals", Err(2)),
@@ -55,6 +56,7 @@ const EXPECTED: &[(&str, Result<(), usize>)] = &[
     ("many-profiles", Ok(())),
     ("mixed-crlf-lf", Ok(())),
     ("nested-block-before-keys", Ok(())),
+    ("nested-block-holding-key-names", Ok(())),
     ("nested-s3-block", Ok(())),
     ("no-final-newline", Ok(())),
     ("no-final-newline-crlf", Ok(())),
@@ -381,6 +383,7 @@ const LINES: &[&str] = &[
     "  aws_access_key_id = {ID}",
     "\taws_secret_access_key = {SECRET}",
     "AWS_SECRET_ACCESS_KEY = {SECRET}",
+    "  AWS_ACCESS_KEY_ID = {ID}",
 ];
 
 struct Rng(u64);

@@ -150,7 +150,14 @@ fn upper_case_key_names_are_rotated_warned_about_and_fixed() {
         detail.starts_with(&line) && detail.contains("AWS_ACCESS_KEY_ID"),
         "{detail}"
     );
-    assert!(detail.contains("keyrot-agent doctor --fix"), "{detail}");
+    let fix = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "profile default: key names")
+        .unwrap()["fix"]
+        .clone();
+    assert_eq!(fix, "keyrot-agent doctor --fix");
     assert!(!v["checks"].to_string().contains("profile other: key names"));
 
     let status = env.run(&["status", "--json"]);
@@ -263,4 +270,55 @@ fn keyring_mode_is_checked_against_a_real_secret_service() {
     assert_eq!(verdict(&v, "keyring").0, "fail", "{v}");
     assert_eq!(env2.credentials_text(), adopted);
     assert_eq!(moto().keys(&user).len(), 1);
+}
+
+/// `doctor --fix` changes nothing while a rotation an interrupted run left cannot be finished
+/// (AWS unreachable): the file, keyrot-agent's backup (recovery's last resort) and the journal
+/// stay, and it says what to run. Once recovery can reach AWS, `--fix` finishes the rotation
+/// first, says so, then fixes the names.
+#[test]
+fn fix_waits_for_a_rotation_in_flight() {
+    let user = moto().user("doctor-fix-inflight");
+    let proxy = Proxy::start(&moto().url);
+    let env = TestEnv::with_endpoint(&proxy.url);
+    env.write_credentials(format!(
+        "[default]\nAWS_ACCESS_KEY_ID = {}\naws_secret_access_key = {}\n",
+        user.key_id, user.secret
+    ));
+    env.assert_crashes_at("after-written", &["now"]);
+    let before = env.credentials_text();
+    let backup = env.state_dir().join("credentials.backup");
+    let journal = env.state_dir().join("rotation.journal");
+    assert!(journal.exists() && backup.exists());
+
+    proxy.go_down();
+    let run = env.run(&["doctor", "--fix"]);
+    run.failure(6);
+    assert!(run.stderr.contains("still in flight"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("keyrot-agent recover"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.credentials_text(), before);
+    assert!(journal.exists() && backup.exists());
+
+    // With AWS back: the rotation is finished first, then the names are fixed.
+    let mut env = env;
+    env.endpoint = moto().url.clone();
+    let run = env.run(&["doctor", "--fix"]);
+    assert!(
+        run.stderr
+            .contains("first finished a rotation an interrupted run left"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("AWS_ACCESS_KEY_ID → aws_access_key_id"),
+        "{}",
+        run.stdout
+    );
+    assert!(!journal.exists());
+    let (id, _) = env.key_pair("default");
+    assert_eq!(moto().keys(&user), vec![(id, true)]);
 }

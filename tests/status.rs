@@ -201,3 +201,31 @@ fn compliance_holds_each_key_against_the_controls() {
         run.stdout
     );
 }
+
+/// A profile whose key cannot be used as it is (here half a pair) is listed as not checked, and
+/// the run is not compliant: a key left out would pass unseen.
+#[test]
+fn compliance_lists_a_key_it_cannot_check() {
+    let env = TestEnv::new();
+    env.write_credentials("[half]\naws_access_key_id = AKIAHALFHALFHALFHALF\n");
+    let run = env.run(&["status", "--compliance", "--json"]);
+    run.failure(20);
+    let v = run.json();
+    let key = &v["keys"][0];
+    assert_eq!(key["profiles"], serde_json::json!(["half"]), "{v}");
+    assert_eq!(key["key_id"], serde_json::Value::Null);
+    for c in key["controls"].as_array().unwrap() {
+        assert_eq!(c["verdict"], "unknown", "{c}");
+        assert!(
+            c["detail"].as_str().unwrap().starts_with("not checked: "),
+            "{c}"
+        );
+    }
+    let human = env.run(&["status", "--compliance"]);
+    human.failure(20);
+    assert!(
+        human.stdout.contains("0 of 1 key(s) compliant"),
+        "{}",
+        human.stdout
+    );
+}

@@ -246,7 +246,7 @@ complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand doctor" -l col
 always\t''
 never\t''"
 complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand doctor" -l json -d 'Print one JSON object'
-complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand doctor" -l fix -d 'First fix what is safe to fix: write the credentials file\'s setting names in lower case (the JavaScript SDK reads no other), with the same atomic, lossless write as a rotation'
+complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand doctor" -l fix -d 'First fix what is safe to fix: write the credentials file\'s setting names in lower case (the JavaScript SDK reads no other; names inside a nested block stay), with the same atomic, lossless write as a rotation'
 complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand doctor" -l fix-permissions -d 'If others can write the credentials or config file (or their directory), make them private and go on, instead of refusing'
 complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand doctor" -l allow-insecure-endpoint -d 'Accept a plain http:// endpoint that is not on this machine (the new secret would cross the network in clear text)'
 complete -c keyrot-agent -n "__fish_keyrot_agent_using_subcommand doctor" -s v -l verbose -d 'Show keyrot-agent\'s own log lines (-v: what it does, -vv: details); the HTTP stack\'s stay out. KEYROT_LOG, when set, wins'

@@ -141,8 +141,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// First fix what is safe to fix: write the credentials file's setting names in lower
-        /// case (the JavaScript SDK reads no other), with the same atomic, lossless write as a
-        /// rotation.
+        /// case (the JavaScript SDK reads no other; names inside a nested block stay), with the
+        /// same atomic, lossless write as a rotation.
         #[arg(long)]
         fix: bool,
     },

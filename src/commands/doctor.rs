@@ -10,14 +10,27 @@ use crate::commands::run::{begin, run_command};
 use crate::edge::aws::RequestCounter;
 use crate::engine::doctor::{Check, Renamed, Verdict};
 
-/// How long the recovery before `--fix` waits for IAM at each step.
-const RECOVERY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the recovery before `--fix` waits for IAM at each step: short, since `--fix` itself
+/// needs no AWS and changes nothing while a rotation stays in flight (`recover` waits longer).
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `keyrot-agent doctor …`.
 pub fn command(json: bool, fix: bool) -> i32 {
     let result = run_command(json, |paths| async move {
         let renamed = if fix {
-            let (_lock, _) = begin(&paths, RECOVERY_TIMEOUT, &RequestCounter::default()).await?;
+            // As every command that changes something: a rotation an interrupted run left is
+            // finished first, and said.
+            let (_lock, recovered) =
+                begin(&paths, RECOVERY_TIMEOUT, &RequestCounter::default()).await?;
+            for r in &recovered {
+                eprintln!(
+                    "keyrot-agent: first finished a rotation an interrupted run left: {} {} → {} ({})",
+                    r.profiles.join(", "),
+                    r.old_key_id,
+                    r.new_key_id.as_deref().unwrap_or("-"),
+                    r.outcome.name()
+                );
+            }
             Some(crate::engine::doctor::fix(&paths)?)
         } else {
             None
@@ -39,7 +52,7 @@ pub fn command(json: bool, fix: bool) -> i32 {
     };
     let text = if json {
         serde_json::json!({
-            "version": 1,
+            "version": 2,
             "fixed": renamed.as_ref().map(|r| r.iter().map(|r| serde_json::json!({
                 "line": r.line,
                 "from": r.from,

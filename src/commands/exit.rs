@@ -81,6 +81,7 @@ pub fn code(e: &Error) -> i32 {
         Error::UndoNotFinished { .. } => OLD_KEY_NOT_RETIRED,
         Error::Config(_) => INVALID_FILE,
         Error::AgentRunning { .. } => AGENT_RUNNING,
+        Error::InFlight { .. } => UNREACHABLE,
         Error::Keyring { .. } => KEYRING,
         Error::OldKeyNotRetired { .. } => OLD_KEY_NOT_RETIRED,
         Error::MfaRequired { .. }
@@ -132,6 +133,7 @@ pub fn kind(e: &Error) -> &'static str {
         Error::UndoNotFinished { .. } => "undo_not_finished",
         Error::Config(_) => "config",
         Error::AgentRunning { .. } => "agent_running",
+        Error::InFlight { .. } => "in_flight",
         Error::NotVerifiedOnDisk { .. } => "not_verified_on_disk",
         Error::ChangedMeanwhile { .. } => "changed_meanwhile",
         Error::OldKeyNotRetired { .. } => "old_key_not_retired",

@@ -436,9 +436,9 @@ pub async fn run(
             });
         }
     }
-    for (profile, warning) in local.javascript_warnings(paths) {
-        if let Some(row) = rows.iter_mut().find(|r| r.profile == profile) {
-            row.warnings.push(warning);
+    for (unseen, at) in local.javascript_warnings(paths) {
+        if let Some(row) = rows.iter_mut().find(|r| r.profile == unseen.profile) {
+            row.warnings.push(format!("{at}: {unseen}"));
         }
     }
     // Last, and only when nothing more pressing is said: why a key has no description.
@@ -494,7 +494,7 @@ fn compliance(json: bool) -> i32 {
             out.push_str(&format!(
                 "{}  {}  {}\n",
                 s.profiles.join(", "),
-                s.key_id,
+                s.key_id.as_deref().unwrap_or("(key not readable)"),
                 s.user_arn.as_deref().unwrap_or("(user unknown)")
             ));
             for f in &s.findings {

@@ -14,14 +14,13 @@
 //! configured schedule and still fail an auditor's 90 days.
 
 use std::fmt;
-use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use crate::core::keys::KeyInfo;
 
-/// The age past which CIS 1.14 and Security Hub IAM.3 fail an active key.
-pub const MAX_KEY_AGE: Duration = Duration::from_secs(90 * 86_400);
+/// The age, in whole days, past which CIS 1.14 and Security Hub IAM.3 fail an active key.
+pub const MAX_KEY_AGE_DAYS: i64 = 90;
 
 /// One control.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,16 +117,17 @@ pub fn evaluate(
                 .map(|control| Finding {
                     control,
                     verdict: Verdict::Unknown,
-                    detail: format!("could not ask IAM: {why}"),
+                    detail: format!("not checked: {why}"),
                 })
                 .collect();
         }
     };
     let mut out = Vec::new();
     let active: Vec<&KeyInfo> = user.keys.iter().filter(|k| k.active).collect();
-    let max = time::Duration::try_from(MAX_KEY_AGE).unwrap_or(time::Duration::MAX);
+    let max_days = MAX_KEY_AGE_DAYS;
 
-    // CIS 1.14 / IAM.3: every active key of the user, this one first.
+    // CIS 1.14 / IAM.3: every active key of the user, this one first. Ages are whole days (as
+    // the AWS Config rule counts them): 90 days and some hours is still within.
     let this = user.keys.iter().find(|k| k.id == key_id);
     out.push(match this {
         None => Finding {
@@ -136,13 +136,11 @@ pub fn evaluate(
             detail: format!("IAM does not list {key_id} among its user's keys"),
         },
         Some(k) => {
-            let mut old: Vec<String> = Vec::new();
+            let mut old: Vec<(&str, i64)> = Vec::new();
             let mut undated: Vec<&str> = Vec::new();
             for a in &active {
-                match a.created {
-                    Some(c) if now - c > max => {
-                        old.push(format!("{} is {} days old", a.id, days(now - c)))
-                    }
+                match a.created.map(|c| days(now - c)) {
+                    Some(d) if d > max_days => old.push((&a.id, d)),
                     Some(_) => {}
                     None => undated.push(&a.id),
                 }
@@ -152,17 +150,24 @@ pub fn evaluate(
                 .map(|c| format!("{} days old", days(now - c)))
                 .unwrap_or_else(|| "of unknown age".into());
             if !old.is_empty() {
+                let ours = old.iter().any(|(id, _)| *id == key_id);
+                let others = old.iter().any(|(id, _)| *id != key_id);
+                let fix = match (ours, others) {
+                    (true, false) => format!("keyrot-agent now --profile {profile}"),
+                    (true, true) => format!(
+                        "keyrot-agent now --profile {profile} for this key; rotate or deactivate the other where it is used"
+                    ),
+                    _ => "rotate or deactivate it where it is used (keyrot-agent rotates only the keys your profiles hold)".into(),
+                };
                 Finding {
                     control: Control::RotatedWithin90Days,
                     verdict: Verdict::Fail,
                     detail: format!(
-                        "{} (over 90 days); fix: {}",
-                        old.join(", "),
-                        if old.iter().any(|o| o.starts_with(key_id)) {
-                            format!("keyrot-agent now --profile {profile}")
-                        } else {
-                            "rotate or deactivate it where it is used (keyrot-agent rotates only the keys your profiles hold)".into()
-                        }
+                        "{} (over {max_days} days); fix: {fix}",
+                        old.iter()
+                            .map(|(id, d)| format!("{id} is {d} days old"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
                     ),
                 }
             } else if !undated.is_empty() {
@@ -184,7 +189,7 @@ pub fn evaluate(
                     detail: format!(
                         "{key_id} is {age}{}",
                         if active.len() > 1 {
-                            ", and so is no other active key of the user over 90"
+                            "; no other active key of the user is older than 90 days either"
                         } else {
                             ""
                         }
@@ -204,12 +209,15 @@ pub fn evaluate(
     } else {
         let ids: Vec<&str> = active.iter().map(|k| k.id.as_str()).collect();
         let others: Vec<&str> = ids.iter().copied().filter(|i| *i != key_id).collect();
-        let user_name = user.user_arn.rsplit('/').next().unwrap_or_default();
+        // The root user has no user name: the call then names none.
+        let user_name = crate::core::whereabouts::user_name(&user.user_arn)
+            .map(|n| format!(" --user-name {n}"))
+            .unwrap_or_default();
         Finding {
             control: Control::OneActiveKey,
             verdict: Verdict::Fail,
             detail: format!(
-                "{} active keys: {}; fix: once {} is used nowhere, aws iam update-access-key --profile {profile} --user-name {user_name} --access-key-id {} --status Inactive",
+                "{} active keys: {}; fix: once {} is used nowhere, aws iam update-access-key --profile {profile}{user_name} --access-key-id {} --status Inactive",
                 ids.len(),
                 ids.join(", "),
                 others.join(" and "),
@@ -343,8 +351,56 @@ mod tests {
     }
 
     #[test]
+    fn ninety_days_and_some_hours_is_within_and_the_words_agree() {
+        let user = Ok(UserKeys {
+            user_arn: "arn:aws:iam::1:user/a".into(),
+            keys: vec![key("AKIATHIS", true, Some(0))],
+        });
+        let late = at(90) + time::Duration::hours(23);
+        let found = evaluate("work", "AKIATHIS", &user, late);
+        assert_eq!(found[0].verdict, Pass, "{}", found[0].detail);
+        assert!(
+            found[0].detail.contains("90 days old"),
+            "{}",
+            found[0].detail
+        );
+        let found = evaluate("work", "AKIATHIS", &user, at(91));
+        assert_eq!(found[0].verdict, Fail);
+        assert!(
+            found[0]
+                .detail
+                .starts_with("AKIATHIS is 91 days old (over 90 days)")
+        );
+    }
+
+    #[test]
+    fn the_root_user_s_fix_names_no_user() {
+        let user = Ok(UserKeys {
+            user_arn: "arn:aws:iam::123456789012:root".into(),
+            keys: vec![
+                key("AKIATHIS", true, Some(0)),
+                key("AKIAOTHER", true, Some(0)),
+            ],
+        });
+        let found = evaluate("admin", "AKIATHIS", &user, at(1));
+        assert!(
+            found[1]
+                .detail
+                .ends_with("aws iam update-access-key --profile admin --access-key-id AKIAOTHER --status Inactive"),
+            "{}",
+            found[1].detail
+        );
+        assert_eq!(found[2].control, NoRootKey);
+    }
+
+    #[test]
     fn an_unanswered_question_is_unknown_never_pass() {
-        let found = evaluate("work", "AKIATHIS", &Err("access denied".into()), at(0));
+        let found = evaluate(
+            "work",
+            "AKIATHIS",
+            &Err("IAM said access denied".into()),
+            at(0),
+        );
         assert_eq!(found.len(), 2);
         assert!(found.iter().all(|f| f.verdict == Unknown));
         assert!(found[0].detail.contains("access denied"));

@@ -406,11 +406,14 @@ pub fn parse(bytes: &[u8], kind: FileKind) -> Result<ParsedFile, Vec<Problem>> {
                             })
                         } else if let Some(key) = body
                             .split_once('=')
-                            .map(|(k, _)| trim(k).to_ascii_lowercase())
-                            .filter(|k| is_credential_key(k))
+                            .map(|(k, _)| trim(k))
+                            .filter(|k| !o.nested && is_credential_key(k))
                         {
-                            // The JavaScript SDK trims every line and reads this as a key.
-                            Some(ProblemKind::IndentedKeyLine { key })
+                            // The JavaScript SDK trims every line and reads this as a key (names
+                            // exactly as written; in a nested block it is `s3.<name>`, no key).
+                            Some(ProblemKind::IndentedKeyLine {
+                                key: key.to_string(),
+                            })
                         } else if o.nested {
                             match body.split_once('=') {
                                 Some((k, _)) if !trim(k).is_empty() && !has_inline_comment(k) => {
@@ -611,6 +614,14 @@ fn safe(v: &str) -> bool {
             .all(|c| c.is_ascii_graphic() && c != '#' && c != ';' && c != '[')
 }
 
+/// A setting name [`ParsedFile::with_lowercase_names`] wrote in lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    pub line: usize,
+    pub from: String,
+    pub to: String,
+}
+
 /// A replacement key pair for [`ParsedFile::replace_key`]. Both values go into the file verbatim.
 pub struct NewKey<'a> {
     pub access_key_id: &'a str,
@@ -665,23 +676,34 @@ impl ParsedFile {
         &self.text[property.name.clone()]
     }
 
-    /// The text with every setting name that is not in lower case written in lower case, so that
-    /// every AWS client reads the same settings; `None` when all already are. Every other byte
-    /// stays.
-    pub fn with_lowercase_names(&self) -> Option<String> {
-        let lowered: Vec<(Range<usize>, &str)> = self
+    /// The text with every setting name that is not in lower case written in lower case (the
+    /// names inside a nested block such as `s3 =` stay as written), so that every AWS client
+    /// reads the same settings, and what was renamed; `None` when all already are. Every other
+    /// byte stays.
+    pub fn with_lowercase_names(&self) -> Option<(String, Vec<Renamed>)> {
+        let lowered: Vec<&Property> = self
             .sections
             .iter()
             .flat_map(|s| &s.properties)
             .filter(|p| self.name_as_written(p) != p.key)
-            .map(|p| (p.name.clone(), p.key.as_str()))
             .collect();
         if lowered.is_empty() {
             return None;
         }
-        let mut edits = lowered;
+        let mut edits: Vec<(Range<usize>, &str)> = lowered
+            .iter()
+            .map(|p| (p.name.clone(), p.key.as_str()))
+            .collect();
         edits.sort_by_key(|(r, _)| r.start);
-        Some(self.splice(&edits))
+        let renamed = lowered
+            .iter()
+            .map(|p| Renamed {
+                line: p.line,
+                from: self.name_as_written(p).to_string(),
+                to: p.key.clone(),
+            })
+            .collect();
+        Some((self.splice(&edits), renamed))
     }
 
     /// The whole text, as read.
@@ -880,12 +902,24 @@ mod tests {
         for (text, want) in cases {
             let f = ok(text);
             let got = f.with_lowercase_names();
-            assert_eq!(got.as_deref(), *want);
-            if let Some(got) = got {
-                assert_eq!(
-                    ok(&got).with_lowercase_names(),
-                    None,
+            assert_eq!(got.as_ref().map(|(t, _)| t.as_str()), *want);
+            if let Some((got, renamed)) = got {
+                assert!(
+                    ok(&got).with_lowercase_names().is_none(),
                     "lowercasing is done once"
+                );
+                let lines: Vec<(usize, &str, &str)> = renamed
+                    .iter()
+                    .map(|r| (r.line, r.from.as_str(), r.to.as_str()))
+                    .collect();
+                assert_eq!(
+                    lines,
+                    [
+                        (3, "AWS_ACCESS_KEY_ID", "aws_access_key_id"),
+                        (4, "Aws_Secret_Access_Key", "aws_secret_access_key"),
+                        (6, "S3", "s3"),
+                        (9, "Output", "output"),
+                    ]
                 );
             }
         }

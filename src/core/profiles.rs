@@ -98,6 +98,20 @@ impl fmt::Display for SkipReason {
     }
 }
 
+impl SkipReason {
+    /// Skipped because of something the user should fix: the profile holds a long-term key (or
+    /// part of one) that keyrot-agent cannot use as it is.
+    pub fn is_problem(&self) -> bool {
+        matches!(
+            self,
+            Self::IncompleteKeyPair { .. }
+                | Self::KeysAndCredentialProcess
+                | Self::KeysInConfigFile { .. }
+                | Self::KeyringUnreadable(_)
+        )
+    }
+}
+
 /// Whether a `credential_process` value is keyrot-agent's own (a keyring profile).
 pub fn is_ours(command: &str) -> bool {
     command.contains("keyrot-agent") && command.contains(" credential-process --profile ")
@@ -341,13 +355,23 @@ pub struct UnseenKey {
     pub written: String,
 }
 
+impl UnseenKey {
+    /// What is wrong, without the fix.
+    pub fn what(&self) -> String {
+        format!(
+            "`{}` in [{}] is read by the AWS CLI and the Rust SDK, but the JavaScript SDK (Node.js programs, the AWS CDK) reads key names only in lower case and finds no key in this profile",
+            crate::core::redact::printable(&self.written),
+            crate::core::redact::printable(&self.profile),
+        )
+    }
+}
+
 impl fmt::Display for UnseenKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "`{}` in [{}] is read by the AWS CLI and the Rust SDK, but the JavaScript SDK (Node.js programs, the AWS CDK) reads key names only in lower case and finds no key in this profile; run `keyrot-agent doctor --fix` to write the names in lower case",
-            crate::core::redact::printable(&self.written),
-            crate::core::redact::printable(&self.profile),
+            "{}; run `keyrot-agent doctor --fix` to write the names in lower case",
+            self.what()
         )
     }
 }

@@ -438,11 +438,26 @@ impl Secrets {
         })
     }
 
-    /// `doctor --fix`: every setting name of the credentials file written in lower case (so the
-    /// JavaScript SDK reads the keys the other clients read), in one atomic write; nothing else
-    /// changes. A file already so is left alone.
-    pub fn lowercase_names(&self) -> Result<(), SwitchError> {
-        self.edit_file(|parsed| Ok(parsed.with_lowercase_names()))
+    /// `doctor --fix`: every setting name of the credentials file written in lower case (not
+    /// those inside a nested block), so the JavaScript SDK reads the keys the other clients
+    /// read, in one atomic write; nothing else changes. Returns what was renamed, as written (the
+    /// edit is redone if another program wrote the file meanwhile). A file already so is not
+    /// written at all.
+    pub fn lowercase_names(&self) -> Result<Vec<credentials::Renamed>, SwitchError> {
+        if self
+            .read_file()
+            .is_some_and(|f| f.with_lowercase_names().is_none())
+        {
+            return Ok(Vec::new());
+        }
+        let mut renamed = Vec::new();
+        self.edit_file(|parsed| {
+            Ok(parsed.with_lowercase_names().map(|(text, r)| {
+                renamed = r;
+                text
+            }))
+        })?;
+        Ok(renamed)
     }
 
     fn read_file(&self) -> Option<ParsedFile> {

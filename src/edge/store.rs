@@ -62,7 +62,7 @@ pub enum StoreError {
     )]
     Busy { pid: Option<u32> },
     #[error(
-        "{path} was changed by another program while keyrot-agent was rotating; nothing was written"
+        "{path} was changed by another program while keyrot-agent was writing it; nothing was written"
     )]
     ChangedMeanwhile { path: PathBuf },
 }

@@ -16,7 +16,9 @@ use crate::state::mfa::MfaFile;
 pub struct Subject {
     /// The profiles that hold the key, in file order.
     pub profiles: Vec<String>,
-    pub key_id: String,
+    /// `None` for a profile whose key keyrot-agent cannot read (a keyring entry it cannot get,
+    /// half a key pair): it is listed as not checked, never left out.
+    pub key_id: Option<String>,
     /// Its user, when IAM could be asked.
     pub user_arn: Option<String>,
     pub findings: Vec<Finding>,
@@ -28,7 +30,9 @@ impl Subject {
     }
 }
 
-/// Every long-term key the local profiles hold (a key shared by profiles once), in file order.
+/// Every long-term key the local profiles hold (a key shared by profiles once), in file order,
+/// and every profile whose key cannot be checked as it is (`SkipReason::is_problem`), as not
+/// checked: a key left out would count as compliant.
 pub async fn run(
     paths: &Paths,
     sessions: &std::sync::Arc<Sessions>,
@@ -38,8 +42,28 @@ pub async fn run(
     let mfa = MfaFile::new(paths.mfa_file());
     let mut out: Vec<Subject> = Vec::new();
     for p in &local.profiles {
-        let Ok(r) = &p.status else { continue };
-        if let Some(s) = out.iter_mut().find(|s| s.key_id == r.access_key_id) {
+        let r = match &p.status {
+            Ok(r) => r,
+            Err(reason) if reason.is_problem() => {
+                out.push(Subject {
+                    profiles: vec![p.name.clone()],
+                    key_id: None,
+                    user_arn: None,
+                    findings: compliance::evaluate(
+                        &p.name,
+                        "",
+                        &Err(format!("the profile is skipped: {reason}")),
+                        OffsetDateTime::now_utc(),
+                    ),
+                });
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if let Some(s) = out
+            .iter_mut()
+            .find(|s| s.key_id.as_deref() == Some(r.access_key_id.as_str()))
+        {
             s.profiles.push(p.name.clone());
             continue;
         }
@@ -51,7 +75,7 @@ pub async fn run(
         let asked = crate::engine::dates::user_keys(&p.name, &key, &signing, &mfa).await;
         out.push(Subject {
             profiles: vec![p.name.clone()],
-            key_id: key.id.clone(),
+            key_id: Some(key.id.clone()),
             user_arn: asked.as_ref().ok().map(|u| u.user_arn.clone()),
             findings: compliance::evaluate(&p.name, &key.id, &asked, OffsetDateTime::now_utc()),
         });

@@ -66,50 +66,41 @@ const MANAGE: &[&str] = &[
     "iam:DeleteAccessKey",
 ];
 
-/// A setting name `doctor --fix` wrote in lower case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Renamed {
-    pub line: usize,
-    pub from: String,
-    pub to: String,
-}
+pub use crate::core::credentials::Renamed;
 
-/// `doctor --fix`: writes every setting name of the credentials file in lower case, with the
-/// same lossless atomic write as a rotation, and says which. The caller holds the lock and has
-/// finished what a crash left. A file that is refused is left as it is.
+/// `doctor --fix`: writes every setting name of the credentials file in lower case (not those
+/// inside a nested block), with the same lossless atomic write as a rotation, and says which.
+/// The caller holds the lock and has finished what a crash left; if a rotation is still in
+/// flight (AWS could not be reached), nothing is changed. A file that is refused is left as it
+/// is.
 pub fn fix(paths: &Paths) -> Result<Vec<Renamed>, crate::engine::error::Error> {
-    let local = crate::engine::local::load(paths)?;
-    let file = &local.credentials;
-    let renamed: Vec<Renamed> = file
-        .sections()
-        .iter()
-        .flat_map(|s| &s.properties)
-        .filter(|p| file.name_as_written(p) != p.key)
-        .map(|p| Renamed {
-            line: p.line,
-            from: file.name_as_written(p).to_string(),
-            to: p.key.clone(),
-        })
-        .collect();
-    if renamed.is_empty() {
-        return Ok(renamed);
+    if !crate::state::journal::Journal::new(paths.journal_file())
+        .load()?
+        .is_empty()
+    {
+        return Err(crate::engine::error::Error::InFlight {
+            path: paths.credentials.clone(),
+        });
     }
+    crate::engine::local::load(paths)?;
     let store = crate::edge::storage::Secrets::new(Storage::File, paths);
-    match store.lowercase_names() {
-        Ok(()) => {}
+    let renamed = match store.lowercase_names() {
+        Ok(renamed) => renamed,
         Err(crate::edge::storage::SwitchError::Store(e)) => return Err(e.into()),
-        // The file changed meanwhile and no longer parses: say why, as a load does.
+        // The file no longer parses: say why, as a load does; else it kept changing.
         Err(_) => {
             crate::engine::local::load(paths)?;
-            return Err(crate::engine::error::Error::Internal {
-                profile: "-".into(),
-                what: "the credentials file changed while doctor --fix wrote it; nothing was changed, run it again".into(),
-            });
+            return Err(crate::edge::store::StoreError::ChangedMeanwhile {
+                path: paths.credentials.clone(),
+            }
+            .into());
         }
+    };
+    if !renamed.is_empty() {
+        // No rotation is in flight, so the backup of the file before this write, which holds
+        // its secrets, is not needed.
+        crate::edge::storage::forget_backup(paths);
     }
-    // No rotation is in flight (the caller finished them), so the backup of the file before this
-    // write, which holds its secrets, is not needed.
-    crate::edge::storage::forget_backup(paths);
     Ok(renamed)
 }
 
@@ -148,16 +139,16 @@ pub async fn run(paths: &Paths) -> Vec<Check> {
                     paths.config.display()
                 ),
             ));
-            for (profile, warning) in local.javascript_warnings(paths) {
+            for (unseen, at) in local.javascript_warnings(paths) {
                 out.push(Check {
                     fix: Some("keyrot-agent doctor --fix".into()),
                     ..check(
                         format!(
                             "profile {}: key names",
-                            crate::core::redact::printable(&profile)
+                            crate::core::redact::printable(&unseen.profile)
                         ),
                         Verdict::Warn,
-                        warning,
+                        format!("{at}: {}", unseen.what()),
                     )
                 });
             }
@@ -203,13 +194,7 @@ async fn profiles(
         let name = format!("profile {}", crate::core::redact::printable(&p.name));
         let key = match &p.status {
             Err(reason) => {
-                let problem = matches!(
-                    reason,
-                    SkipReason::IncompleteKeyPair { .. }
-                        | SkipReason::KeysAndCredentialProcess
-                        | SkipReason::KeysInConfigFile { .. }
-                        | SkipReason::KeyringUnreadable(_)
-                );
+                let problem = reason.is_problem();
                 out.push(Check {
                     fix: problem.then(|| "see the reason; until then it is not rotated".into()),
                     ..check(

@@ -248,6 +248,11 @@ pub enum Error {
     AgentRunning { pid: Option<u32> },
 
     #[error(
+        "a rotation of a key in {path} is still in flight, and keyrot-agent's backup of the file is recovery's last resort until it is finished; run keyrot-agent recover once AWS can be reached, then doctor --fix again. Nothing was changed"
+    )]
+    InFlight { path: PathBuf },
+
+    #[error(
         "profile {profile}: the new key {new_key_id} is in place and works, but the old key {old_key_id} could not be {what} ({detail}); delete it yourself: aws iam delete-access-key --access-key-id {old_key_id} --profile {profile}"
     )]
     OldKeyNotRetired {

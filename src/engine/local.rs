@@ -151,13 +151,13 @@ impl Local {
     }
 
     /// Each rotatable profile of the credentials file whose key the JavaScript SDK does not see
-    /// (its key names are not in lower case), with the warning to show: `file:line`, what, fix.
-    pub fn javascript_warnings(&self, paths: &Paths) -> Vec<(String, String)> {
+    /// (its key names are not in lower case), with where: `file:line`.
+    pub fn javascript_warnings(&self, paths: &Paths) -> Vec<(profiles::UnseenKey, String)> {
         profiles::unseen_by_javascript(&self.credentials, &self.classified)
             .into_iter()
             .map(|u| {
-                let text = format!("{}:{}: {u}", paths.credentials.display(), u.line);
-                (u.profile, text)
+                let at = format!("{}:{}", paths.credentials.display(), u.line);
+                (u, at)
             })
             .collect()
     }

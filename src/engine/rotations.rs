@@ -155,9 +155,13 @@ pub async fn rotate_selected(
     done.keys
         .extend(futures_util::future::join_all(rotations).await);
     // Rotated, but a client will not see the key: say where, and the fix.
-    for (profile, warning) in local.javascript_warnings(paths) {
-        if let Some(k) = done.keys.iter_mut().find(|k| k.profiles.contains(&profile)) {
-            k.warnings.push(warning);
+    for (unseen, at) in local.javascript_warnings(paths) {
+        if let Some(k) = done
+            .keys
+            .iter_mut()
+            .find(|k| k.profiles.contains(&unseen.profile))
+        {
+            k.warnings.push(format!("{at}: {unseen}"));
         }
     }
     if !options.dry_run && !done.keys.iter().any(|k| k.in_flight) {
