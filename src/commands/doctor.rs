@@ -100,12 +100,7 @@ fn fixed(renamed: &[Renamed], path: &std::path::Path) -> String {
 fn human(checks: &[Check]) -> String {
     let mut out = String::new();
     for c in checks {
-        let mark = match c.verdict {
-            Verdict::Pass => "ok  ",
-            Verdict::Fail => "FAIL",
-            Verdict::Warn => "warn",
-            Verdict::Unknown => "??  ",
-        };
+        let mark = c.verdict.mark();
         out.push_str(&format!("{mark} {}: {}\n", c.name, c.detail));
         if let Some(fix) = &c.fix {
             out.push_str(&format!("     fix: {fix}\n"));

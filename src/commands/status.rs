@@ -454,7 +454,6 @@ pub async fn run(
 
 /// `keyrot-agent status --compliance [--json]`: exit 0 only when every key passes every control.
 fn compliance(json: bool) -> i32 {
-    use crate::core::compliance::Verdict;
     let subjects = crate::commands::run::run_command(json, |paths| async move {
         let sessions = crate::commands::run::mfa_sessions(&paths, None);
         crate::engine::compliance::run(&paths, &sessions).await
@@ -498,11 +497,7 @@ fn compliance(json: bool) -> i32 {
                 s.user_arn.as_deref().unwrap_or("(user unknown)")
             ));
             for f in &s.findings {
-                let mark = match f.verdict {
-                    Verdict::Pass => "pass",
-                    Verdict::Fail => "FAIL",
-                    Verdict::Unknown => "??  ",
-                };
+                let mark = f.verdict.mark();
                 out.push_str(&format!(
                     "  {mark}  {} ({}): {}\n",
                     f.control,

@@ -18,6 +18,7 @@ use std::fmt;
 use time::OffsetDateTime;
 
 use crate::core::keys::KeyInfo;
+pub use crate::core::verdict::Verdict;
 
 /// The age, in whole days, past which CIS 1.14 and Security Hub IAM.3 fail an active key.
 pub const MAX_KEY_AGE_DAYS: i64 = 90;
@@ -60,24 +61,6 @@ impl fmt::Display for Control {
             Control::OneActiveKey => "CIS 1.13",
             Control::NoRootKey => "CIS 1.4",
         })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Pass,
-    Fail,
-    /// IAM could not be asked (the reason is in the detail).
-    Unknown,
-}
-
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Unknown => "unknown",
-        }
     }
 }
 

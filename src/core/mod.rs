@@ -15,4 +15,5 @@ pub mod redact;
 pub mod rotation;
 pub mod schedule;
 pub mod trust;
+pub mod verdict;
 pub mod whereabouts;

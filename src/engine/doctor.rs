@@ -12,27 +12,7 @@ use crate::edge::paths::Paths;
 use crate::edge::store;
 use crate::engine::signing::{MfaError, Sessions};
 
-/// What one check found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Pass,
-    Fail,
-    /// It works, but something should be fixed (it does not fail the run).
-    Warn,
-    /// It could not be found out without changing something (or without an MFA code).
-    Unknown,
-}
-
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Warn => "warn",
-            Verdict::Unknown => "unknown",
-        }
-    }
-}
+pub use crate::core::verdict::Verdict;
 
 /// One check: what it is about, what it found, and (when it did not pass) what to do.
 #[derive(Debug, Clone)]
