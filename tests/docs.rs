@@ -112,3 +112,23 @@ fn the_readme_recipe_by_hand_works_as_written() {
     assert!(last.ends_with("\tActive"), "{stdout}");
     assert!(!stdout.contains("Traceback"), "{stdout}\n{stderr}");
 }
+
+/// CI runs exactly the test command the README opens with (its second line), from the root.
+#[test]
+fn ci_runs_the_readme_s_test_command() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme.split("```sh\n").nth(1).unwrap();
+    let test_line = block.lines().nth(1).unwrap();
+    let command = test_line.split('#').next().unwrap().trim();
+    assert_eq!(command, "bash scripts/test.sh");
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == command),
+        ".ci/run must run `{command}` as README.md gives it"
+    );
+    assert!(
+        ci.contains("cd \"$(dirname \"$0\")/..\""),
+        "from the repository root"
+    );
+}
