@@ -29,6 +29,16 @@ pub struct Rotatable {
     pub storage: Storage,
 }
 
+impl Rotatable {
+    /// Its key pair.
+    pub fn pair(&self) -> crate::core::keys::KeyPair {
+        crate::core::keys::KeyPair {
+            id: self.access_key_id.clone(),
+            secret: self.secret.clone(),
+        }
+    }
+}
+
 /// Why a profile is not rotated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {

@@ -111,6 +111,16 @@ pub struct Target {
     pub storage: Storage,
 }
 
+impl Target {
+    /// The key pair being rotated.
+    pub fn pair(&self) -> crate::core::keys::KeyPair {
+        crate::core::keys::KeyPair {
+            id: self.access_key_id.clone(),
+            secret: self.secret.clone(),
+        }
+    }
+}
+
 /// Which profiles the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {

@@ -11,7 +11,7 @@
 //! `adopt`, keyrot-agent's backup of the file no longer holds the secrets that moved.
 
 use crate::core::credentials::{self, FileKind, ParsedFile};
-use crate::core::keys::{KeyPair, KeyringError, Storage};
+use crate::core::keys::{KeyringError, Storage};
 use crate::core::rotation::Selection;
 use crate::edge::aws::{Aws, RequestCounter};
 use std::path::Path;
@@ -59,10 +59,7 @@ pub async fn adopt(
     let mut moved = Vec::new();
     let file = Secrets::new(Storage::File, paths);
     for target in selected.targets {
-        let pair = KeyPair {
-            id: target.access_key_id.clone(),
-            secret: target.secret.clone(),
-        };
+        let pair = target.pair();
         // 1 and 2: into the keyring, one entry per profile, each read back; then the file:
         // every profile that held the pair gets the credential process.
         let commands: Vec<(String, String)> = target

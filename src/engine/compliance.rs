@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::core::compliance::{self, Finding, Verdict};
-use crate::core::keys::KeyPair;
+use crate::core::rotation::Selection;
 use crate::edge::paths::Paths;
 use crate::engine::error::Error;
 use crate::engine::signing::Sessions;
@@ -30,9 +30,10 @@ impl Subject {
     }
 }
 
-/// Every long-term key the local profiles hold (a key shared by profiles once), in file order,
-/// and every profile whose key cannot be checked as it is (`SkipReason::is_problem`), as not
-/// checked: a key left out would count as compliant.
+/// Every long-term key the local profiles hold (a key shared by profiles once, as a rotation
+/// takes it), and every profile whose key cannot be checked as it is
+/// (`SkipReason::is_problem`), as not checked: a key left out would count as compliant. In the
+/// order of each one's first profile in the files.
 pub async fn run(
     paths: &Paths,
     sessions: &std::sync::Arc<Sessions>,
@@ -40,45 +41,35 @@ pub async fn run(
     let local = crate::engine::local::load(paths)?;
     let config = crate::engine::local::agent_config(paths)?;
     let mfa = MfaFile::new(paths.mfa_file());
+    let now = OffsetDateTime::now_utc();
+    let selected =
+        crate::core::rotation::select(&local.profiles, &Selection::All).map_err(Error::Select)?;
     let mut out: Vec<Subject> = Vec::new();
-    for p in &local.profiles {
-        let r = match &p.status {
-            Ok(r) => r,
-            Err(reason) if reason.is_problem() => {
-                out.push(Subject {
-                    profiles: vec![p.name.clone()],
-                    key_id: None,
-                    user_arn: None,
-                    findings: compliance::evaluate(
-                        &p.name,
-                        "",
-                        &Err(format!("the profile is skipped: {reason}")),
-                        OffsetDateTime::now_utc(),
-                    ),
-                });
-                continue;
-            }
-            Err(_) => continue,
-        };
-        if let Some(s) = out
-            .iter_mut()
-            .find(|s| s.key_id.as_deref() == Some(r.access_key_id.as_str()))
-        {
-            s.profiles.push(p.name.clone());
-            continue;
-        }
-        let key = KeyPair {
-            id: r.access_key_id.clone(),
-            secret: r.secret.clone(),
-        };
-        let signing = local.signing(&p.name, &config, sessions);
-        let asked = crate::engine::dates::user_keys(&p.name, &key, &signing, &mfa).await;
+    for target in &selected.targets {
+        let key = target.pair();
+        let signing = local.signing(&target.primary, &config, sessions);
+        let asked = crate::engine::dates::user_keys(&target.primary, &key, &signing, &mfa).await;
         out.push(Subject {
-            profiles: vec![p.name.clone()],
+            profiles: target.profiles.clone(),
             key_id: Some(key.id.clone()),
             user_arn: asked.as_ref().ok().map(|u| u.user_arn.clone()),
-            findings: compliance::evaluate(&p.name, &key.id, &asked, OffsetDateTime::now_utc()),
+            findings: compliance::evaluate(&target.primary, &key.id, &asked, now),
         });
     }
+    for (profile, reason) in selected.skipped.iter().filter(|(_, r)| r.is_problem()) {
+        out.push(Subject {
+            profiles: vec![profile.clone()],
+            key_id: None,
+            user_arn: None,
+            findings: compliance::evaluate(
+                profile,
+                "",
+                &Err(format!("the profile is skipped: {reason}")),
+                now,
+            ),
+        });
+    }
+    let position = |name: &str| local.profiles.iter().position(|p| p.name == name);
+    out.sort_by_key(|s| s.profiles.first().and_then(|p| position(p)));
     Ok(out)
 }

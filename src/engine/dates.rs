@@ -49,10 +49,7 @@ pub async fn refresh(
         }
         seen.push(r.access_key_id.clone());
         let aws = Aws::load(&p.name, RequestCounter::default()).await;
-        let key = KeyPair {
-            id: r.access_key_id.clone(),
-            secret: r.secret.clone(),
-        };
+        let key = r.pair();
         let signing = signing(&p.name);
         let result = ask(&aws, &key, &signing, &p.name, mfa).await;
         match result {

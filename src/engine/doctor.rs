@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::core::keys::{ErrorClass, KeyPair, Storage};
+use crate::core::keys::{ErrorClass, Storage};
 use crate::core::profiles::SkipReason;
 use crate::core::trust::{self, Exposure};
 use crate::edge::aws::{Aws, RequestCounter};
@@ -212,10 +212,7 @@ async fn profiles(
         }
         seen.push(key.access_key_id.clone());
         let aws = Aws::load(&p.name, RequestCounter::default()).await;
-        let pair = KeyPair {
-            id: key.access_key_id.clone(),
-            secret: key.secret.clone(),
-        };
+        let pair = key.pair();
         let identity = match aws.identity(&pair).await {
             Ok(id) => id,
             Err(e) => {

@@ -178,10 +178,7 @@ impl<'a> Rotator<'a> {
             ctx,
             profile: target.primary.clone(),
             profiles: target.profiles.clone(),
-            old: KeyPair {
-                id: target.access_key_id.clone(),
-                secret: target.secret.clone(),
-            },
+            old: target.pair(),
             new: None,
             arn: String::new(),
             keys_before: Vec::new(),
