@@ -418,12 +418,19 @@ impl Secrets {
 
     /// The one path by which the credentials file is edited: `edit` gets the file as it is on
     /// disk now (again whenever another program wrote it meanwhile) and returns its new text,
-    /// or `None` when it needs no change. A refusal, or a file that no longer parses, writes
+    /// or `None` when it needs no change; then nothing is written at all (no temp file, no
+    /// backup holding the file's secrets). A refusal, or a file that no longer parses, writes
     /// nothing and is [`SwitchError::Changed`].
     fn edit_file(
         &self,
         mut edit: impl FnMut(&ParsedFile) -> Result<Option<String>, Refused>,
     ) -> Result<(), SwitchError> {
+        if self
+            .read_file()
+            .is_some_and(|parsed| matches!(edit(&parsed), Ok(None)))
+        {
+            return Ok(());
+        }
         store::replace_with(&self.credentials, &self.backup, |bytes: &[u8]| {
             let parsed = credentials::parse(bytes, FileKind::Credentials).map_err(|_| Refused)?;
             Ok::<_, Refused>(match edit(&parsed)? {
@@ -444,12 +451,6 @@ impl Secrets {
     /// edit is redone if another program wrote the file meanwhile). A file already so is not
     /// written at all.
     pub fn lowercase_names(&self) -> Result<Vec<credentials::Renamed>, SwitchError> {
-        if self
-            .read_file()
-            .is_some_and(|f| f.with_lowercase_names().is_none())
-        {
-            return Ok(Vec::new());
-        }
         let mut renamed = Vec::new();
         self.edit_file(|parsed| {
             Ok(parsed.with_lowercase_names().map(|(text, r)| {
@@ -633,5 +634,42 @@ impl HeldKeys {
 pub fn forget_backup(paths: &Paths) {
     if let Err(e) = store::remove_durably(&paths.backup_file()) {
         tracing::warn!(error = %e, "could not remove keyrot-agent's backup of the credentials file; delete it");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// An edit that finds nothing to change writes nothing: not the file (same inode), no temp
+    /// file, and no backup holding the file's secrets. Recovery's write of a key the file
+    /// already holds, and `doctor --fix` on a file already in lower case, take this path.
+    #[test]
+    fn an_edit_with_nothing_to_change_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        let backup = dir.path().join("credentials.backup");
+        std::fs::write(
+            &path,
+            "[default]\naws_access_key_id = AKIANEWNEWNEWNEWNEW1\naws_secret_access_key = s3cret\n",
+        )
+        .unwrap();
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        let store = Secrets::at(Storage::File, path.clone(), backup.clone());
+        let new = KeyPair {
+            id: "AKIANEWNEWNEWNEWNEW1".into(),
+            secret: SecretString::from("s3cret".to_string()),
+        };
+        store
+            .switch(&["default".to_string()], "AKIAOLDOLDOLDOLDOLD1", &new)
+            .unwrap();
+        assert_eq!(store.lowercase_names().unwrap(), Vec::new());
+        assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["credentials"], "no backup, no temp file");
     }
 }
